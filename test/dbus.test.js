@@ -1,0 +1,360 @@
+// The org.freedesktop.Passim D-Bus API of a real passimd on a private system bus.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { Agent, request } from 'node:https';
+import dbus from 'dbus-next';
+import { ROOT, connect, startBus, startDaemon, waitFor } from './lib/harness.js';
+import { call, expectDBusError, getAllProperties, getItems, getProperty, publish } from './lib/passim.js';
+
+const { Variant } = dbus;
+const execFileAsync = promisify(execFile);
+const VERSION = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')).version;
+
+const sha256 = (data) => createHash('sha256').update(data).digest('hex');
+
+/** A full GET of the item from the daemon on loopback; resolves with { status, body }. */
+function fetchItem(port, basename, hash) {
+  return new Promise((resolve, reject) => {
+    const req = request({
+      host: '127.0.0.1', port, path: `/${encodeURIComponent(basename)}?sha256=${hash}`,
+      rejectUnauthorized: false, agent: new Agent({ keepAlive: false }),
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+let bus;
+let scratch;
+
+before(async () => {
+  bus = await startBus();
+  scratch = await mkdtemp(join(tmpdir(), 'passim-dbus-test-'));
+});
+
+after(async () => {
+  await bus?.stop();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+async function writeScratch(name, content) {
+  const path = join(scratch, name);
+  await writeFile(path, content);
+  return path;
+}
+
+describe('properties and introspection', () => {
+  let daemon;
+  let client;
+  before(async () => {
+    daemon = await startDaemon(bus);
+    client = await connect(bus);
+  });
+  after(async () => {
+    client?.disconnect();
+    await daemon?.cleanup();
+  });
+
+  test('every property has its documented value', async () => {
+    const props = await getAllProperties(client);
+    assert.deepEqual(Object.keys(props).sort(), ['CarbonSaving', 'DaemonVersion', 'DownloadSaving', 'Name', 'Status', 'Uri']);
+    assert.equal(props.DaemonVersion, VERSION);
+    assert.equal(props.Uri, `https://localhost:${daemon.port}/`);
+    assert.match(props.Name, /^Passim-[0-9A-F]{4}$/);
+    assert.equal(props.Status, 3);
+    assert.equal(props.DownloadSaving, 0n);
+    assert.equal(props.CarbonSaving, 0);
+    assert.equal(await getProperty(client, 'Status'), 3);
+  });
+
+  test('properties are read-only and unknown ones are errors', async () => {
+    const set = await expectDBusError(call(client, 'Set', 'ssv', ['org.freedesktop.Passim', 'Name', new Variant('s', 'x')], { interface: 'org.freedesktop.DBus.Properties' }));
+    assert.equal(set.type, 'org.freedesktop.DBus.Error.AccessDenied');
+    const unknown = await expectDBusError(getProperty(client, 'NoSuchThing'));
+    assert.equal(unknown.type, 'org.freedesktop.DBus.Error.InvalidArgs');
+  });
+
+  test('introspection is the shipped XML and matches what the daemon exports', async () => {
+    const [xml] = await call(client, 'Introspect', '', [], { interface: 'org.freedesktop.DBus.Introspectable' });
+    const shipped = await readFile(join(ROOT, 'dbus', 'org.freedesktop.Passim.xml'), 'utf8');
+    assert.match(shipped, /<doc:doc>/, 'the shipped file carries doc comments');
+    const members = (text) => [...text.matchAll(/<(property|method|signal|arg) ([^>]*?)\/?>/g)].map((m) => m[0].replace(/\s+/g, ' '));
+    const ours = (text) => text.slice(text.indexOf('<interface name="org.freedesktop.Passim">'), text.indexOf('</interface>', text.indexOf('<interface name="org.freedesktop.Passim">')));
+    assert.deepEqual(members(ours(xml)), members(ours(shipped)), 'Introspect serves dbus/org.freedesktop.Passim.xml');
+    const declared = [...shipped.matchAll(/<property name="([^"]+)"/g)].map((m) => m[1]).sort();
+    assert.deepEqual(declared, Object.keys(await getAllProperties(client)).sort());
+    assert.doesNotMatch(xml, /doc:/);
+
+    const { stdout } = await execFileAsync('busctl', [`--address=${bus.address}`, 'introspect', 'org.freedesktop.Passim', '/']);
+    for (const member of ['.GetItems', '.Publish', '.Unpublish', '.Changed', '.DaemonVersion', '.CarbonSaving']) {
+      assert.ok(stdout.includes(member), `busctl introspect shows ${member}`);
+    }
+    assert.match(stdout, /\.Publish\s+method\s+ha\{sv\}/);
+  });
+
+  test('an unknown method is UnknownMethod', async () => {
+    const err = await expectDBusError(call(client, 'Frobnicate'));
+    assert.equal(err.type, 'org.freedesktop.DBus.Error.UnknownMethod');
+  });
+});
+
+describe('Publish, GetItems and Unpublish', () => {
+  let daemon;
+  let client;
+  before(async () => {
+    daemon = await startDaemon(bus, { configText: 'MaxItemSize=2000000000\n' });
+    client = await connect(bus);
+  });
+  after(async () => {
+    client?.disconnect();
+    await daemon?.cleanup();
+  });
+
+  const storedFiles = async () => (await readdir(daemon.dataDir)).sort();
+
+  test('a small file is stored under its hash with every attribute, and Changed is emitted', async () => {
+    const content = 'hello passim\n';
+    const path = await writeScratch('hello.txt', content);
+    let changed = 0;
+    const onMessage = (msg) => {
+      if (msg.member === 'Changed' && msg.interface === 'org.freedesktop.Passim') changed++;
+    };
+    await call(client, 'AddMatch', 's', ["type='signal',interface='org.freedesktop.Passim',member='Changed'"],
+      { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus' });
+    client.on('message', onMessage);
+    const before = Math.floor(Date.now() / 1000);
+    await publish(client, path, { filename: 'hello.txt', 'max-age': 600, 'share-limit': 3 });
+    const hash = sha256(content);
+    const item = (await getItems(client)).find((i) => i.hash === hash);
+    assert.ok(item, 'GetItems lists the new item');
+    assert.equal(item.filename, 'hello.txt');
+    assert.equal(item.cmdline, 'node');
+    assert.equal(item['max-age'], 600);
+    assert.equal(item['share-limit'], 3);
+    assert.equal(item.size, BigInt(content.length));
+    assert.ok(!('share-count' in item), 'zero share-count is left out');
+    assert.ok(!('flags' in item), 'zero flags are left out');
+    assert.ok(item.ctime >= BigInt(before) && item.ctime <= BigInt(Math.floor(Date.now() / 1000) + 1));
+    assert.deepEqual(Object.keys(item).sort(), ['cmdline', 'ctime', 'filename', 'hash', 'max-age', 'share-limit', 'size']);
+    assert.ok((await storedFiles()).includes(`${hash}-hello.txt`));
+    await waitFor(() => changed > 0, 'the Changed signal');
+    client.off('message', onMessage);
+  });
+
+  test('an empty file can be published', async () => {
+    const path = await writeScratch('empty.bin', '');
+    await publish(client, path, { filename: 'empty.bin' });
+    const item = (await getItems(client)).find((i) => i.filename === 'empty.bin');
+    assert.equal(item.hash, sha256(''));
+    assert.ok(!('size' in item), 'zero size is left out');
+    assert.equal(item['max-age'], 86400, 'default max-age');
+    assert.equal(item['share-limit'], 5, 'default share-limit');
+  });
+
+  test('a 1 GiB file streams through with bounded memory', async () => {
+    const path = join(scratch, 'big.img');
+    await writeFile(path, '');
+    await truncate(path, 1024 * 1024 * 1024); // sparse: zeros, hashed like any content
+    const peak = async () => Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${daemon.pid}/status`, 'utf8'))[1]) * 1024;
+    const peakBefore = await peak();
+    await publish(client, path, { filename: 'big.img' });
+    const growth = (await peak()) - peakBefore;
+    assert.ok(growth < 64 * 1024 * 1024, `peak RSS grew by ${(growth / 1048576).toFixed(1)} MiB`);
+    const item = (await getItems(client)).find((i) => i.filename === 'big.img');
+    assert.equal(item.size, 1024n * 1024n * 1024n);
+    assert.equal(item.hash, '49bc20df15e412a64472421e13fe86ff1c5165e18b2afccf160d4dc19fe68a14');
+    await call(client, 'Unpublish', 's', [item.hash]);
+    await rm(path);
+  });
+
+  test('every refusal has a proper error name and leaves no file behind', async () => {
+    const path = await writeScratch('refused.txt', 'refused content');
+    const files = await storedFiles();
+    const cases = [
+      [{}, 'org.freedesktop.DBus.Error.InvalidArgs', /filename/],
+      [{ filename: '' }, 'org.freedesktop.DBus.Error.InvalidArgs', /filename/],
+      [{ filename: 'a/b.txt' }, 'org.freedesktop.DBus.Error.InvalidArgs', /./],
+      [{ filename: 'bad\nname.txt' }, 'org.freedesktop.DBus.Error.InvalidArgs', /./],
+      [{ filename: 'x.txt', 'share-limit': 2, 'share-count': 2 }, 'org.freedesktop.DBus.Error.InvalidArgs', /share/],
+      [{ filename: 'x.txt', 'max-age': new Variant('s', 'soon') }, 'org.freedesktop.DBus.Error.InvalidArgs', /max-age/],
+    ];
+    for (const [attrs, name, text] of cases) {
+      const err = await expectDBusError(publish(client, path, attrs));
+      assert.equal(err.type, name, `${JSON.stringify(attrs)} → ${err.type}: ${err.text}`);
+      assert.match(err.text, text);
+    }
+    assert.deepEqual(await storedFiles(), files);
+  });
+
+  test('publishing a hash twice is refused with Exists', async () => {
+    const path = await writeScratch('twice.txt', 'twice');
+    await publish(client, path, { filename: 'twice.txt' });
+    const files = await storedFiles();
+    const err = await expectDBusError(publish(client, path, { filename: 'other-name.txt' }));
+    assert.equal(err.type, 'org.freedesktop.Passim.Error.Exists');
+    assert.ok(err.text.includes(sha256('twice')));
+    assert.deepEqual(await storedFiles(), files);
+  });
+
+  test('Unpublish removes file and item; an unknown hash is NotFound and named', async () => {
+    const path = await writeScratch('gone.txt', 'soon gone');
+    await publish(client, path, { filename: 'gone.txt' });
+    const hash = sha256('soon gone');
+    await call(client, 'Unpublish', 's', [hash]);
+    assert.ok(!(await getItems(client)).some((i) => i.hash === hash));
+    assert.ok(!(await storedFiles()).some((f) => f.startsWith(hash)));
+    const err = await expectDBusError(call(client, 'Unpublish', 's', [hash]));
+    assert.equal(err.type, 'org.freedesktop.Passim.Error.NotFound');
+    assert.ok(err.text.includes(hash));
+  });
+
+  test('a next-reboot item is disabled and refused over HTTP with 423', async () => {
+    const path = await writeScratch('reboot.txt', 'after reboot');
+    await publish(client, path, { filename: 'reboot.txt', flags: 2n });
+    const hash = sha256('after reboot');
+    const item = (await getItems(client)).find((i) => i.hash === hash);
+    assert.equal(item.flags, 3n, 'disabled and next-reboot');
+    assert.equal((await fetchItem(daemon.port, 'reboot.txt', hash)).status, 423);
+  });
+});
+
+describe('limits and persistence', () => {
+  test('MaxItemSize is enforced, the error names the limit, nothing is left', async () => {
+    const daemon = await startDaemon(bus, { configText: 'MaxItemSize=1000\n' });
+    const client = await connect(bus);
+    try {
+      const path = await writeScratch('large.bin', Buffer.alloc(1001, 7));
+      const err = await expectDBusError(publish(client, path, { filename: 'large.bin' }));
+      assert.equal(err.type, 'org.freedesktop.Passim.Error.TooLarge');
+      assert.match(err.text, /1000/);
+      assert.deepEqual((await readdir(daemon.dataDir)), []);
+      await publish(client, await writeScratch('fits.bin', Buffer.alloc(1000, 7)), { filename: 'fits.bin' });
+    } finally {
+      client.disconnect();
+      await daemon.cleanup();
+    }
+  });
+
+  test('a restart keeps items, attributes, share-count and savings; the share-limit deletes', async () => {
+    const first = await startDaemon(bus);
+    let client = await connect(bus);
+    const content = Buffer.alloc(4096, 1);
+    const hash = sha256(content);
+    let second;
+    try {
+      await publish(client, await writeScratch('kept.bin', content), { filename: 'kept.bin', 'max-age': 3600, 'share-limit': 3 });
+      const got = await fetchItem(first.port, 'kept.bin', hash);
+      assert.equal(got.status, 200);
+      assert.equal(sha256(got.body), hash);
+      await waitFor(async () => (await getItems(client))[0]['share-count'] === 1, 'share-count 1');
+      assert.equal(await getProperty(client, 'DownloadSaving'), 4096n);
+      const beforeRestart = await getItems(client);
+      client.disconnect();
+      await first.stop();
+
+      second = await startDaemon(bus, { localStateDir: first.localStateDir, sysconfDir: first.sysconfDir, port: first.port });
+      client = await connect(bus);
+      assert.deepEqual(await getItems(client), beforeRestart);
+      assert.equal(await getProperty(client, 'DownloadSaving'), 4096n);
+      const carbon = await getProperty(client, 'CarbonSaving');
+      assert.ok(Math.abs(carbon - (4096 / 1048576) * 0.026367 / 1024) < 1e-15);
+
+      // Two more completed transfers reach the share-limit of 3: the item goes.
+      for (let i = 0; i < 2; i++) assert.equal((await fetchItem(second.port, 'kept.bin', hash)).status, 200);
+      await waitFor(async () => (await getItems(client)).length === 0, 'deletion at the share-limit');
+      assert.deepEqual(await readdir(second.dataDir), []);
+      const audit = await readFile(second.auditLog, 'utf8');
+      assert.match(audit, / PBLSH .*hash=[0-9a-f]{64}/);
+      assert.equal(audit.split('\n').filter((l) => / SHARE /.test(l)).length, 3);
+    } finally {
+      client.disconnect();
+      await second?.cleanup();
+      await first.cleanup();
+    }
+  });
+
+  test('items past their max-age are deleted at start', async () => {
+    const first = await startDaemon(bus);
+    let client = await connect(bus);
+    let second;
+    try {
+      await publish(client, await writeScratch('short.txt', 'short-lived'), { filename: 'short.txt', 'max-age': 1 });
+      await publish(client, await writeScratch('long.txt', 'long-lived'), { filename: 'long.txt', 'max-age': 3600 });
+      client.disconnect();
+      await first.stop();
+      await new Promise((r) => setTimeout(r, 2100));
+      second = await startDaemon(bus, { localStateDir: first.localStateDir, sysconfDir: first.sysconfDir, port: first.port });
+      client = await connect(bus);
+      assert.deepEqual((await getItems(client)).map((i) => i.filename), ['long.txt']);
+    } finally {
+      client.disconnect();
+      await second?.cleanup();
+      await first.cleanup();
+    }
+  });
+});
+
+/** Runs test/lib/call-as.js as `uid` against `bus`; resolves with its JSON answer. */
+export function callAs(uid, args, env = {}) {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [join(ROOT, 'test', 'lib', 'call-as.js'), ...args],
+      { uid, gid: uid, env: { ...process.env, ...bus.env, ...env } },
+      (err, stdout) => {
+        if (!stdout) reject(err ?? new Error('call-as.js printed nothing'));
+        else resolve(JSON.parse(stdout));
+      });
+  });
+}
+
+describe('privileges without --insecure', () => {
+  const NOBODY = 65534;
+  let daemon;
+  let client;
+  before(async () => {
+    daemon = await startDaemon(bus, { insecure: false });
+    client = await connect(bus);
+    const { chmod } = await import('node:fs/promises');
+    await chmod(scratch, 0o755);
+  });
+  after(async () => {
+    client?.disconnect();
+    await daemon?.cleanup();
+  });
+
+  test('root may publish and unpublish', async () => {
+    const path = await writeScratch('root.txt', 'by root');
+    await publish(client, path, { filename: 'root.txt' });
+    await call(client, 'Unpublish', 's', [sha256('by root')]);
+    assert.deepEqual(await readdir(daemon.dataDir), []);
+  });
+
+  test('another user is refused with AccessDenied and nothing changes, but may read', async () => {
+    const path = await writeScratch('user.txt', 'by user');
+    const { chmod } = await import('node:fs/promises');
+    await chmod(path, 0o644);
+    const denied = await callAs(NOBODY, ['publish', path, 'user.txt']);
+    assert.equal(denied.ok, false);
+    assert.equal(denied.name, 'org.freedesktop.DBus.Error.AccessDenied');
+    assert.match(denied.text, /root/);
+    assert.deepEqual(await readdir(daemon.dataDir), []);
+
+    const kept = await writeScratch('kept.txt', 'kept');
+    await publish(client, kept, { filename: 'kept.txt' });
+    const refused = await callAs(NOBODY, ['unpublish', sha256('kept')]);
+    assert.equal(refused.name, 'org.freedesktop.DBus.Error.AccessDenied');
+    assert.deepEqual(await readdir(daemon.dataDir), [`${sha256('kept')}-kept.txt`]);
+
+    assert.deepEqual(await callAs(NOBODY, ['getitems']), { ok: true, result: 1 });
+    assert.deepEqual(await callAs(NOBODY, ['property', 'Status']), { ok: true, result: '3' });
+  });
+});

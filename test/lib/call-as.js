@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// Calls the daemon from a separate process (so the test can run it as another user).
+// Usage: call-as.js publish FILE NAME | unpublish HASH | getitems
+// Prints one JSON line: { ok: true, result } or { ok: false, name, text }.
+import { closeSync, openSync } from 'node:fs';
+import dbus from 'dbus-next';
+
+const { Message, Variant } = dbus;
+const [action, ...args] = process.argv.slice(2);
+const bus = dbus.systemBus({ negotiateUnixFd: true });
+const base = { destination: 'org.freedesktop.Passim', path: '/', interface: 'org.freedesktop.Passim' };
+const flags = process.env.PASSIM_INTERACTIVE ? 0x4 : 0;
+
+async function run() {
+  switch (action) {
+    case 'publish': {
+      const fd = openSync(args[0], 'r');
+      try {
+        await bus.call(new Message({ ...base, member: 'Publish', signature: 'ha{sv}', body: [fd, { filename: new Variant('s', args[1]) }], flags }));
+      } finally {
+        closeSync(fd);
+      }
+      return null;
+    }
+    case 'unpublish':
+      await bus.call(new Message({ ...base, member: 'Unpublish', signature: 's', body: [args[0]], flags }));
+      return null;
+    case 'getitems': {
+      const reply = await bus.call(new Message({ ...base, member: 'GetItems' }));
+      return reply.body[0].length;
+    }
+    case 'property': {
+      const reply = await bus.call(new Message({ ...base, interface: 'org.freedesktop.DBus.Properties', member: 'Get', signature: 'ss', body: ['org.freedesktop.Passim', args[0]] }));
+      return String(reply.body[0].value);
+    }
+    default:
+      throw new Error(`unknown action ${action}`);
+  }
+}
+
+run()
+  .then((result) => process.stdout.write(`${JSON.stringify({ ok: true, result })}\n`))
+  .catch((err) => process.stdout.write(`${JSON.stringify({ ok: false, name: err.type ?? err.name, text: err.text ?? err.message })}\n`))
+  .finally(() => bus.disconnect());

@@ -1,0 +1,218 @@
+// Starts the real parts the tests need: a private system-like dbus-daemon and passimd, stopped by PID.
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import dbus from 'dbus-next';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const PASSIMD = join(ROOT, 'bin', 'passimd');
+export const PASSIMCTL = join(ROOT, 'bin', 'passimctl');
+
+/** Waits until `check` returns a truthy value, polling; throws with `what` after `timeoutMs`. */
+export async function waitFor(check, what, timeoutMs = 15000, intervalMs = 50) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? `: ${lastError.message}` : ''}`);
+}
+
+/** Resolves when the child exits; kills it by PID after `graceMs`. */
+export async function stopProcess(child, signal = 'SIGTERM', graceMs = 5000) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  process.kill(child.pid, signal);
+  const timer = setTimeout(() => {
+    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
+  }, graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function systemBusConfig(socketPath) {
+  // Mirrors Debian's system.conf: deny by default, allow what services' own policy files allow.
+  return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=${socketPath}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Peer"/>
+    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus" send_member="UpdateActivationEnvironment"/>
+    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Debug.Stats"/>
+  </policy>
+  <include>${join(ROOT, 'dbus', 'org.freedesktop.Passim.conf')}</include>
+  <includedir>/usr/share/dbus-1/system.d</includedir>
+</busconfig>
+`;
+}
+
+/** A private dbus-daemon configured like a system bus. */
+export async function startBus() {
+  const dir = await mkdtemp(join(tmpdir(), 'passim-bus-'));
+  await chmod(dir, 0o755); // other users (the privilege tests) must reach the socket
+  const socketPath = join(dir, 'system_bus_socket');
+  const configPath = join(dir, 'system.conf');
+  await writeFile(configPath, systemBusConfig(socketPath));
+  const child = spawn('dbus-daemon', ['--config-file', configPath, '--nofork', '--nopidfile', '--nosyslog', '--print-address=1'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const address = await new Promise((resolve, reject) => {
+    let out = '';
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`dbus-daemon exited with ${code}`)));
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      if (out.includes('\n')) resolve(out.trim());
+    });
+  });
+  child.removeAllListeners('exit');
+  return {
+    address,
+    socketPath,
+    pid: child.pid,
+    env: { DBUS_SYSTEM_BUS_ADDRESS: address },
+    async stop() {
+      await stopProcess(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Connects a dbus-next client to `bus`; the caller disconnects it. */
+export async function connect(bus, options = {}) {
+  const previous = process.env.DBUS_SYSTEM_BUS_ADDRESS;
+  process.env.DBUS_SYSTEM_BUS_ADDRESS = bus.address;
+  try {
+    const client = dbus.systemBus({ negotiateUnixFd: true, ...options });
+    await new Promise((resolve, reject) => {
+      client.once('connect', resolve);
+      client.once('error', reject);
+    });
+    return client;
+  } finally {
+    if (previous === undefined) delete process.env.DBUS_SYSTEM_BUS_ADDRESS;
+    else process.env.DBUS_SYSTEM_BUS_ADDRESS = previous;
+  }
+}
+
+export async function nameHasOwner(client, name) {
+  const reply = await client.call(new dbus.Message({
+    destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus',
+    member: 'NameHasOwner', signature: 's', body: [name],
+  }));
+  return reply.body[0];
+}
+
+/**
+ * Starts bin/passimd on `bus` with its own LOCALSTATEDIR and SYSCONFDIR.
+ * options: insecure (default true), configText (extra [daemon] lines), args, netns, localStateDir (reuse a store),
+ * port (default: a free one).
+ */
+export async function startDaemon(bus, options = {}) {
+  const localStateDir = options.localStateDir ?? (await mkdtemp(join(tmpdir(), 'passim-state-')));
+  const sysconfDir = options.sysconfDir ?? (await mkdtemp(join(tmpdir(), 'passim-etc-')));
+  const port = options.port ?? (await freePort());
+  await mkdir(sysconfDir, { recursive: true });
+  await writeFile(join(sysconfDir, 'passim.conf'), `[daemon]\nPort=${port}\n${options.configText ?? ''}`);
+  const args = [PASSIMD, '--verbose', ...(options.insecure === false ? [] : ['--insecure']), ...(options.args ?? [])];
+  const command = options.netns ? 'ip' : process.execPath;
+  const commandArgs = options.netns ? ['netns', 'exec', options.netns, process.execPath, ...args] : args;
+  const child = spawn(command, commandArgs, {
+    env: { ...process.env, ...bus.env, LOCALSTATEDIR: localStateDir, SYSCONFDIR: sysconfDir, ...(options.env ?? {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+
+  const client = await connect(bus);
+  try {
+    await Promise.race([
+      waitFor(() => nameHasOwner(client, 'org.freedesktop.Passim'), 'passimd to own org.freedesktop.Passim'),
+      exited.then(({ code }) => { throw new Error(`passimd exited with ${code}:\n${output}`); }),
+    ]);
+  } catch (err) {
+    if (child.exitCode === null) await stopProcess(child);
+    throw err;
+  } finally {
+    client.disconnect();
+  }
+  return {
+    pid: child.pid,
+    child,
+    port,
+    uri: `https://localhost:${port}/`,
+    localStateDir,
+    sysconfDir,
+    dataDir: join(localStateDir, 'lib', 'passim', 'data'),
+    auditLog: join(localStateDir, 'log', 'passim', 'audit.log'),
+    exited,
+    output: () => output,
+    /** Stops the daemon; its folders stay so that a restart can reuse them. */
+    async stop(signal = 'SIGTERM') {
+      await stopProcess(child, signal);
+      return exited;
+    },
+    async cleanup() {
+      await stopProcess(child);
+      if (!options.localStateDir) await rm(localStateDir, { recursive: true, force: true });
+      if (!options.sysconfDir) await rm(sysconfDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs bin/passimctl against `bus`. options: cwd, env, uid/gid (run as another user), input. */
+export function runCli(bus, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [PASSIMCTL, ...args], {
+      cwd: options.cwd ?? ROOT,
+      env: { ...process.env, ...(bus ? bus.env : {}), ...(options.env ?? {}) },
+      uid: options.uid,
+      gid: options.gid,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}

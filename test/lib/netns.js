@@ -1,0 +1,68 @@
+// A private LAN of network namespaces joined by a bridge that lives in its own namespace,
+// so nothing is added to the machine's main network namespace.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const exec = promisify(execFile);
+
+async function ip(...args) {
+  await exec('ip', args);
+}
+
+let lanCounter = 0;
+
+/**
+ * Creates `count` hosts h1..hN on 10.X.Y.0/24 (X.Y from this process, so parallel runs do not clash).
+ * Returns { hosts: [{ ns, address }], destroy() }. destroy() deletes every namespace it made.
+ */
+export async function createLan(count) {
+  const tag = `${process.pid % 10000}${String.fromCharCode(97 + (lanCounter++ % 26))}`;
+  const subnet = `10.${200 + (process.pid % 50)}.${lanCounter % 250}`;
+  const switchNs = `pt${tag}-sw`;
+  const made = [];
+  const lan = {
+    hosts: [],
+    async destroy() {
+      for (const ns of made.reverse()) {
+        await exec('ip', ['netns', 'del', ns]).catch(() => {});
+      }
+      made.length = 0;
+    },
+  };
+  try {
+    await ip('netns', 'add', switchNs);
+    made.push(switchNs);
+    await ip('-n', switchNs, 'link', 'add', 'br0', 'type', 'bridge');
+    await ip('-n', switchNs, 'link', 'set', 'br0', 'up');
+    for (let i = 1; i <= count; i++) {
+      const ns = `pt${tag}-h${i}`;
+      const address = `${subnet}.${i}`;
+      await ip('netns', 'add', ns);
+      made.push(ns);
+      // Create the veth pair inside the host namespace, then move the switch end: nothing touches the main namespace.
+      await ip('-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `sw${i}`);
+      await ip('-n', ns, 'link', 'set', `sw${i}`, 'netns', switchNs);
+      await ip('-n', switchNs, 'link', 'set', `sw${i}`, 'master', 'br0');
+      await ip('-n', switchNs, 'link', 'set', `sw${i}`, 'up');
+      await ip('-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
+      await ip('-n', ns, 'link', 'set', 'eth0', 'up');
+      await ip('-n', ns, 'link', 'set', 'lo', 'up');
+      lan.hosts.push({ ns, address, iface: 'eth0' });
+    }
+  } catch (err) {
+    await lan.destroy();
+    throw err;
+  }
+  return lan;
+}
+
+/** Runs a command inside a namespace; resolves with { code, stdout, stderr } (never rejects on exit code). */
+export async function nsExec(ns, command, args, options = {}) {
+  try {
+    const { stdout, stderr } = await exec('ip', ['netns', 'exec', ns, command, ...args], { maxBuffer: 64 * 1024 * 1024, ...options });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    if (typeof err.code === 'number') return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+    throw err;
+  }
+}

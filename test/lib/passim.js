@@ -1,0 +1,56 @@
+// Thin helpers for calling the daemon from tests with a raw dbus-next connection.
+import { closeSync, openSync } from 'node:fs';
+import dbus from 'dbus-next';
+
+const { Message, Variant } = dbus;
+const DEST = 'org.freedesktop.Passim';
+const IFACE = 'org.freedesktop.Passim';
+
+export async function call(client, member, signature = '', body = [], options = {}) {
+  const reply = await client.call(new Message({
+    destination: options.destination ?? DEST, path: options.path ?? '/', interface: options.interface ?? IFACE,
+    member, signature, body, flags: options.flags ?? 0,
+  }));
+  return reply.body;
+}
+
+export async function getProperty(client, name) {
+  const [variant] = await call(client, 'Get', 'ss', [IFACE, name], { interface: 'org.freedesktop.DBus.Properties' });
+  return variant.value;
+}
+
+export async function getAllProperties(client) {
+  const [dict] = await call(client, 'GetAll', 's', [IFACE], { interface: 'org.freedesktop.DBus.Properties' });
+  return Object.fromEntries(Object.entries(dict).map(([k, v]) => [k, v.value]));
+}
+
+/** GetItems with the variants unwrapped: [{ hash, filename, ... }]. */
+export async function getItems(client) {
+  const [items] = await call(client, 'GetItems');
+  return items.map((dict) => Object.fromEntries(Object.entries(dict).map(([k, v]) => [k, v.value])));
+}
+
+/** Publishes the file at `path` by passing an fd; attrs are plain values typed like the API wants. */
+export async function publish(client, path, attrs) {
+  const signatures = { filename: 's', 'max-age': 'u', 'share-limit': 'u', 'share-count': 'u', flags: 't' };
+  const dict = {};
+  for (const [key, value] of Object.entries(attrs)) {
+    dict[key] = value instanceof Variant ? value : new Variant(signatures[key] ?? 's', value);
+  }
+  const fd = openSync(path, 'r');
+  try {
+    return await call(client, 'Publish', 'ha{sv}', [fd, dict]);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Rejects with the D-Bus error name as `err.type`; returns that error. */
+export async function expectDBusError(promise) {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a D-Bus error, the call succeeded');
+}
