@@ -1,0 +1,249 @@
+import { MessageFlag, Variant, callMethod, connectSystemBus, dbusErrorOf, type MessageBus } from './bus.js';
+import { PassimError, errnoCode, type ErrorKind } from './errors.js';
+import { ItemFlags } from './item.js';
+
+export const BUS_NAME = 'org.freedesktop.Passim';
+const OBJECT_PATH = '/';
+const INTERFACE = 'org.freedesktop.Passim';
+
+/** The libdbus default: a query the daemon never answers fails instead of hanging the CLI. */
+const CALL_TIMEOUT_MS = 25_000;
+
+export const STATUS_NAMES: Record<number, string> = {
+  0: 'unknown',
+  1: 'starting',
+  2: 'loading',
+  3: 'running',
+  4: 'disabled-metered',
+};
+
+export interface DaemonProperties {
+  daemonVersion: string;
+  uri: string;
+  name: string;
+  status: number;
+  /** Bytes served to other machines. */
+  downloadSaving: number;
+  /** kg CO₂e. */
+  carbonSaving: number;
+}
+
+/** One entry of GetItems(); keys the daemon left out (zero or unset) are 0 or ''. */
+export interface RemoteItem {
+  hash: string;
+  filename: string;
+  cmdline: string;
+  maxAge: number;
+  shareLimit: number;
+  shareCount: number;
+  size: number;
+  flags: number;
+  ctime: number;
+}
+
+export interface PublishRequest {
+  filename: string;
+  maxAge?: number;
+  shareLimit?: number;
+  shareCount?: number;
+  /** Only share the item after the machine has rebooted. */
+  nextReboot?: boolean;
+}
+
+export interface CallOptions {
+  /** Let polkit ask the user for a password (only sensible with a terminal). */
+  interactive?: boolean;
+}
+
+interface InternalCallOptions extends CallOptions {
+  interface?: string;
+  /**
+   * Milliseconds to wait for the reply; undefined waits as long as the bus connection lives, for calls
+   * that legitimately take long (a password prompt, reading a multi-gigabyte file). The bus itself
+   * answers with an error if the daemon goes away meanwhile.
+   */
+  timeoutMs?: number;
+}
+
+/** Errors that mean "nobody answered", as opposed to the daemon refusing something. */
+const UNREACHABLE = new Set([
+  'org.freedesktop.DBus.Error.ServiceUnknown',
+  'org.freedesktop.DBus.Error.NameHasNoOwner',
+  'org.freedesktop.DBus.Error.NoReply',
+  'org.freedesktop.DBus.Error.Disconnected',
+  'org.freedesktop.DBus.Error.Spawn.ServiceNotFound',
+  'org.freedesktop.DBus.Error.Spawn.ChildExited',
+  'org.freedesktop.DBus.Error.Spawn.Failed',
+  'org.freedesktop.DBus.Error.TimedOut',
+]);
+
+const KIND_OF_DBUS_ERROR: Record<string, ErrorKind> = {
+  'org.freedesktop.DBus.Error.InvalidArgs': 'invalid-argument',
+  'org.freedesktop.DBus.Error.AccessDenied': 'access-denied',
+  'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired': 'interactive-authorization-required',
+  'org.freedesktop.Passim.Error.NotFound': 'not-found',
+  'org.freedesktop.Passim.Error.Exists': 'exists',
+  'org.freedesktop.Passim.Error.TooLarge': 'too-large',
+  'org.freedesktop.Passim.Error.Disabled': 'locked',
+};
+
+/** Socket errors in words: the usocket binding's own messages name its C++ source lines. */
+const SOCKET_ERRORS: Record<string, string> = {
+  ENOENT: 'no system bus socket (No such file or directory)',
+  ECONNREFUSED: 'the system bus refused the connection',
+  EACCES: 'permission denied opening the system bus socket',
+  ECONNRESET: 'the system bus closed the connection',
+  EPIPE: 'the system bus closed the connection',
+};
+
+function reasonOf(err: unknown): string {
+  const code = errnoCode(err);
+  if (code !== undefined && SOCKET_ERRORS[code] !== undefined) return SOCKET_ERRORS[code];
+  return err instanceof Error ? err.message : String(err);
+}
+
+function unreachable(reason: string, cause?: unknown): PassimError {
+  return new PassimError('internal', `Failed to connect to daemon: ${reason}`, { cause });
+}
+
+/** Turns whatever a call rejected with into a PassimError whose kind mirrors the D-Bus error name. */
+function fromCallError(err: unknown): PassimError {
+  if (err instanceof PassimError) return err;
+  const dbusError = dbusErrorOf(err);
+  if (!dbusError) return unreachable(reasonOf(err), err);
+  if (UNREACHABLE.has(dbusError.name)) return unreachable(dbusError.text || dbusError.name, err);
+  return new PassimError(KIND_OF_DBUS_ERROR[dbusError.name] ?? 'internal', dbusError.text || dbusError.name, { cause: err });
+}
+
+/** The value of a variant as dbus-next decodes it. */
+function variantValue(v: unknown): unknown {
+  return v instanceof Variant ? (v as { value: unknown }).value : v;
+}
+
+function asString(v: unknown): string {
+  const value = variantValue(v);
+  return typeof value === 'string' ? value : '';
+}
+
+/** u, d, t and x all become a JS number; t and x arrive as bigint. */
+function asNumber(v: unknown): number {
+  const value = variantValue(v);
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
+  return 0;
+}
+
+function isDict(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A typed client of the org.freedesktop.Passim system-bus API. */
+export class PassimClient {
+  private readonly bus: MessageBus;
+  /** Rejects when the bus connection fails, so pending calls end instead of waiting forever. */
+  private readonly broken: Promise<never>;
+
+  private constructor(bus: MessageBus) {
+    this.bus = bus;
+    this.broken = new Promise<never>((_, reject) => {
+      bus.on('error', (err: unknown) => reject(unreachable(reasonOf(err), err)));
+    });
+    // Nobody may be awaiting a call when the bus breaks; that must not become an unhandled rejection.
+    this.broken.catch(() => {});
+  }
+
+  /** Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS or the default socket) with unix-fd passing. */
+  static async connect(): Promise<PassimClient> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(unreachable('timed out connecting to the system bus')), CALL_TIMEOUT_MS);
+    });
+    try {
+      const bus = await Promise.race([connectSystemBus({ negotiateUnixFd: true }), timeout]);
+      return new PassimClient(bus);
+    } catch (err) {
+      throw err instanceof PassimError ? err : unreachable(reasonOf(err), err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async call(member: string, signature: string, body: unknown[], options: InternalCallOptions): Promise<unknown[]> {
+    let timer: NodeJS.Timeout | undefined;
+    const { timeoutMs } = options;
+    const timeout = new Promise<never>((_, reject) => {
+      if (timeoutMs === undefined) return;
+      timer = setTimeout(() => reject(unreachable(`no reply to ${member} within ${timeoutMs / 1000} s`)), timeoutMs);
+    });
+    try {
+      const flags = options.interactive ? MessageFlag.ALLOW_INTERACTIVE_AUTHORIZATION : 0;
+      const reply = callMethod(this.bus, {
+        destination: BUS_NAME, path: OBJECT_PATH, interface: options.interface ?? INTERFACE, member, signature, body, flags,
+      });
+      return await Promise.race([reply, this.broken, timeout]);
+    } catch (err) {
+      throw fromCallError(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async getProperties(): Promise<DaemonProperties> {
+    const [props] = await this.call('GetAll', 's', [INTERFACE], {
+      interface: 'org.freedesktop.DBus.Properties', timeoutMs: CALL_TIMEOUT_MS,
+    });
+    if (!isDict(props)) throw new PassimError('internal', 'unexpected reply to GetAll');
+    return {
+      daemonVersion: asString(props.DaemonVersion),
+      uri: asString(props.Uri),
+      name: asString(props.Name),
+      status: asNumber(props.Status),
+      downloadSaving: asNumber(props.DownloadSaving),
+      carbonSaving: asNumber(props.CarbonSaving),
+    };
+  }
+
+  async getItems(): Promise<RemoteItem[]> {
+    const [items] = await this.call('GetItems', '', [], { timeoutMs: CALL_TIMEOUT_MS });
+    if (!Array.isArray(items)) throw new PassimError('internal', 'unexpected reply to GetItems');
+    return items.filter(isDict).map((d) => ({
+      hash: asString(d.hash),
+      filename: asString(d.filename),
+      cmdline: asString(d.cmdline),
+      maxAge: asNumber(d['max-age']),
+      shareLimit: asNumber(d['share-limit']),
+      shareCount: asNumber(d['share-count']),
+      size: asNumber(d.size),
+      flags: asNumber(d.flags),
+      ctime: asNumber(d.ctime),
+    }));
+  }
+
+  /** Hands the daemon an open, readable fd; the daemon reads it to its end. The caller still owns (and closes) fd. */
+  async publish(fd: number, request: PublishRequest, options: CallOptions = {}): Promise<void> {
+    const attrs: Record<string, Variant> = { filename: new Variant('s', request.filename) };
+    if (request.maxAge !== undefined) attrs['max-age'] = new Variant('u', request.maxAge);
+    if (request.shareLimit !== undefined) attrs['share-limit'] = new Variant('u', request.shareLimit);
+    if (request.shareCount !== undefined) attrs['share-count'] = new Variant('u', request.shareCount);
+    if (request.nextReboot) attrs.flags = new Variant('t', BigInt(ItemFlags.NEXT_REBOOT));
+    await this.call('Publish', 'ha{sv}', [fd, attrs], options);
+  }
+
+  async unpublish(hash: string, options: CallOptions = {}): Promise<void> {
+    await this.call('Unpublish', 's', [hash], options);
+  }
+
+  disconnect(): void {
+    this.bus.disconnect();
+  }
+}
+
+/** Connects, runs `fn`, and always disconnects so the process can exit. */
+export async function withClient<T>(fn: (client: PassimClient) => Promise<T>): Promise<T> {
+  const client = await PassimClient.connect();
+  try {
+    return await fn(client);
+  } finally {
+    client.disconnect();
+  }
+}
