@@ -1,6 +1,6 @@
 import { PassimError } from './errors.js';
 import type { Logger } from './log.js';
-import { connectionUnixUser, type MessageBus } from './bus.js';
+import { callMethod, connectionUnixUser, dbusErrorOf, Variant, type MessageBus } from './bus.js';
 
 /** What a caller wants to do; each maps to one polkit action. */
 export type Action = 'publish' | 'unpublish';
@@ -28,6 +28,108 @@ export class RootOnlyAuthorizer implements Authorizer {
     if (uid !== 0) {
       throw new PassimError('access-denied', `Only root may ${VERBS[action]} (caller runs as UID ${uid})`);
     }
+  }
+}
+
+const POLKIT_NAME = 'org.freedesktop.PolicyKit1';
+const POLKIT_PATH = '/org/freedesktop/PolicyKit1/Authority';
+const POLKIT_INTERFACE = 'org.freedesktop.PolicyKit1.Authority';
+/** CheckAuthorizationFlags.AllowUserInteraction */
+const ALLOW_USER_INTERACTION = 1;
+
+/** The polkit action id for each action; also named in polkit/org.freedesktop.passim.policy. */
+export const POLKIT_ACTIONS: Record<Action, string> = {
+  publish: 'org.freedesktop.passim.publish',
+  unpublish: 'org.freedesktop.passim.unpublish',
+};
+
+/** Bus errors that mean nobody is there to answer, as opposed to polkitd answering with an error. */
+const UNAVAILABLE = new Set([
+  'org.freedesktop.DBus.Error.ServiceUnknown',
+  'org.freedesktop.DBus.Error.NameHasNoOwner',
+  'org.freedesktop.DBus.Error.NoReply',
+  'org.freedesktop.DBus.Error.TimedOut',
+]);
+
+function polkitUnavailable(name: string): boolean {
+  // Spawn.*: the bus tried to activate polkitd and could not.
+  return UNAVAILABLE.has(name) || name.startsWith('org.freedesktop.DBus.Error.Spawn.');
+}
+
+/** The reply of CheckAuthorization: (bba{ss}). */
+interface AuthorizationResult {
+  isAuthorized: boolean;
+  isChallenge: boolean;
+  details: Record<string, string>;
+}
+
+function parseResult(body: unknown[]): AuthorizationResult {
+  const [result] = body;
+  if (!Array.isArray(result) || typeof result[0] !== 'boolean' || typeof result[1] !== 'boolean') {
+    throw new PassimError('internal', 'polkit sent an unexpected reply to CheckAuthorization');
+  }
+  const details = typeof result[2] === 'object' && result[2] !== null ? (result[2] as Record<string, string>) : {};
+  return { isAuthorized: result[0], isChallenge: result[1], details };
+}
+
+/**
+ * Asks polkitd (CheckAuthorization for the caller's bus name) so administrators can delegate with rules
+ * and desktops can prompt. polkit itself always authorizes UID 0. While polkitd is not on the bus it
+ * falls back to the UID 0 rule, and returns to polkit as soon as it answers again: every call asks anew.
+ */
+export class PolkitAuthorizer implements Authorizer {
+  private readonly fallback: RootOnlyAuthorizer;
+  /** Whether the last call reached polkitd; undefined before the first call. */
+  private reachable: boolean | undefined;
+
+  constructor(private readonly bus: MessageBus, private readonly log: Logger) {
+    this.fallback = new RootOnlyAuthorizer(bus);
+  }
+
+  async authorize(action: Action, caller: Caller): Promise<void> {
+    const actionId = POLKIT_ACTIONS[action];
+    let result: AuthorizationResult;
+    try {
+      // No timeout: with user interaction, polkit answers only once the person has typed a password.
+      result = parseResult(await callMethod(this.bus, {
+        destination: POLKIT_NAME, path: POLKIT_PATH, interface: POLKIT_INTERFACE,
+        member: 'CheckAuthorization', signature: '(sa{sv})sa{ss}us',
+        body: [
+          ['system-bus-name', { name: new Variant('s', caller.sender) }],
+          actionId, {}, caller.interactive ? ALLOW_USER_INTERACTION : 0, '',
+        ],
+      }));
+    } catch (err) {
+      const dbusError = dbusErrorOf(err);
+      if (dbusError && polkitUnavailable(dbusError.name)) {
+        if (this.reachable !== false) {
+          this.log.warn(`polkit is not available (${dbusError.text || dbusError.name}): only root may publish and unpublish until it is back`);
+          this.reachable = false;
+        }
+        return this.fallback.authorize(action, caller);
+      }
+      if (err instanceof PassimError) throw err;
+      // polkitd answered but could not decide: refuse rather than guess.
+      const reason = dbusError ? dbusError.text || dbusError.name : String(err);
+      this.log.warn(`polkit failed to check ${actionId} for ${caller.sender}: ${reason}`);
+      throw new PassimError('access-denied', `Cannot ${VERBS[action]}: polkit could not check ${actionId}: ${reason}`, { cause: err });
+    }
+    if (this.reachable === false) this.log.info('polkit is available again: using it for authorization');
+    this.reachable = true;
+
+    if (result.isAuthorized) return;
+    if (result.isChallenge && !caller.interactive) {
+      throw new PassimError('interactive-authorization-required',
+        `Authentication is required to ${VERBS[action]} (${actionId}), but the call did not allow interactive authorization`);
+    }
+    if (result.details['polkit.dismissed']) {
+      throw new PassimError('access-denied', `Not authorized to ${VERBS[action]}: the authentication request for ${actionId} was dismissed`);
+    }
+    if (result.isChallenge) {
+      throw new PassimError('access-denied',
+        `Not authorized to ${VERBS[action]}: ${actionId} needs authentication, which did not succeed (no polkit authentication agent, or a wrong password)`);
+    }
+    throw new PassimError('access-denied', `Not authorized to ${VERBS[action]}: an administrator must allow ${actionId}`);
   }
 }
 

@@ -272,8 +272,10 @@ async function printVersions(): Promise<void> {
 /** Prints a failure the way a person wants to read it and sets the exit status. */
 function report(err: unknown): void {
   let message = err instanceof Error ? err.message : String(err);
-  if (err instanceof PassimError && (err.kind === 'access-denied' || err.kind === 'interactive-authorization-required')) {
-    message = `Permission denied: ${message}\nRun passimctl as root (for example with sudo), or ask an administrator to grant you this action.`;
+  if (err instanceof PassimError && err.kind === 'interactive-authorization-required') {
+    message = `Permission denied: ${message}\nRun passimctl on a terminal so that polkit can ask for a password, or run it as root (for example with sudo).`;
+  } else if (err instanceof PassimError && err.kind === 'access-denied') {
+    message = `Permission denied: ${message}\nRun passimctl as root (for example with sudo), or ask an administrator to allow this with a polkit rule (see passimd(8)).`;
   }
   process.stderr.write(`${message}\n`);
   process.exitCode = 1;
@@ -293,14 +295,14 @@ const parser = yargs(hideBin(process.argv))
   .command(['status', 'dump'], 'Show the daemon status and the published items',
     (y) => y.option('json', { type: 'boolean', default: false, describe: 'Print one JSON object' }),
     (argv) => run(() => status(argv.json)))
-  .command('publish <file> [max-age] [max-share]', 'Publish a file (needs root)',
+  .command('publish <file> [max-age] [max-share]', 'Publish a file (needs root or polkit authorization)',
     (y) => y
       .positional('file', { type: 'string', demandOption: true, describe: 'File to publish' })
       .positional('max-age', { type: 'string', describe: 'Seconds to keep the item (default 86400)' })
       .positional('max-share', { type: 'string', describe: 'Number of downloads before the item is removed (default 5)' })
       .option('next-reboot', { type: 'boolean', default: false, describe: 'Only share the file after the next reboot' }),
     (argv) => run(() => publish(argv.file, argv.maxAge, argv.maxShare, argv.nextReboot)))
-  .command('unpublish <hash>', 'Remove a published item (needs root)',
+  .command('unpublish <hash>', 'Remove a published item (needs root or polkit authorization)',
     (y) => y.positional('hash', { type: 'string', demandOption: true, describe: 'SHA-256 of the item' }),
     (argv) => run(() => unpublish(argv.hash)))
   .command('download <basename> <hash>', 'Download a file by hash (from here or a LAN peer) into the current folder',

@@ -1,0 +1,243 @@
+// Publish and Unpublish guarded by a real polkitd on a private system bus, with the project's policy
+// installed and a throwaway user created for the test.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { ROOT, connect, runCli, startBus, startDaemon } from './lib/harness.js';
+import { call, publish } from './lib/passim.js';
+import { POLICY, createUser, installPolicy, installRule, startPolkitd, waitForAnswer } from './lib/polkit.js';
+
+const PUBLISH = 'org.freedesktop.passim.publish';
+const UNPUBLISH = 'org.freedesktop.passim.unpublish';
+const ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied';
+const INTERACTIVE_REQUIRED = 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired';
+const FALLBACK_WARNING = /warning: polkit is not available/g;
+
+const run = promisify(execFile);
+const sha256 = (data) => createHash('sha256').update(data).digest('hex');
+
+let bus;
+let polkitd;
+let daemon;
+let client;
+let user;
+let scratch;
+/** Undo steps for everything installed on the system, run in reverse even when a step failed. */
+const undo = [];
+
+before(async () => {
+  bus = await startBus();
+  undo.push(() => bus.stop());
+  await chmod(dirname(bus.socketPath), 0o755); // the test user must reach the socket
+  scratch = await mkdtemp(join(tmpdir(), 'passim-polkit-test-'));
+  undo.push(() => rm(scratch, { recursive: true, force: true }));
+  await chmod(scratch, 0o755);
+  user = await createUser(`passimtest${process.pid}`);
+  undo.push(() => user.remove());
+  undo.push(await installPolicy());
+  polkitd = await startPolkitd(bus);
+  undo.push(() => polkitd.stop());
+  daemon = await startDaemon(bus, { insecure: false });
+  undo.push(() => daemon.cleanup());
+  client = await connect(bus);
+  undo.push(() => client.disconnect());
+});
+
+after(async () => {
+  const errors = [];
+  for (const step of undo.reverse()) {
+    try {
+      await step();
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  if (errors.length > 0) throw new AggregateError(errors, 'cleanup failed');
+});
+
+async function writeScratch(name, content) {
+  const path = join(scratch, name);
+  await writeFile(path, content);
+  await chmod(path, 0o644);
+  return path;
+}
+
+/** Runs test/lib/call-as.js as the test user; resolves with its JSON answer. */
+function callAsUser(args, { interactive = false } = {}) {
+  const env = { ...process.env, ...bus.env };
+  if (interactive) env.PASSIM_INTERACTIVE = '1';
+  else delete env.PASSIM_INTERACTIVE;
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [join(ROOT, 'test', 'lib', 'call-as.js'), ...args],
+      { uid: user.uid, gid: user.gid, env, timeout: 20000 },
+      (err, stdout) => {
+        if (!stdout) reject(err ?? new Error('call-as.js printed nothing'));
+        else resolve(JSON.parse(stdout));
+      });
+  });
+}
+
+/** A rules.d file granting (or asking authentication for) actions to the test user's group. */
+function groupRule(results) {
+  const lines = Object.entries(results).map(([actionId, result]) =>
+    `  if (action.id == "${actionId}" && subject.isInGroup("${user.name}")) return polkit.Result.${result};`);
+  return `polkit.addRule(function(action, subject) {\n${lines.join('\n')}\n});\n`;
+}
+
+async function withRule(results, expectations, body) {
+  const remove = await installRule(`49-passim-test-${process.pid}.rules`, groupRule(results));
+  try {
+    for (const [actionId, answer] of Object.entries(expectations)) await waitForAnswer(bus, user, actionId, answer);
+    await body();
+  } finally {
+    await remove();
+  }
+  for (const actionId of Object.keys(expectations)) await waitForAnswer(bus, user, actionId, 'no');
+}
+
+const listData = () => readdir(daemon.dataDir);
+
+describe('with polkitd running', () => {
+  test('the policy is valid and polkitd loads both actions with their defaults', async () => {
+    await run('xmllint', ['--noout', '--dtdvalid', '/usr/share/polkit-1/policyconfig-1.dtd', POLICY]);
+    for (const actionId of [PUBLISH, UNPUBLISH]) {
+      const { stdout } = await run('pkaction', ['--verbose', '--action-id', actionId], { env: { ...process.env, ...bus.env } });
+      assert.match(stdout, /vendor: +Passim\n/);
+      assert.match(stdout, /implicit any: +no\n/);
+      assert.match(stdout, /implicit inactive: +no\n/);
+      assert.match(stdout, /implicit active: +auth_admin_keep\n/);
+    }
+  });
+
+  test('root may publish and unpublish, decided by polkit', async () => {
+    const path = await writeScratch('root.txt', 'by root');
+    await publish(client, path, { filename: 'root.txt' });
+    assert.deepEqual(await listData(), [`${sha256('by root')}-root.txt`]);
+    await call(client, 'Unpublish', 's', [sha256('by root')]);
+    assert.deepEqual(await listData(), []);
+    assert.doesNotMatch(daemon.output(), FALLBACK_WARNING);
+  });
+
+  test('a user without a rule is refused both, with AccessDenied, and nothing changes', async () => {
+    const path = await writeScratch('user.txt', 'by user');
+    const denied = await callAsUser(['publish', path, 'user.txt']);
+    assert.equal(denied.ok, false);
+    assert.equal(denied.name, ACCESS_DENIED);
+    assert.equal(denied.text, `Not authorized to publish files: an administrator must allow ${PUBLISH}`);
+    assert.deepEqual(await listData(), []);
+
+    // With the interactive flag and no authentication agent: still a plain refusal, and an answer.
+    const interactive = await callAsUser(['publish', path, 'user.txt'], { interactive: true });
+    assert.equal(interactive.name, ACCESS_DENIED);
+    assert.deepEqual(await listData(), []);
+
+    const kept = await writeScratch('kept.txt', 'kept');
+    await publish(client, kept, { filename: 'kept.txt' });
+    const refused = await callAsUser(['unpublish', sha256('kept')]);
+    assert.equal(refused.name, ACCESS_DENIED);
+    assert.equal(refused.text, `Not authorized to unpublish files: an administrator must allow ${UNPUBLISH}`);
+    assert.deepEqual(await listData(), [`${sha256('kept')}-kept.txt`]);
+    await call(client, 'Unpublish', 's', [sha256('kept')]);
+  });
+
+  test('passimctl run by the user says why and what to do', async () => {
+    const path = await writeScratch('cli.txt', 'by cli');
+    const r = await runCli(bus, ['publish', path], { uid: user.uid, gid: user.gid, cwd: scratch });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^Permission denied: Not authorized to publish files: an administrator must allow org\.freedesktop\.passim\.publish$/m);
+    assert.match(r.stderr, /as root .*polkit rule/);
+    assert.deepEqual(await listData(), []);
+  });
+
+  test('anyone may call GetItems and read every property', async () => {
+    const path = await writeScratch('visible.txt', 'visible');
+    await publish(client, path, { filename: 'visible.txt' });
+    try {
+      assert.deepEqual(await callAsUser(['getitems']), { ok: true, result: 1 });
+      for (const name of ['DaemonVersion', 'Uri', 'Name', 'Status', 'DownloadSaving', 'CarbonSaving']) {
+        const answer = await callAsUser(['property', name]);
+        assert.equal(answer.ok, true, `${name}: ${answer.text}`);
+      }
+      const status = await runCli(bus, ['status'], { uid: user.uid, gid: user.gid, cwd: scratch });
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /visible\.txt/);
+    } finally {
+      await call(client, 'Unpublish', 's', [sha256('visible')]);
+    }
+  });
+
+  test('a rule granting publish to a group lets its member publish, and only publish', async () => {
+    const path = await writeScratch('granted.txt', 'granted');
+    const hash = sha256('granted');
+    await withRule({ [PUBLISH]: 'YES' }, { [PUBLISH]: 'yes' }, async () => {
+      assert.deepEqual(await callAsUser(['publish', path, 'granted.txt']), { ok: true, result: null });
+      assert.deepEqual(await listData(), [`${hash}-granted.txt`]);
+      const refused = await callAsUser(['unpublish', hash]);
+      assert.equal(refused.name, ACCESS_DENIED);
+      assert.deepEqual(await listData(), [`${hash}-granted.txt`]);
+    });
+    await call(client, 'Unpublish', 's', [hash]);
+  });
+
+  test('a rule asking for authentication needs the interactive flag, and no agent means a refusal', async () => {
+    const kept = await writeScratch('challenge.txt', 'challenge');
+    const hash = sha256('challenge');
+    await publish(client, kept, { filename: 'challenge.txt' });
+    await withRule({ [UNPUBLISH]: 'AUTH_ADMIN' }, { [UNPUBLISH]: 'challenge' }, async () => {
+      const plain = await callAsUser(['unpublish', hash]);
+      assert.equal(plain.name, INTERACTIVE_REQUIRED);
+      assert.match(plain.text, /Authentication is required to unpublish files \(org\.freedesktop\.passim\.unpublish\)/);
+
+      const interactive = await callAsUser(['unpublish', hash], { interactive: true });
+      assert.equal(interactive.name, ACCESS_DENIED);
+      assert.match(interactive.text, /needs authentication, which did not succeed \(no polkit authentication agent/);
+      assert.deepEqual(await listData(), [`${hash}-challenge.txt`]);
+
+      // passimctl off a terminal does not set the flag, and says how to get a password prompt.
+      const r = await runCli(bus, ['unpublish', hash], { uid: user.uid, gid: user.gid, cwd: scratch });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^Permission denied: Authentication is required/m);
+      assert.match(r.stderr, /on a terminal/);
+    });
+    await call(client, 'Unpublish', 's', [hash]);
+  });
+});
+
+describe('with polkitd stopped', () => {
+  test('root may publish, the user may not, the fallback is logged once, and polkit is used again when back', async () => {
+    await polkitd.stop();
+    const path = await writeScratch('fallback.txt', 'fallback');
+    const hash = sha256('fallback');
+    await publish(client, path, { filename: 'fallback.txt' });
+    assert.deepEqual(await listData(), [`${hash}-fallback.txt`]);
+
+    const userFile = await writeScratch('fallback-user.txt', 'fallback user');
+    const denied = await callAsUser(['publish', userFile, 'fallback-user.txt']);
+    assert.equal(denied.name, ACCESS_DENIED);
+    assert.match(denied.text, /root/);
+    const refused = await callAsUser(['unpublish', hash]);
+    assert.equal(refused.name, ACCESS_DENIED);
+    assert.deepEqual(await listData(), [`${hash}-fallback.txt`]);
+    await call(client, 'Unpublish', 's', [hash]);
+    assert.deepEqual(await listData(), []);
+    assert.equal(daemon.output().match(FALLBACK_WARNING)?.length, 1, daemon.output());
+
+    // polkitd comes back with a rule for the user's group: only polkit can grant that.
+    const remove = await installRule(`49-passim-test-${process.pid}.rules`, groupRule({ [PUBLISH]: 'YES' }));
+    try {
+      polkitd = await startPolkitd(bus);
+      await waitForAnswer(bus, user, PUBLISH, 'yes');
+      assert.deepEqual(await callAsUser(['publish', userFile, 'fallback-user.txt']), { ok: true, result: null });
+      assert.deepEqual(await listData(), [`${sha256('fallback user')}-fallback-user.txt`]);
+      assert.match(daemon.output(), /polkit is available again/);
+    } finally {
+      await remove();
+    }
+    await call(client, 'Unpublish', 's', [sha256('fallback user')]);
+  });
+});
