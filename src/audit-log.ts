@@ -126,19 +126,41 @@ export async function sumShareBytes(path: string): Promise<number> {
 /** Appends records to the audit log; the file is opened per record so log rotation needs no signal. */
 export class AuditLog {
   readonly path: string;
+  /** The write under way; the next batch starts after it. */
+  private writing: Promise<void> = Promise.resolve();
+  /** Lines waiting for the current write to finish: under load many lines go out in one write. */
+  private next: { lines: string[]; done: Promise<void> } | null = null;
 
   constructor(path: string) {
     this.path = path;
   }
 
-  async append(type: AuditType, fields: Readonly<Record<string, string | number>>): Promise<void> {
+  /** Appends one line; resolves once it is written. The file is opened per write, so log rotation just works. */
+  append(type: AuditType, fields: Readonly<Record<string, string | number>>): Promise<void> {
     const line = `${formatAuditLine(type, fields)}\n`;
+    if (this.next) {
+      this.next.lines.push(line);
+      return this.next.done;
+    }
+    const lines = [line];
+    const done = this.writing
+      .catch(() => undefined)
+      .then(() => {
+        this.next = null;
+        return this.write(lines.join(''));
+      });
+    this.next = { lines, done };
+    this.writing = done;
+    return done;
+  }
+
+  private async write(text: string): Promise<void> {
     try {
-      await appendFile(this.path, line, { flag: 'a', mode: 0o640 });
+      await appendFile(this.path, text, { flag: 'a', mode: 0o640 });
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') throw err;
       await mkdir(dirname(this.path), { recursive: true, mode: 0o755 });
-      await appendFile(this.path, line, { flag: 'a', mode: 0o640 });
+      await appendFile(this.path, text, { flag: 'a', mode: 0o640 });
     }
   }
 }
