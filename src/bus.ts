@@ -24,7 +24,7 @@ const DBUS_NAME = 'org.freedesktop.DBus';
 const DBUS_PATH = '/org/freedesktop/DBus';
 
 /** Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS or the default socket); rejects instead of emitting 'error'. */
-export function connectSystemBus(options: { negotiateUnixFd?: boolean } = {}): Promise<MessageBus> {
+export function connectSystemBus(options: { negotiateUnixFd?: boolean; onDisconnect?: () => void } = {}): Promise<MessageBus> {
   return new Promise((resolve, reject) => {
     let bus: MessageBus;
     try {
@@ -33,6 +33,10 @@ export function connectSystemBus(options: { negotiateUnixFd?: boolean } = {}): P
       reject(err instanceof Error ? err : new Error(String(err)));
       return;
     }
+    if (options.negotiateUnixFd) takeOnlyOwnFds(bus);
+    // dbus-next does not tell when the bus daemon goes away; a service must notice and exit.
+    const { onDisconnect } = options;
+    if (onDisconnect) (bus as unknown as { _connection: NodeJS.EventEmitter })._connection.once('end', onDisconnect);
     const onError = (err: unknown): void => {
       bus.removeListener('connect', onConnect);
       reject(err instanceof Error ? err : new Error(String(err)));
@@ -97,4 +101,70 @@ export function dbusErrorOf(err: unknown): { name: string; text: string } | unde
     return { name: err.type, text };
   }
   return undefined;
+}
+
+/** The parts of usocket's stream that dbus-next reads messages through. */
+interface FdStream {
+  read(size?: number, fdSize?: number | null): unknown;
+  _wrap?: { fds: number[] };
+}
+
+/**
+ * dbus-next reads each message body with `read(length, null)`, which hands it every file descriptor received
+ * so far: when one read holds the end of a message and the start of a Publish call, the first message takes
+ * the Publish's descriptor and the Publish fails. This makes each message take exactly the number of
+ * descriptors its UNIX_FDS header field announces (the D-Bus specification, "Message Format").
+ */
+function takeOnlyOwnFds(bus: MessageBus): void {
+  const stream = (bus as unknown as { _connection?: { stream?: FdStream } })._connection?.stream;
+  if (!stream || !stream._wrap) return; // not a usocket: no descriptors are passed at all
+  const read = stream.read.bind(stream);
+  let header: Buffer | null = null;
+  stream.read = (size?: number, fdSize?: number | null): unknown => {
+    if (fdSize !== null) {
+      const chunk = read(size, fdSize);
+      if (size === 16 && Buffer.isBuffer(chunk)) header = chunk; // the fixed part of a message header
+      return chunk;
+    }
+    const result = read(size, 0) as { data: Buffer | null; fds: number[] } | null;
+    if (!result?.data || !header) return result;
+    const count = unixFdCount(header, result.data);
+    result.fds = stream._wrap?.fds.splice(0, count) ?? [];
+    return result;
+  };
+}
+
+/** The UNIX_FDS header field (code 9) of a message, from its fixed header and the bytes after it. */
+export function unixFdCount(fixedHeader: Buffer, rest: Buffer): number {
+  const littleEndian = fixedHeader[0] === 0x6c; // 'l'
+  const u32 = (at: number): number => (littleEndian ? rest.readUInt32LE(at) : rest.readUInt32BE(at));
+  const fieldsLength = littleEndian ? fixedHeader.readUInt32LE(12) : fixedHeader.readUInt32BE(12);
+  const align = (n: number, to: number): number => Math.ceil(n / to) * to;
+  // Offsets in `rest` are offsets in the message minus 16, so alignment to 8 or less is unchanged.
+  let at = 0;
+  while (at < fieldsLength) {
+    at = align(at, 8);
+    const code = rest[at];
+    const signatureLength = rest[at + 1] ?? 0;
+    const signature = rest.toString('latin1', at + 2, at + 2 + signatureLength);
+    at += 2 + signatureLength + 1;
+    switch (signature) {
+      case 'u':
+        at = align(at, 4);
+        if (code === 9) return u32(at);
+        at += 4;
+        break;
+      case 's':
+      case 'o':
+        at = align(at, 4);
+        at += 4 + u32(at) + 1;
+        break;
+      case 'g':
+        at += 1 + (rest[at] ?? 0) + 1;
+        break;
+      default:
+        return 0; // a header field type the specification does not define
+    }
+  }
+  return 0;
 }

@@ -177,6 +177,28 @@ describe('Publish, GetItems and Unpublish', () => {
     await rm(path);
   });
 
+  test('each Publish gets its own descriptor while other calls arrive in the same reads', async () => {
+    // dbus-next alone hands a message every descriptor read so far: a Publish whose bytes arrive together with
+    // the end of another call then loses its fd. Flood the daemon with calls while publishing.
+    const flooder = await connect(bus);
+    let flooding = true;
+    const flood = (async () => {
+      while (flooding) await Promise.all(Array.from({ length: 50 }, () => call(flooder, 'GetItems')));
+    })();
+    try {
+      const paths = [];
+      for (let i = 0; i < 40; i++) paths.push(await writeScratch(`fd-${i}.txt`, `descriptor ${i}`));
+      await Promise.all(paths.map((path, i) => publish(client, path, { filename: `fd-${i}.txt` })));
+      const items = await getItems(client);
+      for (let i = 0; i < 40; i++) assert.ok(items.some((item) => item.hash === sha256(`descriptor ${i}`)), `fd-${i}.txt published`);
+    } finally {
+      flooding = false;
+      await flood;
+      flooder.disconnect();
+    }
+    for (let i = 0; i < 40; i++) await call(client, 'Unpublish', 's', [sha256(`descriptor ${i}`)]);
+  });
+
   test('every refusal has a proper error name and leaves no file behind', async () => {
     const path = await writeScratch('refused.txt', 'refused content');
     const files = await storedFiles();
@@ -356,5 +378,29 @@ describe('privileges without --insecure', () => {
 
     assert.deepEqual(await callAs(NOBODY, ['getitems']), { ok: true, result: 1 });
     assert.deepEqual(await callAs(NOBODY, ['property', 'Status']), { ok: true, result: '3' });
+  });
+});
+
+describe('lifecycle', () => {
+  test('losing the system bus ends the daemon with an error instead of leaving it deaf', async () => {
+    const ownBus = await startBus();
+    const daemon = await startDaemon(ownBus);
+    try {
+      await ownBus.stop();
+      const { code } = await daemon.exited;
+      assert.equal(code, 1);
+      assert.match(daemon.output(), /lost the system bus/);
+    } finally {
+      await daemon.cleanup();
+    }
+  });
+
+  test('SIGTERM shuts down cleanly and --version prints the version', async () => {
+    const daemon = await startDaemon(bus);
+    await daemon.stop('SIGTERM');
+    assert.deepEqual(await daemon.exited, { code: 0, signal: null });
+    await daemon.cleanup();
+    const { stdout } = await execFileAsync(process.execPath, [join(ROOT, 'bin', 'passimd'), '--version']);
+    assert.equal(stdout.trim(), VERSION);
   });
 });
