@@ -30,9 +30,12 @@ export interface StoreOptions {
   log: Logger;
 }
 
+/** Which kind of change: listeners that only care about which items exist can skip 'shared'. */
+export type StoreChange = 'added' | 'removed' | 'shared';
+
 export interface StoreEvents {
-  /** Items were added, removed, or changed. */
-  changed: [];
+  /** Items were added, removed, or one was shared (its share-count changed). */
+  changed: [StoreChange];
 }
 
 /** Why an item was deleted, as written to the audit log. */
@@ -148,7 +151,7 @@ export class Store extends EventEmitter<StoreEvents> {
     await this.syncDataDir();
     this.log.debug(`published ${item.path}`);
     await this.record('PBLSH', { hash: item.hash, basename: item.basename, size: item.size, cmdline: item.cmdline });
-    this.emit('changed');
+    this.emit('changed', 'added');
     return { ...item };
   }
 
@@ -214,7 +217,7 @@ export class Store extends EventEmitter<StoreEvents> {
     }
     await this.record('SHARE', { hash: item.hash, basename: item.basename, size: item.size, ipaddr: address });
     if (item.shareCount >= item.shareLimit) await this.remove(item, 'share-limit');
-    else this.emit('changed');
+    else this.emit('changed', 'shared');
   }
 
   /** Bytes served to others, including what the audit log recorded before this start. */
@@ -273,7 +276,7 @@ export class Store extends EventEmitter<StoreEvents> {
     this.items.delete(item.hash);
     this.log.debug(`deleted ${item.path} (${reason})`);
     await this.record('DELTE', { hash: item.hash, basename: item.basename, size: item.size, reason });
-    this.emit('changed');
+    this.emit('changed', 'removed');
     return true;
   }
 

@@ -50,7 +50,7 @@ export async function freePort() {
   });
 }
 
-function systemBusConfig(socketPath) {
+function systemBusConfig(socketPath, extraPolicy) {
   // Mirrors Debian's system.conf: deny by default, allow what services' own policy files allow.
   return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -78,17 +78,22 @@ function systemBusConfig(socketPath) {
   </policy>
   <include>${join(ROOT, 'dbus', 'org.freedesktop.Passim.conf')}</include>
   <includedir>/usr/share/dbus-1/system.d</includedir>
+${extraPolicy}
 </busconfig>
 `;
 }
 
-/** A private dbus-daemon configured like a system bus. */
-export async function startBus() {
+/**
+ * A private dbus-daemon configured like a system bus.
+ * options.extraPolicy: <policy> XML added to the config, for services with no policy file installed here
+ * (the tests' fake NetworkManager).
+ */
+export async function startBus(options = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'passim-bus-'));
   await chmod(dir, 0o755); // other users (the privilege tests) must reach the socket
   const socketPath = join(dir, 'system_bus_socket');
   const configPath = join(dir, 'system.conf');
-  await writeFile(configPath, systemBusConfig(socketPath));
+  await writeFile(configPath, systemBusConfig(socketPath, options.extraPolicy ?? ''));
   const child = spawn('dbus-daemon', ['--config-file', configPath, '--nofork', '--nopidfile', '--nosyslog', '--print-address=1'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });

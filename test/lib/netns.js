@@ -13,7 +13,7 @@ let lanCounter = 0;
 
 /**
  * Creates `count` hosts h1..hN on 10.X.Y.0/24 (X.Y from this process, so parallel runs do not clash).
- * Returns { hosts: [{ ns, address }], destroy() }. destroy() deletes every namespace it made.
+ * Returns { hosts: [{ ns, address }], switchNs, destroy() }. destroy() deletes every namespace it made.
  */
 export async function createLan(count) {
   const tag = `${process.pid % 10000}${String.fromCharCode(97 + (lanCounter++ % 26))}`;
@@ -22,6 +22,7 @@ export async function createLan(count) {
   const made = [];
   const lan = {
     hosts: [],
+    switchNs,
     async destroy() {
       for (const ns of made.reverse()) {
         await exec('ip', ['netns', 'del', ns]).catch(() => {});

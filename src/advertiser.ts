@@ -1,0 +1,255 @@
+import { EventEmitter } from 'node:events';
+import { Avahi, AvahiInterface, IF_UNSPEC, Protocol } from './avahi.js';
+import type { Logger } from './log.js';
+
+export const SERVICE_TYPE = '_cache._tcp';
+
+/** Avahi's default entries-per-entry-group-max is 32: the service itself plus 31 subtypes. */
+export const SUBTYPES_PER_GROUP = 31;
+
+const EntryGroupState = { UNCOMMITTED: 0, REGISTERING: 1, ESTABLISHED: 2, COLLISION: 3, FAILURE: 4 } as const;
+
+/** Groups registered at once; each has a single call in flight, far below the bus's pending-reply limit. */
+const PARALLEL_REGISTRATIONS = 8;
+/** A group still probing after this long is kept: Avahi announces it when it can (e.g. once a link comes up). */
+const ESTABLISH_TIMEOUT_MS = 5000;
+const RETRY_DELAY_MS = 5000;
+
+/** The DNS-SD subtype for a hash: a DNS label holds 63 bytes, so the first 60 hex digits. */
+export function subtypeOf(hash: string): string {
+  return `_${hash.slice(0, 60)}._sub.${SERVICE_TYPE}`;
+}
+
+interface EntryGroup {
+  path: string;
+  instance: string;
+  hashes: Set<string>;
+}
+
+interface Plan {
+  /** The live group this one replaces, freed only once the new one is established. */
+  replaces: EntryGroup | null;
+  hashes: string[];
+}
+
+export interface AdvertiserOptions {
+  avahi: Avahi;
+  port: number;
+  ipv6: boolean;
+  /** Instance name of the first group; further groups are `<name>-<n>`. */
+  name: string;
+  log: Logger;
+}
+
+export interface AdvertiserEvents {
+  /** The instance name changed after a collision with another host. */
+  name: [string];
+}
+
+/**
+ * Advertises one `_cache._tcp` service per entry group and one subtype per item, spread over as many groups
+ * as Avahi's per-group limit needs. Groups are never edited in place: a changed group is registered anew and
+ * the old one withdrawn only once the new one is established, so no remaining item is ever unadvertised.
+ */
+export class Advertiser extends EventEmitter<AdvertiserEvents> {
+  private desired = new Set<string>();
+  private groups: EntryGroup[] = [];
+  private baseName: string;
+  private serial = 0;
+  /** Bumped when Avahi goes away: work started before that must not touch the new state. */
+  private epoch = 0;
+  private running: Promise<void> | null = null;
+  private rerun = false;
+  private retry: NodeJS.Timeout | null = null;
+  private readonly avahi: Avahi;
+  private readonly protocol: number;
+
+  constructor(private readonly options: AdvertiserOptions) {
+    super();
+    this.avahi = options.avahi;
+    this.baseName = options.name;
+    this.protocol = options.ipv6 ? Protocol.UNSPEC : Protocol.INET;
+    this.avahi.on('up', () => this.schedule());
+    this.avahi.on('down', () => this.forget());
+  }
+
+  get name(): string {
+    return this.baseName;
+  }
+
+  /** Hashes to advertise from now on; an empty set withdraws everything. */
+  update(hashes: Iterable<string>): void {
+    this.desired = new Set(hashes);
+    this.schedule();
+  }
+
+  /** Resolves once the advertised set matches the last update (or Avahi is unavailable). */
+  async settled(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Number of hashes currently advertised. */
+  get advertisedCount(): number {
+    return this.groups.reduce((n, g) => n + g.hashes.size, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.desired.clear();
+    if (this.retry) clearTimeout(this.retry);
+    await this.settled();
+    const groups = this.groups;
+    this.groups = [];
+    await Promise.all(groups.map((g) => this.avahi.free(g.path, AvahiInterface.ENTRY_GROUP)));
+  }
+
+  private schedule(): void {
+    if (this.running) {
+      this.rerun = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.rerun = false;
+        try {
+          await this.reconcile();
+        } catch (err) {
+          this.options.log.warn(`advertising failed, retrying in ${RETRY_DELAY_MS / 1000} s: ${(err as Error).message}`);
+          this.retry ??= setTimeout(() => {
+            this.retry = null;
+            this.schedule();
+          }, RETRY_DELAY_MS);
+        }
+      } while (this.rerun);
+    })().finally(() => {
+      this.running = null;
+    });
+  }
+
+  /** Avahi restarted or stopped running: our groups are gone (or must be dropped) and are registered anew on 'up'. */
+  private forget(): void {
+    this.epoch += 1;
+    const groups = this.groups;
+    this.groups = [];
+    for (const g of groups) void this.avahi.free(g.path, AvahiInterface.ENTRY_GROUP);
+  }
+
+  private async reconcile(): Promise<void> {
+    if (!this.avahi.available) return;
+    const epoch = this.epoch;
+    const plans = this.plan();
+    if (plans.length === 0) return;
+
+    const made: { plan: Plan; group: EntryGroup | null }[] = [];
+    let failure: Error | undefined;
+    await forEachLimited(plans, PARALLEL_REGISTRATIONS, async (plan) => {
+      if (epoch !== this.epoch) return;
+      try {
+        made.push({ plan, group: plan.hashes.length > 0 ? await this.register(plan.hashes, epoch) : null });
+      } catch (err) {
+        failure = err as Error; // the group it would replace stays; its changes are retried
+      }
+    });
+    if (epoch !== this.epoch) {
+      for (const { group } of made) if (group) await this.avahi.free(group.path, AvahiInterface.ENTRY_GROUP);
+      return;
+    }
+    for (const { plan, group } of made) {
+      if (group) this.groups.push(group);
+      if (plan.replaces) {
+        this.groups = this.groups.filter((g) => g !== plan.replaces);
+        await this.avahi.free(plan.replaces.path, AvahiInterface.ENTRY_GROUP);
+      }
+    }
+    this.options.log.debug(`advertising ${this.advertisedCount} items in ${this.groups.length} entry groups`);
+    if (failure) throw failure;
+  }
+
+  /** What to change: groups that lost items are rebuilt, new items fill those, then one partly full group, then new groups. */
+  private plan(): Plan[] {
+    const advertised = new Set(this.groups.flatMap((g) => [...g.hashes]));
+    const pool = [...this.desired].filter((h) => !advertised.has(h));
+    const plans: Plan[] = this.groups
+      .filter((g) => [...g.hashes].some((h) => !this.desired.has(h)))
+      .map((g) => ({ replaces: g, hashes: [...g.hashes].filter((h) => this.desired.has(h)) }));
+    const topUp = (plan: Plan): void => {
+      plan.hashes.push(...pool.splice(0, SUBTYPES_PER_GROUP - plan.hashes.length));
+    };
+    plans.forEach(topUp);
+    const partial = this.groups.find((g) => g.hashes.size < SUBTYPES_PER_GROUP && !plans.some((p) => p.replaces === g));
+    if (pool.length > 0 && partial) {
+      const plan: Plan = { replaces: partial, hashes: [...partial.hashes] };
+      topUp(plan);
+      plans.push(plan);
+    }
+    while (pool.length > 0) plans.push({ replaces: null, hashes: pool.splice(0, SUBTYPES_PER_GROUP) });
+    return plans;
+  }
+
+  private nextInstanceName(): string {
+    const n = this.serial++;
+    return n === 0 ? this.baseName : `${this.baseName}-${n}`;
+  }
+
+  /** Registers one entry group and waits until Avahi has established it (or gives it time to). */
+  private async register(hashes: string[], epoch: number): Promise<EntryGroup> {
+    const path = await this.avahi.create('EntryGroupNew');
+    const group: EntryGroup = { path, instance: this.nextInstanceName(), hashes: new Set(hashes) };
+    let settle: (() => void) | undefined;
+    let fail: ((err: Error) => void) | undefined;
+    const established = new Promise<void>((resolve, reject) => {
+      settle = resolve;
+      fail = reject;
+    });
+    this.avahi.watch(path, (member, body) => {
+      if (member !== 'StateChanged') return;
+      const state = Number(body[0]);
+      if (state === EntryGroupState.ESTABLISHED) settle?.();
+      else if (state === EntryGroupState.FAILURE) fail?.(new Error(`Avahi entry group failed: ${String(body[1])}`));
+      else if (state === EntryGroupState.COLLISION && epoch === this.epoch) {
+        void this.resolveCollision(group).catch((err: unknown) => fail?.(err as Error));
+      }
+    });
+    try {
+      await this.fill(group);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([established, new Promise<void>((resolve) => { timer = setTimeout(resolve, ESTABLISH_TIMEOUT_MS); })]);
+      clearTimeout(timer);
+      return group;
+    } catch (err) {
+      await this.avahi.free(path, AvahiInterface.ENTRY_GROUP);
+      throw err;
+    }
+  }
+
+  private async fill(group: EntryGroup): Promise<void> {
+    const { ENTRY_GROUP } = AvahiInterface;
+    const common = [IF_UNSPEC, this.protocol, 0, group.instance, SERVICE_TYPE, ''];
+    await this.avahi.call(group.path, ENTRY_GROUP, 'AddService', 'iiussssqaay', [...common, '', this.options.port, []]);
+    for (const hash of group.hashes) {
+      await this.avahi.call(group.path, ENTRY_GROUP, 'AddServiceSubtype', 'iiussss', [...common, subtypeOf(hash)]);
+    }
+    await this.avahi.call(group.path, ENTRY_GROUP, 'Commit');
+  }
+
+  /** Another host uses this instance name: take Avahi's alternative and register again (the group is withdrawn already). */
+  private async resolveCollision(group: EntryGroup): Promise<void> {
+    const [alternative] = await this.avahi.call('/', AvahiInterface.SERVER, 'GetAlternativeServiceName', 's', [group.instance]);
+    if (typeof alternative !== 'string') return;
+    this.options.log.info(`the name ${group.instance} is taken on the network, using ${alternative}`);
+    if (group.instance === this.baseName) {
+      this.baseName = alternative;
+      this.emit('name', alternative);
+    }
+    group.instance = alternative;
+    await this.avahi.call(group.path, AvahiInterface.ENTRY_GROUP, 'Reset');
+    await this.fill(group);
+  }
+}
+
+async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}

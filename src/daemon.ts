@@ -1,0 +1,158 @@
+import { randomInt } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { InsecureAuthorizer, PolkitAuthorizer } from './authorization.js';
+import { Advertiser } from './advertiser.js';
+import { Avahi } from './avahi.js';
+import { AvahiDiscovery } from './avahi-discovery.js';
+import { connectSystemBus } from './bus.js';
+import { loadConfig, pathsFromEnv } from './config.js';
+import { PassimService, Status } from './dbus-service.js';
+import { FileServer } from './http-server.js';
+import { isDisabled } from './item.js';
+import { createLogger, type Logger } from './log.js';
+import { NetworkMonitor } from './network-monitor.js';
+import { Store } from './store.js';
+import { loadOrCreateCredentials } from './tls.js';
+import { VERSION } from './version.js';
+
+const USAGE = `Usage: passimd [OPTION…]
+
+Shares published files with other machines on the LAN over HTTPS.
+
+Options:
+  --version      Print the version and exit
+  --timed-exit   Quit after 10 seconds (for tests)
+  --insecure     Skip the privilege checks on Publish and Unpublish (for tests only)
+  -v, --verbose  Print debugging messages
+  -h, --help     Show this help
+`;
+
+const EXPIRY_INTERVAL_MS = 60 * 60 * 1000;
+const TIMED_EXIT_MS = 10 * 1000;
+const WITHDRAW_TIMEOUT_MS = 2000;
+
+/** Waits for `work`, but no longer than `ms`; its failure is not ours to report at shutdown. */
+async function withinMs(ms: number, work: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => undefined), new Promise((resolve) => { timer = setTimeout(resolve, ms); })]);
+  clearTimeout(timer);
+}
+
+function parseCommandLine(): { timedExit: boolean; insecure: boolean; verbose: boolean } {
+  try {
+    const { values } = parseArgs({
+      options: {
+        version: { type: 'boolean' },
+        'timed-exit': { type: 'boolean' },
+        insecure: { type: 'boolean' },
+        verbose: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    if (values.help) {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    }
+    if (values.version) {
+      process.stdout.write(`${VERSION}\n`);
+      process.exit(0);
+    }
+    return { timedExit: values['timed-exit'] ?? false, insecure: values.insecure ?? false, verbose: values.verbose ?? false };
+  } catch (err) {
+    process.stderr.write(`passimd: ${(err as Error).message}\n\n${USAGE}`);
+    process.exit(1);
+  }
+}
+
+/** The instance name advertised on the LAN: "Passim-" and four upper-case hex digits. */
+function randomInstanceName(): string {
+  return `Passim-${randomInt(0x10000).toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+async function main(): Promise<void> {
+  const args = parseCommandLine();
+  const log: Logger = createLogger({ verbose: args.verbose, prefix: 'passimd' });
+  const paths = pathsFromEnv();
+  const config = await loadConfig(paths, log);
+  if (args.insecure) {
+    log.warn('RUNNING WITH --insecure: ANY LOCAL USER MAY PUBLISH AND UNPUBLISH FILES. NEVER USE THIS OUTSIDE TESTS.');
+  }
+
+  const store = await Store.open({ dataDir: config.dataDir, maxItemSize: config.maxItemSize, auditLogPath: paths.auditLog, log });
+  const credentials = await loadOrCreateCredentials(paths.secretKey, paths.certificate, log);
+  let onBusGone = (): void => {
+    log.error('lost the system bus');
+    process.exit(1);
+  };
+  const bus = await connectSystemBus({ negotiateUnixFd: true, onDisconnect: () => onBusGone() });
+
+  const avahi = new Avahi(bus, log);
+  const discovery = new AvahiDiscovery({ avahi, ipv6: config.ipv6, log });
+  const server = new FileServer({ config, store, discovery, credentials, log, webDir: paths.webDir });
+  await server.start();
+  const advertiser = new Advertiser({ avahi, port: server.port, ipv6: config.ipv6, name: randomInstanceName(), log });
+  const network = new NetworkMonitor(bus, log);
+  const service = new PassimService({
+    bus,
+    store,
+    authorizer: args.insecure ? new InsecureAuthorizer(log) : new PolkitAuthorizer(bus, log),
+    log,
+    version: VERSION,
+    uri: `https://localhost:${server.port}/`,
+    name: advertiser.name,
+    carbonCost: config.carbonCost,
+  });
+
+  // Enabled items are advertised unless the network is metered; disabled (next-reboot) items never are.
+  const advertise = (): void => {
+    advertiser.update(network.metered ? [] : store.list().filter((item) => !isDisabled(item)).map((item) => item.hash));
+  };
+  store.on('changed', (change) => {
+    if (change !== 'shared') advertise();
+  });
+  network.on('metered', (metered) => {
+    service.setStatus(metered ? Status.DISABLED_METERED : Status.RUNNING);
+    advertise();
+  });
+  advertiser.on('name', (name) => service.setName(name));
+
+  await service.start();
+  await network.start();
+  await avahi.start();
+  service.setStatus(network.metered ? Status.DISABLED_METERED : Status.RUNNING);
+  advertise();
+  log.info(`serving ${store.list().length} items from ${config.dataDir} on port ${server.port}`);
+
+  const expiry = setInterval(() => {
+    store.expire().catch((err: unknown) => log.warn(`expiry failed: ${(err as Error).message}`));
+  }, EXPIRY_INTERVAL_MS);
+
+  let stopping = false;
+  const shutdown = async (reason: string, code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`shutting down: ${reason}`);
+    clearInterval(expiry);
+    service.stop();
+    network.stop();
+    // Withdraw from the LAN first, but never wait long: Avahi or the bus may be going down with us.
+    await withinMs(WITHDRAW_TIMEOUT_MS, Promise.all([advertiser.stop(), discovery.stop()]));
+    avahi.stop();
+    await server.stop();
+    await store.close();
+    bus.disconnect();
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT', 0));
+  process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+  bus.on('error', (err: unknown) => void shutdown(`system bus error: ${(err as Error).message}`, 1));
+  onBusGone = () => void shutdown('lost the system bus', 1);
+  if (args.timedExit) setTimeout(() => void shutdown('--timed-exit', 0), TIMED_EXIT_MS).unref();
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`passimd: error: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

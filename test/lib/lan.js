@@ -1,0 +1,316 @@
+// A LAN of test hosts: per host a network namespace (test/lib/netns.js), its own system-like dbus-daemon,
+// an avahi-daemon inside the namespace and passimd inside the namespace. Everything is stopped by PID and
+// the namespaces are deleted on stop(), and, as a last resort, when the test process exits.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import dbus from 'dbus-next';
+import { connect, PASSIMCTL, startBus, startDaemon, stopProcess, waitFor } from './harness.js';
+import { createLan } from './netns.js';
+import { NETWORK_MANAGER_POLICY, startFakeNetworkManager } from './fake-network-manager.js';
+import { call, publish } from './passim.js';
+
+export const PASSIM_PORT = 27500;
+const AVAHI_SERVER_RUNNING = 2;
+
+function avahiConfig(hostName, iface) {
+  // Avahi's default limits are kept on purpose (entries-per-entry-group-max etc.): passimd must cope with them.
+  return `[server]
+host-name=${hostName}
+use-ipv4=yes
+use-ipv6=no
+allow-interfaces=${iface}
+enable-dbus=yes
+disallow-other-stacks=yes
+ratelimit-interval-usec=1000000
+ratelimit-burst=1000
+
+[wide-area]
+enable-wide-area=no
+
+[publish]
+publish-hinfo=no
+publish-workstation=no
+
+[reflector]
+enable-reflector=no
+`;
+}
+
+async function avahiCall(client, member, signature = '', body = []) {
+  const reply = await client.call(new dbus.Message({
+    destination: 'org.freedesktop.Avahi', path: '/', interface: 'org.freedesktop.Avahi.Server',
+    member, signature, body,
+  }));
+  return reply.body;
+}
+
+// Every process and namespace alive in this test process, so that an exit without stop() still cleans up.
+const live = { pids: new Set(), namespaces: new Set() };
+process.once('exit', () => {
+  for (const pid of live.pids) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+  for (const ns of live.namespaces) {
+    try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }); } catch { /* already gone */ }
+  }
+});
+
+function track(child) {
+  live.pids.add(child.pid);
+  child.once('exit', () => live.pids.delete(child.pid));
+  return child;
+}
+
+/**
+ * avahi-daemon for one host, inside its namespace, under its own mount namespace with a private folder on
+ * /run/avahi-daemon (PID file and socket), talking to the host's bus.
+ */
+async function createAvahi({ ns, iface, bus, client, dir }) {
+  const runDir = join(dir, 'run');
+  const confPath = join(dir, 'avahi-daemon.conf');
+  await mkdir(runDir, { recursive: true });
+  await mkdir('/run/avahi-daemon', { recursive: true }); // the mount point
+  await writeFile(confPath, avahiConfig(`passim-${ns}`, iface));
+  let child = null;
+  let output = '';
+  const avahi = {
+    pid: null,
+    output: () => output,
+    async start() {
+      if (child) throw new Error('avahi-daemon is already running');
+      output = '';
+      // `exec` at each step (ip netns exec, unshare without --fork, sh) so that the PID we hold is avahi-daemon's.
+      child = track(spawn('ip', ['netns', 'exec', ns, 'unshare', '-m', 'sh', '-c',
+        'mount --bind "$1" /run/avahi-daemon && exec avahi-daemon -f "$2" --no-drop-root --no-chroot --no-rlimits',
+        'sh', runDir, confPath], {
+        env: { ...process.env, ...bus.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }));
+      const started = child;
+      avahi.pid = started.pid;
+      started.stdout.on('data', (d) => { output += d; });
+      started.stderr.on('data', (d) => { output += d; });
+      const exited = new Promise((resolve) => started.once('exit', resolve));
+      try {
+        await Promise.race([
+          waitFor(async () => (await avahiCall(client, 'GetState'))[0] === AVAHI_SERVER_RUNNING,
+            `avahi-daemon in ${ns} to be running`, 15000),
+          exited.then((code) => { throw new Error(`avahi-daemon in ${ns} exited with ${code}:\n${output}`); }),
+        ]);
+      } catch (err) {
+        await avahi.stop();
+        throw err;
+      }
+    },
+    async stop() {
+      if (!child) return;
+      const stopping = child;
+      child = null;
+      avahi.pid = null;
+      await stopProcess(stopping);
+    },
+    async restart() {
+      await avahi.stop();
+      await avahi.start();
+    },
+  };
+  return avahi;
+}
+
+// Runs inside a host's namespace: one HTTPS GET per stdin line ({ id, url }), never following redirects,
+// answering { id, status, headers } or { id, error } per stdout line. One process serves a whole test.
+const FETCHER = `
+import { request } from 'node:https';
+import { createInterface } from 'node:readline';
+const send = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const { id, url } = JSON.parse(line);
+  const req = request(url, { rejectUnauthorized: false, timeout: 30000 }, (res) => {
+    res.resume();
+    res.on('end', () => send({ id, status: res.statusCode, headers: res.headers }));
+  });
+  req.on('timeout', () => req.destroy(new Error('timed out')));
+  req.on('error', (err) => send({ id, error: err.message }));
+  req.end();
+});
+`;
+
+function createFetcher(ns) {
+  const child = track(spawn('ip', ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', FETCHER], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  }));
+  const pending = new Map();
+  let nextId = 0;
+  let buffered = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk) => {
+    buffered += chunk;
+    let newline;
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      const reply = JSON.parse(buffered.slice(0, newline));
+      buffered = buffered.slice(newline + 1);
+      const waiter = pending.get(reply.id);
+      pending.delete(reply.id);
+      if (reply.error) waiter?.reject(new Error(`GET ${waiter.url}: ${reply.error}`));
+      else waiter?.resolve({ status: reply.status, headers: reply.headers });
+    }
+  });
+  child.once('exit', () => {
+    for (const waiter of pending.values()) waiter.reject(new Error(`fetcher in ${ns} exited`));
+    pending.clear();
+  });
+  return {
+    get(url) {
+      return new Promise((resolve, reject) => {
+        const id = nextId++;
+        pending.set(id, { url, resolve, reject });
+        child.stdin.write(`${JSON.stringify({ id, url })}\n`);
+      });
+    },
+    async stop() {
+      await stopProcess(child);
+    },
+  };
+}
+
+/** Runs a program inside `ns` with the host's bus; resolves with { code, stdout, stderr }. */
+function runInHost(ns, bus, command, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const child = track(spawn('ip', ['netns', 'exec', ns, command, ...args], {
+      cwd: options.cwd,
+      env: { ...process.env, ...bus.env, ...(options.env ?? {}) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** avahi-browse -rpt TYPE on the host's Avahi: the resolved instances as { name, host, address, port }. */
+async function avahiBrowse(ns, bus, type) {
+  const { code, stdout, stderr } = await runInHost(ns, bus, 'avahi-browse', ['-rpt', type]);
+  if (code !== 0) throw new Error(`avahi-browse ${type} failed (${code}): ${stderr}`);
+  return stdout.split('\n').filter((line) => line.startsWith('=;')).map((line) => {
+    const [, , , name, , , host, address, port] = line.split(';');
+    return { name, host, address, port: Number(port) };
+  });
+}
+
+/**
+ * Builds a LAN of `count` hosts h1..hN, each with bus, avahi-daemon and passimd (Port=27500, Cooldown=0).
+ * options: configText (more [daemon] lines), networkManager (host numbers, 1-based, that get a fake
+ * NetworkManager on their bus before passimd starts; its initial Metered is GUESS_NO), onProgress(text) (told as
+ * each part comes up, for the demo).
+ * Returns { hosts, stop() }; each host:
+ *   { name, ns, address, bus, client (dbus-next, on the host's bus), avahi { pid, start(), stop(), restart(), output() },
+ *     daemon (startDaemon result), networkManager (or undefined), cli(args, { cwd, env }) (passimctl inside
+ *     the namespace), publish(path, attrs), unpublish(hash), get(pathAndQuery) (HTTPS GET to the host's own
+ *     passimd from inside its namespace, no redirect following → { status, headers }),
+ *     lookup(basename, hash) (get with localhost=false → { status, location, peer, ms }),
+ *     avahiBrowse(type), avahiPublish(args) (an avahi-publish child, returns { stop() }) }
+ */
+export async function startLan(count, options = {}) {
+  const withNetworkManager = new Set(options.networkManager ?? []);
+  const progress = options.onProgress ?? (() => {});
+  const cleanups = [];
+  const lan = {
+    hosts: [],
+    async stop() {
+      // Reverse order of creation; every step runs even when one fails.
+      const errors = [];
+      while (cleanups.length) {
+        try { await cleanups.pop()(); } catch (err) { errors.push(err); }
+      }
+      if (errors.length) throw new AggregateError(errors, 'LAN teardown had errors');
+    },
+  };
+  try {
+    const net = await createLan(count);
+    const namespaces = [net.switchNs, ...net.hosts.map((h) => h.ns)];
+    for (const ns of namespaces) live.namespaces.add(ns);
+    cleanups.push(async () => {
+      await net.destroy();
+      for (const ns of namespaces) live.namespaces.delete(ns);
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'passim-lan-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    progress(`network: ${net.hosts.map((h) => `${h.ns} ${h.address}`).join(', ')}`);
+
+    // allSettled: a host that fails must not leave the others still starting after the teardown.
+    const started = await Promise.allSettled(net.hosts.map(async ({ ns, address, iface }, index) => {
+      const name = `h${index + 1}`;
+      const hostDir = join(dir, name);
+      await mkdir(hostDir);
+      const bus = await startBus({ extraPolicy: withNetworkManager.has(index + 1) ? NETWORK_MANAGER_POLICY : '' });
+      live.pids.add(bus.pid);
+      cleanups.push(async () => { await bus.stop(); live.pids.delete(bus.pid); });
+      const client = await connect(bus);
+      cleanups.push(() => client.disconnect());
+      let networkManager;
+      if (withNetworkManager.has(index + 1)) {
+        networkManager = await startFakeNetworkManager(bus);
+        cleanups.push(() => networkManager.stop());
+      }
+      const avahi = await createAvahi({ ns, iface, bus, client, dir: hostDir });
+      cleanups.push(() => avahi.stop());
+      await avahi.start();
+      progress(`${name}: avahi-daemon running as passim-${ns}.local (PID ${avahi.pid})`);
+      const daemon = await startDaemon(bus, {
+        netns: ns,
+        port: PASSIM_PORT,
+        configText: `Cooldown=0\n${options.configText ?? ''}`,
+      });
+      live.pids.add(daemon.pid);
+      cleanups.push(async () => { await daemon.cleanup(); live.pids.delete(daemon.pid); });
+      progress(`${name}: passimd serving on ${address}:${PASSIM_PORT} (PID ${daemon.pid})`);
+      const fetcher = createFetcher(ns);
+      cleanups.push(() => fetcher.stop());
+
+      const get = (pathAndQuery) => fetcher.get(`https://localhost:${PASSIM_PORT}${pathAndQuery}`);
+      return {
+        name,
+        ns,
+        address,
+        bus,
+        client,
+        avahi,
+        daemon,
+        networkManager,
+        cli: (args, opts = {}) => runInHost(ns, bus, process.execPath, [PASSIMCTL, ...args], opts),
+        publish: (path, attrs) => publish(client, path, attrs),
+        unpublish: (hash) => call(client, 'Unpublish', 's', [hash]),
+        get,
+        async lookup(basename, hash) {
+          const start = performance.now();
+          const { status, headers } = await get(`/${encodeURIComponent(basename)}?sha256=${hash}&localhost=false`);
+          const location = headers.location;
+          // ms is for failure reports only.
+          return { status, location, peer: location ? new URL(location).hostname : undefined, ms: Math.round(performance.now() - start) };
+        },
+        avahiBrowse: (type) => avahiBrowse(ns, bus, type),
+        avahiPublish(args) {
+          const child = track(spawn('ip', ['netns', 'exec', ns, 'avahi-publish', ...args], {
+            env: { ...process.env, ...bus.env },
+            stdio: 'ignore',
+          }));
+          const stop = () => stopProcess(child);
+          cleanups.push(stop);
+          return { stop };
+        },
+      };
+    }));
+    const failed = started.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    lan.hosts = started.map((result) => result.value);
+  } catch (err) {
+    await lan.stop().catch(() => {});
+    throw err;
+  }
+  return lan;
+}
