@@ -95,12 +95,15 @@ export async function startBus(options = {}) {
   const configPath = join(dir, 'system.conf');
   await writeFile(configPath, systemBusConfig(socketPath, options.extraPolicy ?? ''));
   const child = spawn('dbus-daemon', ['--config-file', configPath, '--nofork', '--nopidfile', '--nosyslog', '--print-address=1'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // dbus-daemon warns about the passim user missing on test machines and about fd limits: only shown on failure.
+  let errors = '';
+  child.stderr.on('data', (d) => { errors += d; });
   const address = await new Promise((resolve, reject) => {
     let out = '';
     child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`dbus-daemon exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`dbus-daemon exited with ${code}: ${errors}`)));
     child.stdout.on('data', (chunk) => {
       out += chunk;
       if (out.includes('\n')) resolve(out.trim());
