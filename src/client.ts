@@ -1,6 +1,6 @@
 import { MessageFlag, Variant, callMethod, connectSystemBus, dbusErrorOf, type MessageBus } from './bus.js';
 import { PassimError, errnoCode, type ErrorKind } from './errors.js';
-import { ItemFlags } from './item.js';
+import { ItemFlags, type Item } from './item.js';
 
 export const BUS_NAME = 'org.freedesktop.Passim';
 const OBJECT_PATH = '/';
@@ -28,18 +28,8 @@ export interface DaemonProperties {
   carbonSaving: number;
 }
 
-/** One entry of GetItems(); keys the daemon left out (zero or unset) are 0 or ''. */
-export interface RemoteItem {
-  hash: string;
-  filename: string;
-  cmdline: string;
-  maxAge: number;
-  shareLimit: number;
-  shareCount: number;
-  size: number;
-  flags: number;
-  ctime: number;
-}
+/** One entry of GetItems(): the daemon's item under its wire name `filename`; keys it left out are 0 or ''. */
+export type RemoteItem = Omit<Item, 'path' | 'basename'> & { filename: string };
 
 export interface PublishRequest {
   filename: string;

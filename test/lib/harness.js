@@ -206,21 +206,31 @@ export async function startDaemon(bus, options = {}) {
   };
 }
 
-/** Runs bin/passimctl against `bus`. options: cwd, env, uid/gid (run as another user), input. */
-export function runCli(bus, args, options = {}) {
+/** Runs a program to its end; resolves with { code, stdout, stderr }. options: cwd, env, uid, gid, onSpawn(child). */
+export function runProcess(command, args, options = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PASSIMCTL, ...args], {
-      cwd: options.cwd ?? ROOT,
-      env: { ...process.env, ...(bus ? bus.env : {}), ...(options.env ?? {}) },
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
       uid: options.uid,
       gid: options.gid,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    options.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Runs bin/passimctl against `bus`. options: cwd, env, uid/gid (run as another user). */
+export function runCli(bus, args, options = {}) {
+  return runProcess(process.execPath, [PASSIMCTL, ...args], {
+    ...options,
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, ...(bus ? bus.env : {}), ...(options.env ?? {}) },
   });
 }

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dbus from 'dbus-next';
-import { connect, PASSIMCTL, startBus, startDaemon, stopProcess, waitFor } from './harness.js';
+import { connect, PASSIMCTL, runProcess, startBus, startDaemon, stopProcess, waitFor } from './harness.js';
 import { createLan } from './netns.js';
 import { NETWORK_MANAGER_POLICY, startFakeNetworkManager } from './fake-network-manager.js';
 import { call, publish } from './passim.js';
@@ -177,18 +177,10 @@ function createFetcher(ns) {
 
 /** Runs a program inside `ns` with the host's bus; resolves with { code, stdout, stderr }. */
 function runInHost(ns, bus, command, args, options = {}) {
-  return new Promise((resolve, reject) => {
-    const child = track(spawn('ip', ['netns', 'exec', ns, command, ...args], {
-      cwd: options.cwd,
-      env: { ...process.env, ...bus.env, ...(options.env ?? {}) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }));
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  return runProcess('ip', ['netns', 'exec', ns, command, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, ...bus.env, ...(options.env ?? {}) },
+    onSpawn: track,
   });
 }
 
