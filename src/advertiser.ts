@@ -36,7 +36,7 @@ export interface AdvertiserOptions {
   avahi: Avahi;
   port: number;
   ipv6: boolean;
-  /** Instance name of the first group; further groups are `<name>-<n>`. */
+  /** Instance name of a group when no other holds it; further groups are `<name>-<n>`. */
   name: string;
   log: Logger;
 }
@@ -55,7 +55,8 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
   private desired = new Set<string>();
   private groups: EntryGroup[] = [];
   private baseName: string;
-  private serial = 0;
+  /** Instance names of our groups, live or being registered: a new group takes the lowest free one. */
+  private readonly instances = new Set<string>();
   /** Bumped when Avahi goes away: work started before that must not touch the new state. */
   private epoch = 0;
   private running: Promise<void> | null = null;
@@ -99,7 +100,7 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
     await this.settled();
     const groups = this.groups;
     this.groups = [];
-    await Promise.all(groups.map((g) => this.avahi.free(g.path, AvahiInterface.ENTRY_GROUP)));
+    await Promise.all(groups.map((g) => this.release(g)));
   }
 
   private schedule(): void {
@@ -130,7 +131,7 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
     this.epoch += 1;
     const groups = this.groups;
     this.groups = [];
-    for (const g of groups) void this.avahi.free(g.path, AvahiInterface.ENTRY_GROUP);
+    for (const g of groups) void this.release(g);
   }
 
   private async reconcile(): Promise<void> {
@@ -150,14 +151,14 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
       }
     });
     if (epoch !== this.epoch) {
-      for (const { group } of made) if (group) await this.avahi.free(group.path, AvahiInterface.ENTRY_GROUP);
+      for (const { group } of made) if (group) await this.release(group);
       return;
     }
     for (const { plan, group } of made) {
       if (group) this.groups.push(group);
       if (plan.replaces) {
         this.groups = this.groups.filter((g) => g !== plan.replaces);
-        await this.avahi.free(plan.replaces.path, AvahiInterface.ENTRY_GROUP);
+        await this.release(plan.replaces);
       }
     }
     this.options.log.debug(`advertising ${this.advertisedCount} items in ${this.groups.length} entry groups`);
@@ -185,15 +186,23 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
     return plans;
   }
 
-  private nextInstanceName(): string {
-    const n = this.serial++;
-    return n === 0 ? this.baseName : `${this.baseName}-${n}`;
+  /** `Name` itself whenever no live group holds it (so peers see the daemon's Name), else `Name-1`, `Name-2`… */
+  private claimInstanceName(): string {
+    let name = this.baseName;
+    for (let n = 1; this.instances.has(name); n++) name = `${this.baseName}-${n}`;
+    this.instances.add(name);
+    return name;
+  }
+
+  private async release(group: EntryGroup): Promise<void> {
+    this.instances.delete(group.instance);
+    await this.avahi.free(group.path, AvahiInterface.ENTRY_GROUP);
   }
 
   /** Registers one entry group and waits until Avahi has established it (or gives it time to). */
   private async register(hashes: string[], epoch: number): Promise<EntryGroup> {
     const path = await this.avahi.create('EntryGroupNew');
-    const group: EntryGroup = { path, instance: this.nextInstanceName(), hashes: new Set(hashes) };
+    const group: EntryGroup = { path, instance: this.claimInstanceName(), hashes: new Set(hashes) };
     let settle: (() => void) | undefined;
     let fail: ((err: Error) => void) | undefined;
     const established = new Promise<void>((resolve, reject) => {
@@ -216,7 +225,7 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
       clearTimeout(timer);
       return group;
     } catch (err) {
-      await this.avahi.free(path, AvahiInterface.ENTRY_GROUP);
+      await this.release(group);
       throw err;
     }
   }
@@ -240,6 +249,8 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
       this.baseName = alternative;
       this.emit('name', alternative);
     }
+    this.instances.delete(group.instance);
+    this.instances.add(alternative);
     group.instance = alternative;
     await this.avahi.call(group.path, AvahiInterface.ENTRY_GROUP, 'Reset');
     await this.fill(group);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { nameHasOwner, waitFor } from './lib/harness.js';
 import { PASSIM_PORT, startLan } from './lib/lan.js';
 import { Metered } from './lib/fake-network-manager.js';
-import { call, getProperty } from './lib/passim.js';
+import { call, getItems, getProperty } from './lib/passim.js';
 
 const sha256 = (data) => createHash('sha256').update(data).digest('hex');
 const subtype = (hash) => `_${hash.slice(0, 60)}._sub._cache._tcp`;
@@ -264,6 +264,44 @@ describe('LAN discovery through Avahi', () => {
       h1.networkManager.setMetered(Metered.GUESS_NO);
     }
     await h1.unpublish(file.hash);
+  });
+
+  lanTest('600 lookups in a row all succeed: every browser and resolver is freed in Avahi', async () => {
+    // Avahi allows 1024 objects per client; each hit makes a browser and a resolver, so a leak fails within ~500.
+    const file = await makeFile();
+    await h1.publish(file.path, { filename: file.name });
+    await waitFound(h2, file, [h1]);
+    const failed = [];
+    for (let i = 0; i < 600; i++) {
+      const result = await h2.lookup(file.name, file.hash);
+      if (result.status !== 302) failed.push({ i, ...result });
+    }
+    assert.deepEqual(failed, []);
+    await h1.unpublish(file.hash);
+  });
+
+  lanTest('a name taken by another host → an alternative name, kept in step with the Name property', async () => {
+    for (const item of await getItems(h3.client)) await h3.unpublish(item.hash);
+    const name = await getProperty(h3.client, 'Name');
+    // h2 claims h3's instance name first; h3's next registration collides with it.
+    const squatter = h2.avahiPublish(['-s', name, '_cache._tcp', '1234']);
+    try {
+      await waitFor(async () => (await h1.avahiBrowse('_cache._tcp')).some((e) => e.name === name && e.address === h2.address),
+        `h1 to see h2's service named ${name}`);
+      const file = await makeFile();
+      await h3.publish(file.path, { filename: file.name });
+      const renamed = await waitFor(async () => {
+        const current = await getProperty(h3.client, 'Name');
+        return current !== name ? current : null;
+      }, 'h3 to take an alternative name', 15000);
+      assert.ok(renamed.startsWith(name), `${renamed} is derived from ${name}`);
+      await waitFor(async () => (await h1.avahiBrowse('_cache._tcp')).some((e) => e.name === renamed && e.address === h3.address),
+        `h1 to see h3's instance ${renamed}`);
+      await waitFound(h1, file, [h3]);
+      await h3.unpublish(file.hash);
+    } finally {
+      await squatter.stop();
+    }
   });
 
   lanTest('a hash nobody has → 404', async () => {

@@ -189,7 +189,9 @@ async function avahiBrowse(ns, bus, type) {
   const { code, stdout, stderr } = await runInHost(ns, bus, 'avahi-browse', ['-rpt', type]);
   if (code !== 0) throw new Error(`avahi-browse ${type} failed (${code}): ${stderr}`);
   return stdout.split('\n').filter((line) => line.startsWith('=;')).map((line) => {
-    const [, , , name, , , host, address, port] = line.split(';');
+    const [, , , escaped, , , host, address, port] = line.split(';');
+    // avahi-browse -p writes special characters as \DDD (decimal) and others as \C.
+    const name = escaped.replace(/\\(\d{3})/g, (_, code) => String.fromCharCode(Number(code))).replace(/\\(.)/g, '$1');
     return { name, host, address, port: Number(port) };
   });
 }
