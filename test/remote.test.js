@@ -1,0 +1,80 @@
+// What a client on another machine may and may not do: passimd runs in one test namespace, the client in another.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ROOT, connect, startBus, startDaemon } from './lib/harness.js';
+import { createLan, nsExec } from './lib/netns.js';
+import { getItems, publish } from './lib/passim.js';
+
+const FETCH = join(ROOT, 'test', 'lib', 'fetch.js');
+const sha256 = (data) => createHash('sha256').update(data).digest('hex');
+
+describe('remote clients', () => {
+  let lan;
+  let bus;
+  let daemon;
+  let client;
+  let scratch;
+  let server;
+  let remote;
+  const items = {};
+
+  before(async () => {
+    lan = await createLan(2);
+    [server, remote] = lan.hosts;
+    bus = await startBus();
+    daemon = await startDaemon(bus, { netns: server.ns, configText: 'Cooldown=3600\n' });
+    client = await connect(bus);
+    scratch = await mkdtemp(join(tmpdir(), 'passim-remote-test-'));
+    for (const name of ['first.bin', 'second.bin']) {
+      const content = `content of ${name}`;
+      await writeFile(join(scratch, name), content);
+      await publish(client, join(scratch, name), { filename: name, 'share-limit': 10 });
+      items[name] = sha256(content);
+    }
+  });
+
+  after(async () => {
+    client?.disconnect();
+    await daemon?.cleanup();
+    await bus?.stop();
+    await lan?.destroy();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  /** GET (or HEAD) from inside `host`'s namespace; { status, sha256, headers }. */
+  async function fetchFrom(host, address, path, method = 'GET') {
+    const { stdout } = await nsExec(host.ns, process.execPath, [FETCH, `https://${address}:${daemon.port}${path}`, method]);
+    return JSON.parse(stdout);
+  }
+
+  const itemPath = (name) => `/${name}?sha256=${items[name]}`;
+
+  test('the index page and its assets are for this machine only', async () => {
+    for (const path of ['/', '/style.css', '/favicon.ico']) {
+      assert.equal((await fetchFrom(remote, server.address, path)).status, 403, `${path} from another machine`);
+      assert.equal((await fetchFrom(server, '127.0.0.1', path)).status, 200, `${path} from loopback`);
+    }
+  });
+
+  test('a remote client cannot make the daemon search the network', async () => {
+    const missing = sha256('nobody has this');
+    assert.equal((await fetchFrom(remote, server.address, `/x.bin?sha256=${missing}`)).status, 403);
+    assert.equal((await fetchFrom(server, '127.0.0.1', `/x.bin?sha256=${missing}`)).status, 404);
+  });
+
+  test('a remote client gets an item once per cooldown, per hash; loopback has no cooldown', async () => {
+    const first = await fetchFrom(remote, server.address, itemPath('first.bin'));
+    assert.equal(first.status, 200);
+    assert.equal(first.sha256, items['first.bin']);
+    assert.equal((await fetchFrom(remote, server.address, itemPath('first.bin'))).status, 403, 'again within Cooldown');
+    assert.equal((await fetchFrom(remote, server.address, itemPath('second.bin'))).status, 200, 'another hash');
+    for (let i = 0; i < 2; i++) assert.equal((await fetchFrom(server, '127.0.0.1', itemPath('first.bin'))).status, 200);
+
+    const shares = Object.fromEntries((await getItems(client)).map((i) => [i.filename, i['share-count']]));
+    assert.deepEqual(shares, { 'first.bin': 3, 'second.bin': 1 }, 'only completed transfers count');
+  });
+});
