@@ -7,6 +7,21 @@ export const SERVICE_TYPE = '_cache._tcp';
 /** Avahi's default entries-per-entry-group-max is 32: the service itself plus 31 subtypes. */
 export const SUBTYPES_PER_GROUP = 31;
 
+/**
+ * Subtype records are answered when asked for but never announced: announcing 10,000 of them would fill every
+ * neighbour's Avahi cache (4096 entries by default), after which Avahi silently drops what it hears, for this
+ * and every other service on the LAN. A short TTL keeps what lookups leave in caches small too.
+ */
+export const SUBTYPE_TTL_SECONDS = 60;
+/**
+ * Unannounced records get no goodbye when withdrawn, so a cache may keep pointing a subtype at an instance name
+ * for up to the TTL: a freed name is not reused before then, or it could point at a group without the item.
+ */
+const NAME_QUARANTINE_MS = (SUBTYPE_TTL_SECONDS + 15) * 1000;
+const PUBLISH_NO_ANNOUNCE = 4;
+const DNS_CLASS_IN = 1;
+const DNS_TYPE_PTR = 12;
+
 const EntryGroupState = { UNCOMMITTED: 0, REGISTERING: 1, ESTABLISHED: 2, COLLISION: 3, FAILURE: 4 } as const;
 
 /** Groups registered at once; each has a single call in flight, far below the bus's pending-reply limit. */
@@ -57,6 +72,9 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
   private baseName: string;
   /** Instance names of our groups, live or being registered: a new group takes the lowest free one. */
   private readonly instances = new Set<string>();
+  /** Instance names freed recently, with the time they may be used again. */
+  private readonly retired = new Map<string, number>();
+  private domain = 'local';
   /** Bumped when Avahi goes away: work started before that must not touch the new state. */
   private epoch = 0;
   private running: Promise<void> | null = null;
@@ -137,6 +155,8 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
   private async reconcile(): Promise<void> {
     if (!this.avahi.available) return;
     const epoch = this.epoch;
+    const [domain] = await this.avahi.call('/', AvahiInterface.SERVER, 'GetDomainName');
+    if (typeof domain === 'string' && domain !== '') this.domain = domain;
     const plans = this.plan();
     if (plans.length === 0) return;
 
@@ -188,14 +208,17 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
 
   /** `Name` itself whenever no live group holds it (so peers see the daemon's Name), else `Name-1`, `Name-2`… */
   private claimInstanceName(): string {
+    const now = Date.now();
+    for (const [name, until] of this.retired) if (until <= now) this.retired.delete(name);
     let name = this.baseName;
-    for (let n = 1; this.instances.has(name); n++) name = `${this.baseName}-${n}`;
+    for (let n = 1; this.instances.has(name) || this.retired.has(name); n++) name = `${this.baseName}-${n}`;
     this.instances.add(name);
     return name;
   }
 
   private async release(group: EntryGroup): Promise<void> {
     this.instances.delete(group.instance);
+    this.retired.set(group.instance, Date.now() + NAME_QUARANTINE_MS);
     await this.avahi.free(group.path, AvahiInterface.ENTRY_GROUP);
   }
 
@@ -232,29 +255,46 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
 
   private async fill(group: EntryGroup): Promise<void> {
     const { ENTRY_GROUP } = AvahiInterface;
-    const common = [IF_UNSPEC, this.protocol, 0, group.instance, SERVICE_TYPE, ''];
-    await this.avahi.call(group.path, ENTRY_GROUP, 'AddService', 'iiussssqaay', [...common, '', this.options.port, []]);
+    await this.avahi.call(group.path, ENTRY_GROUP, 'AddService', 'iiussssqaay',
+      [IF_UNSPEC, this.protocol, 0, group.instance, SERVICE_TYPE, '', '', this.options.port, []]);
+    // The same PTR records AddServiceSubtype makes, but unannounced and short-lived (see SUBTYPE_TTL_SECONDS).
+    const target = dnsName([group.instance, ...`${SERVICE_TYPE}.${this.domain}`.split('.')]);
     for (const hash of group.hashes) {
-      await this.avahi.call(group.path, ENTRY_GROUP, 'AddServiceSubtype', 'iiussss', [...common, subtypeOf(hash)]);
+      await this.avahi.call(group.path, ENTRY_GROUP, 'AddRecord', 'iiusqquay',
+        [IF_UNSPEC, this.protocol, PUBLISH_NO_ANNOUNCE, `${subtypeOf(hash)}.${this.domain}`, DNS_CLASS_IN, DNS_TYPE_PTR, SUBTYPE_TTL_SECONDS, target]);
     }
     await this.avahi.call(group.path, ENTRY_GROUP, 'Commit');
   }
 
-  /** Another host uses this instance name: take Avahi's alternative and register again (the group is withdrawn already). */
+  /**
+   * Another host uses this instance name, so our names are contested: move the base name to Avahi's alternative
+   * (the Name property follows) and register the group again under a name derived from it. The group is
+   * withdrawn already, so there is nothing to keep up meanwhile.
+   */
   private async resolveCollision(group: EntryGroup): Promise<void> {
-    const [alternative] = await this.avahi.call('/', AvahiInterface.SERVER, 'GetAlternativeServiceName', 's', [group.instance]);
-    if (typeof alternative !== 'string') return;
-    this.options.log.info(`the name ${group.instance} is taken on the network, using ${alternative}`);
-    if (group.instance === this.baseName) {
+    const taken = group.instance;
+    if (taken === this.baseName || taken.startsWith(`${this.baseName}-`)) {
+      const [alternative] = await this.avahi.call('/', AvahiInterface.SERVER, 'GetAlternativeServiceName', 's', [this.baseName]);
+      if (typeof alternative !== 'string') return;
       this.baseName = alternative;
       this.emit('name', alternative);
     }
-    this.instances.delete(group.instance);
-    this.instances.add(alternative);
-    group.instance = alternative;
+    this.instances.delete(taken);
+    group.instance = this.claimInstanceName();
+    this.options.log.info(`the name ${taken} is taken on the network, using ${group.instance}`);
     await this.avahi.call(group.path, AvahiInterface.ENTRY_GROUP, 'Reset');
     await this.fill(group);
   }
+}
+
+/** A domain name in DNS wire format (RFC 1035 §3.1), as PTR record data. */
+function dnsName(labels: string[]): Buffer {
+  const parts = labels.filter((label) => label !== '').map((label) => {
+    const bytes = Buffer.from(label, 'utf8');
+    if (bytes.length > 63) throw new Error(`DNS label longer than 63 bytes: ${label}`);
+    return Buffer.concat([Buffer.from([bytes.length]), bytes]);
+  });
+  return Buffer.concat([...parts, Buffer.from([0])]);
 }
 
 async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
