@@ -165,7 +165,8 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
     await forEachLimited(plans, PARALLEL_REGISTRATIONS, async (plan) => {
       if (epoch !== this.epoch) return;
       try {
-        made.push({ plan, group: plan.hashes.length > 0 ? await this.register(plan.hashes, epoch) : null });
+        const group = plan.hashes.length > 0 ? await this.register(plan.hashes, epoch, plan.replaces !== null) : null;
+        made.push({ plan, group });
       } catch (err) {
         failure = err as Error; // the group it would replace stays; its changes are retried
       }
@@ -222,8 +223,11 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
     await this.avahi.free(group.path, AvahiInterface.ENTRY_GROUP);
   }
 
-  /** Registers one entry group and waits until Avahi has established it (or gives it time to). */
-  private async register(hashes: string[], epoch: number): Promise<EntryGroup> {
+  /**
+   * Registers one entry group. A group that replaces another is waited for until Avahi has established it (or
+   * has had time to), so the old one is withdrawn only then; a group that replaces nothing need not be waited for.
+   */
+  private async register(hashes: string[], epoch: number, waitEstablished: boolean): Promise<EntryGroup> {
     const path = await this.avahi.create('EntryGroupNew');
     const group: EntryGroup = { path, instance: this.claimInstanceName(), hashes: new Set(hashes) };
     let settle: (() => void) | undefined;
@@ -236,13 +240,19 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
       if (member !== 'StateChanged') return;
       const state = Number(body[0]);
       if (state === EntryGroupState.ESTABLISHED) settle?.();
-      else if (state === EntryGroupState.FAILURE) fail?.(new Error(`Avahi entry group failed: ${String(body[1])}`));
+      else if (state === EntryGroupState.FAILURE) {
+        const error = new Error(`Avahi entry group ${group.instance} failed: ${String(body[1])}`);
+        fail?.(error);
+        this.dropFailed(group, error);
+      }
       else if (state === EntryGroupState.COLLISION && epoch === this.epoch) {
         void this.resolveCollision(group).catch((err: unknown) => fail?.(err as Error));
       }
     });
+    established.catch(() => undefined); // a failure after we stopped waiting is handled by dropFailed()
     try {
       await this.fill(group);
+      if (!waitEstablished) return group;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([established, new Promise<void>((resolve) => { timer = setTimeout(resolve, ESTABLISH_TIMEOUT_MS); })]);
       clearTimeout(timer);
@@ -264,6 +274,15 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
         [IF_UNSPEC, this.protocol, PUBLISH_NO_ANNOUNCE, `${subtypeOf(hash)}.${this.domain}`, DNS_CLASS_IN, DNS_TYPE_PTR, SUBTYPE_TTL_SECONDS, target]);
     }
     await this.avahi.call(group.path, ENTRY_GROUP, 'Commit');
+  }
+
+  /** A live group that Avahi gave up on: forget it, so the next reconcile registers its items again. */
+  private dropFailed(group: EntryGroup, error: Error): void {
+    if (!this.groups.includes(group)) return;
+    this.options.log.warn(error.message);
+    this.groups = this.groups.filter((g) => g !== group);
+    void this.release(group);
+    this.schedule();
   }
 
   /**
