@@ -305,7 +305,7 @@ const parser = yargs(hideBin(process.argv))
   .command('unpublish <hash>', 'Remove a published item (needs root or polkit authorization)',
     (y) => y.positional('hash', { type: 'string', demandOption: true, describe: 'SHA-256 of the item' }),
     (argv) => run(() => unpublish(argv.hash)))
-  .command('download <basename> <hash>', 'Download a file by hash (from here or a LAN peer) into the current folder',
+  .command('download <basename> <hash>', 'Download a file by hash from a LAN peer into the current folder',
     (y) => y
       .positional('basename', { type: 'string', demandOption: true, describe: 'File name to save as' })
       .positional('hash', { type: 'string', demandOption: true, describe: 'SHA-256 of the content' }),
@@ -313,7 +313,7 @@ const parser = yargs(hideBin(process.argv))
   .strict()
   .help()
   .alias('help', 'h')
-  .wrap(Math.max(100, process.stdout.columns ?? 0))
+  .wrap(Math.min(120, process.stdout.columns || 120))
   .fail((msg, err, y) => {
     // Bad usage: the usage and what is wrong on stderr, exit 1. Throwing stops yargs from running the
     // command anyway; the catch below turns it into the exit status (yargs would call process.exit).

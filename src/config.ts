@@ -46,6 +46,14 @@ export interface Config {
 
 export const DEFAULT_PORT = 27500;
 
+/** The keys of the [daemon] group; anything else is warned about and ignored. */
+export const CONFIG_KEYS = ['Port', 'IPv6', 'Path', 'MaxItemSize', 'Cooldown', 'CarbonCost'] as const;
+type ConfigKey = (typeof CONFIG_KEYS)[number];
+
+function isConfigKey(key: string): key is ConfigKey {
+  return (CONFIG_KEYS as readonly string[]).includes(key);
+}
+
 export function defaultConfig(paths: Paths): Config {
   return {
     port: DEFAULT_PORT,
@@ -107,6 +115,10 @@ export function configFromKeyFile(text: string, source: string, paths: Paths, lo
   const daemon = parseKeyFile(text, source).get('daemon');
   if (!daemon) return config;
   for (const [key, value] of daemon) {
+    if (!isConfigKey(key)) {
+      log.warn(`${source}: unknown key ${key} in [daemon], ignored`);
+      continue;
+    }
     switch (key) {
       case 'Port': {
         const port = parseInteger(value, key, source);
@@ -138,8 +150,6 @@ export function configFromKeyFile(text: string, source: string, paths: Paths, lo
         else config.carbonCost = cost;
         break;
       }
-      default:
-        log.warn(`${source}: unknown key ${key} in [daemon], ignored`);
     }
   }
   return config;
