@@ -13,6 +13,8 @@ export interface Paths {
   auditLog: string;
   /** Optional overrides of the web assets (style.css, favicon.ico). */
   webDir: string;
+  /** `*.conf` files naming static folders to share, as the original's `$SYSCONFDIR/passim.d`. */
+  staticConfDir: string;
 }
 
 export function pathsFromEnv(env: NodeJS.ProcessEnv = process.env): Paths {
@@ -28,6 +30,7 @@ export function pathsFromEnv(env: NodeJS.ProcessEnv = process.env): Paths {
     certificate: join(stateDir, 'cert.pem'),
     auditLog: join(localStateDir, 'log', 'passim', 'audit.log'),
     webDir: join(dataDir, 'passim'),
+    staticConfDir: join(sysconfDir, 'passim.d'),
   };
 }
 

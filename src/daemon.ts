@@ -11,6 +11,7 @@ import { FileServer } from './http-server.js';
 import { isDisabled } from './item.js';
 import { createLogger, type Logger } from './log.js';
 import { NetworkMonitor } from './network-monitor.js';
+import { StaticDirs } from './static-dirs.js';
 import { Store } from './store.js';
 import { loadOrCreateCredentials } from './tls.js';
 import { VERSION } from './version.js';
@@ -81,6 +82,8 @@ async function main(): Promise<void> {
   }
 
   const store = await Store.open({ dataDir: config.dataDir, maxItemSize: config.maxItemSize, auditLogPath: paths.auditLog, log });
+  const statics = new StaticDirs({ confDir: paths.staticConfDir, store, log });
+  await statics.start();
   const credentials = await loadOrCreateCredentials(paths.secretKey, paths.certificate, log);
   let onBusGone = (): void => {
     log.error('lost the system bus');
@@ -135,6 +138,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info(`shutting down: ${reason}`);
     clearInterval(expiry);
+    statics.stop();
     service.stop();
     network.stop();
     // Withdraw from the LAN first, but never wait long: Avahi or the bus may be going down with us.

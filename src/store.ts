@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AuditLog, sumShareBytes, type AuditType } from './audit-log.js';
@@ -10,7 +10,7 @@ import { PassimError, errnoCode, toPassimError } from './errors.js';
 import { DEFAULT_MAX_AGE, DEFAULT_SHARE_LIMIT, ItemFlags, validBasename, type Item } from './item.js';
 import type { Logger } from './log.js';
 import { readBootTime } from './proc.js';
-import { XATTR, getString, getU32, removeXattr, setString, setU32 } from './xattrs.js';
+import { XATTR, getString, getU32, removeXattr, setString, setU32, verifiedStamp } from './xattrs.js';
 
 export interface PublishOptions {
   basename: string;
@@ -55,7 +55,12 @@ export class Store extends EventEmitter<StoreEvents> {
   private readonly log: Logger;
   private readonly audit: AuditLog;
   private readonly bootTime: string;
+  /** Published items, whose files live in the data folder. */
   private readonly items = new Map<string, Item>();
+  /** Static items (see setStaticItems) by folder, in the order given. */
+  private readonly staticFolders = new Map<string, Item[]>();
+  /** The static item served for each hash: the first one found in staticFolders. */
+  private staticByHash = new Map<string, Item>();
   /** Hashes whose publish is between hashing and rename: a second publish of the same content must fail. */
   private readonly publishing = new Set<string>();
   /** Hashes being deleted, so unpublish, expiry and the share-limit never delete (and log) an item twice. */
@@ -89,12 +94,47 @@ export class Store extends EventEmitter<StoreEvents> {
 
   /** All items, enabled or not. */
   list(): Item[] {
-    return [...this.items.values()].map((item) => ({ ...item }));
+    const stored = [...this.items.values()];
+    const statics = [...this.staticByHash.values()].filter((item) => !this.items.has(item.hash));
+    return [...stored, ...statics].map((item) => ({ ...item }));
   }
 
   get(hash: string): Item | undefined {
-    const item = this.items.get(hash);
+    const item = this.visible(hash);
     return item && { ...item };
+  }
+
+  /**
+   * Replaces the static items of `folder` (files shared in place, never deleted, expired or counted
+   * against a limit: maxAge and shareLimit 0) with `items`; an empty list forgets the folder.
+   * When a hash is both published and static, the published item is served: it was handed to us
+   * deliberately with its own limits, and once it is deleted the static copy takes over, so the content
+   * stays available either way. Between folders (or files) with the same content, the first one wins.
+   */
+  setStaticItems(folder: string, items: readonly Item[]): void {
+    const before = this.staticByHash;
+    const previous = new Map((this.staticFolders.get(folder) ?? []).map((item) => [item.path, item]));
+    // Share counts live in memory only (we never write to an administrator's files) and survive rescans.
+    const fresh = items.map((item) => {
+      const old = previous.get(item.path);
+      return { ...item, shareCount: old?.hash === item.hash ? old.shareCount : 0 };
+    });
+    if (fresh.length > 0) this.staticFolders.set(folder, fresh);
+    else this.staticFolders.delete(folder);
+    const after = new Map<string, Item>();
+    for (const list of this.staticFolders.values()) {
+      for (const item of list) if (!after.has(item.hash)) after.set(item.hash, item);
+    }
+    this.staticByHash = after;
+    const sameFile = (a: Item | undefined, b: Item | undefined): boolean => a?.path === b?.path;
+    const removed = [...before].some(([hash, item]) => !this.items.has(hash) && !sameFile(item, after.get(hash)));
+    const added = [...after].some(([hash, item]) => !this.items.has(hash) && !sameFile(item, before.get(hash)));
+    if (removed) this.emit('changed', 'removed');
+    if (added) this.emit('changed', 'added');
+  }
+
+  private visible(hash: string): Item | undefined {
+    return this.items.get(hash) ?? this.staticByHash.get(hash);
   }
 
   /**
@@ -116,6 +156,10 @@ export class Store extends EventEmitter<StoreEvents> {
       const { hash, size } = await this.receive(source, handle);
       if (this.items.has(hash) || this.publishing.has(hash)) {
         throw new PassimError('exists', `An item with hash ${hash} is already published`);
+      }
+      const shared = this.staticByHash.get(hash);
+      if (shared) {
+        throw new PassimError('exists', `An item with hash ${hash} is already shared from the static folder ${dirname(shared.path)}`);
       }
       this.publishing.add(hash);
       claimed = hash;
@@ -161,13 +205,21 @@ export class Store extends EventEmitter<StoreEvents> {
 
   private async unpublishNow(hash: string): Promise<Item> {
     const item = this.items.get(hash);
+    const shared = this.staticByHash.get(hash);
+    if (!item && shared) {
+      throw new PassimError(
+        'invalid-argument',
+        `The item with hash ${hash} is shared from the static folder ${dirname(shared.path)}, set up in passim.d: ` +
+          'remove the file or its .conf file instead',
+      );
+    }
     if (!item || !(await this.remove(item, 'unpublished'))) {
       throw new PassimError('not-found', `No item with hash ${hash}`);
     }
     return { ...item };
   }
 
-  /** Deletes items older than their max-age; returns how many. */
+  /** Deletes items older than their max-age (0: never); returns how many. Static items are never expired. */
   expire(): Promise<number> {
     return this.track(this.expireNow());
   }
@@ -176,7 +228,7 @@ export class Store extends EventEmitter<StoreEvents> {
     const now = Math.floor(Date.now() / 1000);
     let count = 0;
     for (const item of [...this.items.values()]) {
-      if (item.ctime + item.maxAge >= now) continue;
+      if (item.maxAge === 0 || item.ctime + item.maxAge >= now) continue;
       try {
         if (await this.remove(item, 'expired')) count += 1;
       } catch (err) {
@@ -186,7 +238,10 @@ export class Store extends EventEmitter<StoreEvents> {
     return count;
   }
 
-  /** A completed transfer of `hash` to `address`: share-count + 1, SHARE audit line, savings + size, delete at the limit. */
+  /**
+   * A completed transfer of `hash` to `address`: share-count + 1, SHARE audit line, savings + size, delete at
+   * the share-limit (0: no limit). Static items are never deleted, and their count is not written to their files.
+   */
   recordShare(hash: string, address: string): Promise<void> {
     return this.track(this.recordShareNow(hash, address));
   }
@@ -206,17 +261,20 @@ export class Store extends EventEmitter<StoreEvents> {
   }
 
   private async recordShareNow(hash: string, address: string): Promise<void> {
-    const item = this.items.get(hash);
+    const item = this.visible(hash);
     if (!item) throw new PassimError('not-found', `No item with hash ${hash}`);
+    const stored = this.items.get(hash) === item;
     item.shareCount += 1;
     this.saving += item.size;
-    try {
-      await setU32(item.path, XATTR.shareCount, item.shareCount);
-    } catch (err) {
-      this.log.warn(`share-count of ${item.hash} not saved: ${toPassimError(err).message}`);
+    if (stored) {
+      try {
+        await setU32(item.path, XATTR.shareCount, item.shareCount);
+      } catch (err) {
+        this.log.warn(`share-count of ${item.hash} not saved: ${toPassimError(err).message}`);
+      }
     }
     await this.record('SHARE', { hash: item.hash, basename: item.basename, size: item.size, ipaddr: address });
-    if (item.shareCount >= item.shareLimit) await this.remove(item, 'share-limit');
+    if (stored && item.shareLimit > 0 && item.shareCount >= item.shareLimit) await this.remove(item, 'share-limit');
     else this.emit('changed', 'shared');
   }
 
@@ -439,11 +497,8 @@ async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
   }
 }
 
-function verifiedStamp(size: bigint, mtimeNs: bigint, hash: string): string {
-  return `${size}:${mtimeNs}:${hash}`;
-}
-
-async function sha256Of(stream: AsyncIterable<unknown>): Promise<string> {
+/** SHA-256 (hex) of a byte stream, read chunk by chunk. */
+export async function sha256Of(stream: AsyncIterable<unknown>): Promise<string> {
   const hasher = createHash('sha256');
   for await (const chunk of stream) hasher.update(asBytes(chunk));
   return hasher.digest('hex');

@@ -14,11 +14,18 @@ export const XATTR = {
   bootTime: 'user.boot_time',
   /** u32 little-endian; ours, so share-count survives restarts. */
   shareCount: 'user.share_count',
-  /** `<size>:<mtimeNs>:<sha256>`; ours, the content was verified for exactly that size and mtime. */
+  /** `<size>:<mtimeNs>:<sha256>`; ours, the content was verified (or, in a static folder, hashed) for exactly that size and mtime. */
   verified: 'user.passim.verified',
+  /** Hex SHA-256 of a file in a static folder; the original's, which it trusts whatever happened to the file since. */
+  checksum: 'user.checksum.sha256',
 } as const;
 
 export type XattrName = (typeof XATTR)[keyof typeof XATTR];
+
+/** The value of XATTR.verified: the hash holds for exactly this size and modification time. */
+export function verifiedStamp(size: bigint, mtimeNs: bigint, hash: string): string {
+  return `${size}:${mtimeNs}:${hash}`;
+}
 
 export function encodeU32(value: number): Buffer {
   const buf = Buffer.alloc(4);
