@@ -150,7 +150,8 @@ export async function nameHasOwner(client, name) {
 /**
  * Starts bin/passimd on `bus` with its own LOCALSTATEDIR and SYSCONFDIR.
  * options: insecure (default true), configText (extra [daemon] lines), args, netns, localStateDir (reuse a store),
- * port (default: a free one).
+ * port (default: a free one), program (an executable passimd to run instead of node bin/passimd, e.g. an
+ * installed launcher), uid/gid (run as that user; its folders must be reachable by it).
  */
 export async function startDaemon(bus, options = {}) {
   const localStateDir = options.localStateDir ?? (await mkdtemp(join(tmpdir(), 'passim-state-')));
@@ -158,11 +159,14 @@ export async function startDaemon(bus, options = {}) {
   const port = options.port ?? (await freePort());
   await mkdir(sysconfDir, { recursive: true });
   await writeFile(join(sysconfDir, 'passim.conf'), `[daemon]\nPort=${port}\n${options.configText ?? ''}`);
-  const args = [PASSIMD, '--verbose', ...(options.insecure === false ? [] : ['--insecure']), ...(options.args ?? [])];
-  const command = options.netns ? 'ip' : process.execPath;
-  const commandArgs = options.netns ? ['netns', 'exec', options.netns, process.execPath, ...args] : args;
+  const args = ['--verbose', ...(options.insecure === false ? [] : ['--insecure']), ...(options.args ?? [])];
+  const argv = options.program ? [options.program, ...args] : [process.execPath, PASSIMD, ...args];
+  const command = options.netns ? 'ip' : argv[0];
+  const commandArgs = options.netns ? ['netns', 'exec', options.netns, ...argv] : argv.slice(1);
   const child = spawn(command, commandArgs, {
     env: { ...process.env, ...bus.env, LOCALSTATEDIR: localStateDir, SYSCONFDIR: sysconfDir, ...(options.env ?? {}) },
+    uid: options.uid,
+    gid: options.gid,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

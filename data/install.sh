@@ -1,0 +1,113 @@
+#!/bin/sh
+# Installs passim from a built checkout (run `npm ci` first, which also compiles TypeScript into dist/).
+#
+# Usage, from the top of the checkout:
+#   sh data/install.sh                               # into / with PREFIX=/usr (as root)
+#   DESTDIR=/tmp/stage PREFIX=/usr sh data/install.sh  # into a staging tree, for packagers
+#
+# Variables (all optional):
+#   DESTDIR     staging root prepended to every path (default: empty)
+#   PREFIX      installation prefix (default: /usr)
+#   SYSCONFDIR  configuration folder (default: /etc); an existing passim.conf there is kept
+#   NODE        Node.js 20+ the launchers run (default: the `node` on PATH now, as an absolute path)
+#
+# Layout: the code and its production node_modules in $PREFIX/lib/passim; launchers
+# $PREFIX/libexec/passimd and $PREFIX/bin/passimctl; D-Bus policy, activation and interface files; the
+# polkit policy; the systemd unit and sysusers file; man pages; AppStream metainfo; icon; bash completion.
+#
+# After installing into / (no DESTDIR): `systemd-sysusers`, `systemctl daemon-reload`,
+# `systemctl reload dbus`, then `systemctl enable --now passim`.
+set -eu
+
+DESTDIR=${DESTDIR:-}
+PREFIX=${PREFIX:-/usr}
+SYSCONFDIR=${SYSCONFDIR:-/etc}
+NODE=${NODE:-$(command -v node || true)}
+
+cd "$(dirname "$0")/.."
+
+fail() {
+    echo "install.sh: $*" >&2
+    exit 1
+}
+
+[ -n "$NODE" ] || fail "node not found on PATH; set NODE=/path/to/node"
+case $NODE in /*) ;; *) fail "NODE must be an absolute path, not '$NODE'" ;; esac
+case $PREFIX in /*) ;; *) fail "PREFIX must be an absolute path, not '$PREFIX'" ;; esac
+[ -f dist/daemon.js ] && [ -f dist/cli.js ] || fail "dist/ is not built: run 'npm ci' first"
+[ -d node_modules/dbus-next ] || fail "node_modules/ is missing: run 'npm ci' first"
+
+pkglib=$DESTDIR$PREFIX/lib/passim
+share=$DESTDIR$PREFIX/share
+
+# file MODE SOURCE DESTINATION-FOLDER [NAME]
+file() {
+    mkdir -p "$3"
+    install -m "$1" "$2" "$3/${4:-$(basename "$2")}"
+}
+
+# The code: the module compiled from each src/*.ts, into a fresh folder so that nothing from an older
+# version or a stale build lingers. Source maps are left out because src/ is not installed.
+rm -rf "$pkglib"
+mkdir -p "$pkglib/dist"
+for f in src/*.ts; do
+    module=dist/$(basename "$f" .ts).js
+    [ -f "$module" ] || fail "$module is missing: run 'npm run build'"
+    install -m 0644 "$module" "$pkglib/dist/"
+done
+file 0644 package.json "$pkglib"
+file 0644 package-lock.json "$pkglib"
+# The daemon reads its introspection data from ../dbus/ relative to dist/.
+file 0644 dbus/org.freedesktop.Passim.xml "$pkglib/dbus"
+file 0755 bin/passimd "$pkglib/bin"
+file 0755 bin/passimctl "$pkglib/bin"
+
+# Production dependencies: the checkout's node_modules, pruned of devDependencies. Copying keeps the
+# native addons (usocket) that `npm ci` built, so installing needs neither a compiler nor the network.
+cp -R node_modules "$pkglib/node_modules"
+(cd "$pkglib" && npm prune --omit=dev --offline --no-audit --no-fund --loglevel=error >/dev/null)
+
+# Launchers. Each finds lib/passim next to its own folder (PREFIX/libexec and PREFIX/bin are siblings of
+# PREFIX/lib), so the tree also runs from DESTDIR; the program name stays passimd or passimctl.
+launcher() {
+    mkdir -p "$DESTDIR$PREFIX/$1"
+    cat >"$DESTDIR$PREFIX/$1/$2" <<EOF
+#!/bin/sh
+# $2 of passim, installed by data/install.sh.
+prefix=\$(dirname "\$(dirname "\$(readlink -f "\$0")")")
+exec "$NODE" "\$prefix/lib/passim/bin/$2" "\$@"
+EOF
+    chmod 0755 "$DESTDIR$PREFIX/$1/$2"
+}
+launcher libexec passimd
+launcher bin passimctl
+
+# D-Bus and polkit.
+file 0644 dbus/org.freedesktop.Passim.conf "$share/dbus-1/system.d"
+file 0644 dbus/org.freedesktop.Passim.service "$share/dbus-1/system-services"
+file 0644 dbus/org.freedesktop.Passim.xml "$share/dbus-1/interfaces"
+file 0644 polkit/org.freedesktop.passim.policy "$share/polkit-1/actions"
+
+# systemd: the unit names /usr/libexec/passimd; follow PREFIX.
+mkdir -p "$DESTDIR$PREFIX/lib/systemd/system"
+sed "s|^ExecStart=/usr/libexec/|ExecStart=$PREFIX/libexec/|" systemd/passim.service \
+    >"$DESTDIR$PREFIX/lib/systemd/system/passim.service"
+chmod 0644 "$DESTDIR$PREFIX/lib/systemd/system/passim.service"
+file 0644 systemd/passim.sysusers.conf "$DESTDIR$PREFIX/lib/sysusers.d" passim.conf
+
+# Documentation and desktop integration.
+file 0644 man/passimctl.1 "$share/man/man1"
+file 0644 man/passim.conf.5 "$share/man/man5"
+file 0644 man/passimd.8 "$share/man/man8"
+file 0644 data/org.freedesktop.Passim.metainfo.xml "$share/metainfo"
+file 0644 data/org.freedesktop.Passim.svg "$share/icons/hicolor/scalable/apps"
+file 0644 data/passimctl.bash-completion "$share/bash-completion/completions" passimctl
+
+# The commented default configuration; an administrator's edited copy is never overwritten.
+if [ -e "$DESTDIR$SYSCONFDIR/passim.conf" ]; then
+    echo "install.sh: keeping the existing $DESTDIR$SYSCONFDIR/passim.conf" >&2
+else
+    file 0644 data/passim.conf "$DESTDIR$SYSCONFDIR"
+fi
+
+echo "Installed passim into ${DESTDIR:-/} (PREFIX=$PREFIX, SYSCONFDIR=$SYSCONFDIR)"

@@ -1,0 +1,153 @@
+// data/install.sh into a temporary DESTDIR, the installed programs at work, and the desktop files.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { access, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, runProcess, startBus, startDaemon } from './lib/harness.js';
+import { CONFIG_KEYS } from '../dist/config.js';
+
+const FETCH = join(ROOT, 'test', 'lib', 'fetch.js');
+const PACKAGE = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'));
+
+/** Every file the installer must lay down, relative to DESTDIR, with its mode. */
+const INSTALLED = {
+  'usr/libexec/passimd': 0o755,
+  'usr/bin/passimctl': 0o755,
+  'usr/lib/passim/bin/passimd': 0o755,
+  'usr/lib/passim/bin/passimctl': 0o755,
+  'usr/lib/passim/dist/daemon.js': 0o644,
+  'usr/lib/passim/dist/cli.js': 0o644,
+  'usr/lib/passim/dbus/org.freedesktop.Passim.xml': 0o644,
+  'usr/lib/passim/package.json': 0o644,
+  'usr/share/dbus-1/system.d/org.freedesktop.Passim.conf': 0o644,
+  'usr/share/dbus-1/system-services/org.freedesktop.Passim.service': 0o644,
+  'usr/share/dbus-1/interfaces/org.freedesktop.Passim.xml': 0o644,
+  'usr/share/polkit-1/actions/org.freedesktop.passim.policy': 0o644,
+  'usr/lib/systemd/system/passim.service': 0o644,
+  'usr/lib/sysusers.d/passim.conf': 0o644,
+  'usr/share/man/man1/passimctl.1': 0o644,
+  'usr/share/man/man5/passim.conf.5': 0o644,
+  'usr/share/man/man8/passimd.8': 0o644,
+  'usr/share/metainfo/org.freedesktop.Passim.metainfo.xml': 0o644,
+  'usr/share/icons/hicolor/scalable/apps/org.freedesktop.Passim.svg': 0o644,
+  'usr/share/bash-completion/completions/passimctl': 0o644,
+  'etc/passim.conf': 0o644,
+};
+
+async function exists(path) {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('install.sh lays out the tree, and the installed passimd and passimctl publish and serve a file', async (t) => {
+  const destdir = await mkdtemp(join(tmpdir(), 'passim-destdir-'));
+  t.after(() => rm(destdir, { recursive: true, force: true }));
+  const install = await runProcess('sh', [join(ROOT, 'data', 'install.sh')], {
+    cwd: tmpdir(), // the script finds the checkout from its own path
+    env: { ...process.env, DESTDIR: destdir, PREFIX: '/usr', SYSCONFDIR: '/etc' },
+  });
+  assert.equal(install.code, 0, install.stderr);
+
+  for (const [path, mode] of Object.entries(INSTALLED)) {
+    const info = await stat(join(destdir, path));
+    assert.ok(info.isFile(), path);
+    assert.equal(info.mode & 0o777, mode, `${path} has mode ${(info.mode & 0o777).toString(8)}`);
+  }
+  // Every compiled module, none of the TypeScript or source maps.
+  const sources = (await readdir(join(ROOT, 'src'))).filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, '.js'));
+  assert.deepEqual((await readdir(join(destdir, 'usr/lib/passim/dist'))).sort(), sources.sort());
+  // Production dependencies only, with the native addon usocket already built.
+  const modules = join(destdir, 'usr/lib/passim/node_modules');
+  for (const dependency of Object.keys(PACKAGE.dependencies)) assert.ok(await exists(join(modules, dependency)), dependency);
+  for (const dependency of Object.keys(PACKAGE.devDependencies)) assert.equal(await exists(join(modules, dependency)), false, dependency);
+  assert.ok(await exists(join(modules, 'usocket/build/Release/uwrap.node')));
+  // The unit and the installed files match the checkout's.
+  assert.match(await readFile(join(destdir, 'usr/lib/systemd/system/passim.service'), 'utf8'), /^ExecStart=\/usr\/libexec\/passimd$/m);
+  assert.equal(await readFile(join(destdir, 'usr/share/man/man8/passimd.8'), 'utf8'), await readFile(join(ROOT, 'man/passimd.8'), 'utf8'));
+
+  // The default configuration names every key, all commented out.
+  const defaults = await readFile(join(destdir, 'etc/passim.conf'), 'utf8');
+  for (const key of CONFIG_KEYS) assert.match(defaults, new RegExp(`^#${key}=`, 'm'), key);
+  assert.doesNotMatch(defaults, /^[A-Za-z]+=/m);
+
+  // The installed programs, with the installed default configuration after the test's port.
+  const passimctl = join(destdir, 'usr/bin/passimctl');
+  const bus = await startBus();
+  t.after(() => bus.stop());
+  const daemon = await startDaemon(bus, { program: join(destdir, 'usr/libexec/passimd'), configText: defaults });
+  t.after(() => daemon.cleanup());
+  const cmdline = (await readFile(`/proc/${daemon.pid}/cmdline`, 'utf8')).split('\0');
+  assert.equal(cmdline[1], join(destdir, 'usr/libexec/../lib/passim/bin/passimd'));
+
+  const env = { ...process.env, ...bus.env };
+  const version = await runProcess(passimctl, ['--version'], { env });
+  assert.equal(version.code, 0, version.stderr);
+  assert.match(version.stdout, new RegExp(`client version: ${PACKAGE.version.replace(/\./g, '\\.')}`));
+  assert.match(version.stdout, new RegExp(`daemon version: ${PACKAGE.version.replace(/\./g, '\\.')}`));
+
+  const work = await mkdtemp(join(tmpdir(), 'passim-installed-'));
+  t.after(() => rm(work, { recursive: true, force: true }));
+  const content = Buffer.from('installed passim\n'.repeat(50));
+  const hash = createHash('sha256').update(content).digest('hex');
+  await writeFile(join(work, 'metadata.xml'), content);
+  const published = await runProcess(passimctl, ['publish', join(work, 'metadata.xml')], { env });
+  assert.equal(published.code, 0, published.stderr);
+  assert.match(published.stdout, /^Published: metadata\.xml/m);
+
+  const status = await runProcess(passimctl, ['status', '--json'], { env });
+  assert.equal(status.code, 0, status.stderr);
+  assert.deepEqual(JSON.parse(status.stdout).items.map((i) => i.hash), [hash]);
+
+  const fetched = await runProcess(process.execPath, [FETCH, `${daemon.uri}metadata.xml?sha256=${hash}`]);
+  const reply = JSON.parse(fetched.stdout);
+  assert.equal(reply.status, 200, fetched.stdout);
+  assert.equal(reply.sha256, hash);
+});
+
+test('appstreamcli accepts the metainfo file', async () => {
+  const { code, stdout, stderr } = await runProcess('appstreamcli', ['validate', '--no-net', join(ROOT, 'data/org.freedesktop.Passim.metainfo.xml')]);
+  assert.equal(code, 0, stdout + stderr);
+  const metainfo = await readFile(join(ROOT, 'data/org.freedesktop.Passim.metainfo.xml'), 'utf8');
+  assert.match(metainfo, new RegExp(`<release version="${PACKAGE.version}"`));
+  assert.match(metainfo, /<binary>passimctl<\/binary>/);
+});
+
+test('the icon is well-formed SVG', async () => {
+  const path = join(ROOT, 'data/org.freedesktop.Passim.svg');
+  const { code, stderr } = await runProcess('xmllint', ['--noout', path]);
+  assert.equal(code, 0, stderr);
+  assert.match(await readFile(path, 'utf8'), /<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]* viewBox=/);
+});
+
+/** Sources the completion in a fresh bash, completes `words` at the last word, prints COMPREPLY. */
+async function complete(words) {
+  const script = [
+    'source "$0"',
+    'complete -p passimctl',
+    'COMP_WORDS=("$@")',
+    'COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))',
+    '_passimctl',
+    'printf "%s\\n" "${COMPREPLY[@]}"',
+  ].join('\n');
+  const { code, stdout, stderr } = await runProcess('bash', ['--norc', '--noprofile', '-c', script,
+    join(ROOT, 'data/passimctl.bash-completion'), ...words], { env: { PATH: process.env.PATH } });
+  assert.equal(code, 0, stderr);
+  const [registration, ...candidates] = stdout.split('\n').filter(Boolean);
+  assert.equal(registration, 'complete -o filenames -F _passimctl passimctl');
+  return candidates;
+}
+
+test('bash completion completes passimctl commands and options', async () => {
+  assert.deepEqual(await complete(['passimctl', 'pu']), ['publish']);
+  assert.deepEqual(await complete(['passimctl', 'u']), ['unpublish']);
+  assert.deepEqual((await complete(['passimctl', ''])).sort(), ['download', 'dump', 'publish', 'status', 'unpublish']);
+  assert.deepEqual((await complete(['passimctl', '--'])).sort(), ['--help', '--version']);
+  assert.deepEqual((await complete(['passimctl', 'status', '--'])).sort(), ['--help', '--json', '--version']);
+  assert.deepEqual(await complete(['passimctl', 'publish', 'file.cab', '--n']), ['--next-reboot']);
+});
