@@ -9,7 +9,7 @@ import type { Logger } from './log.js';
  * (RFC 6762 §6) after Avahi sends the query, so this leaves room for a cold cache while staying far below
  * Avahi's own one-second "all for now".
  */
-const MISS_TIMEOUT_MS = 280;
+const MISS_TIMEOUT_MS = 290;
 /** Once a peer has answered, resolving its address may take this long at most. */
 const RESOLVE_TIMEOUT_MS = 2000;
 /** After the first address, other peers' answers already on their way are collected for this long. */
