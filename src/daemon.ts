@@ -121,13 +121,6 @@ async function main(): Promise<void> {
   });
   advertiser.on('name', (name) => service.setName(name));
 
-  await service.start();
-  await network.start();
-  await avahi.start();
-  service.setStatus(network.metered ? Status.DISABLED_METERED : Status.RUNNING);
-  advertise();
-  log.info(`serving ${store.list().length} items from ${config.dataDir} on port ${server.port}`);
-
   const expiry = setInterval(() => {
     store.expire().catch((err: unknown) => log.warn(`expiry failed: ${(err as Error).message}`));
   }, EXPIRY_INTERVAL_MS);
@@ -149,11 +142,20 @@ async function main(): Promise<void> {
     bus.disconnect();
     process.exit(code);
   };
+  // Handlers go in before the bus name is taken: from then on a client (or systemd) may stop us.
   process.on('SIGINT', () => void shutdown('SIGINT', 0));
   process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
   bus.on('error', (err: unknown) => void shutdown(`system bus error: ${(err as Error).message}`, 1));
   onBusGone = () => void shutdown('lost the system bus', 1);
   if (args.timedExit) setTimeout(() => void shutdown('--timed-exit', 0), TIMED_EXIT_MS).unref();
+
+  await network.start();
+  await avahi.start();
+  service.setStatus(network.metered ? Status.DISABLED_METERED : Status.RUNNING);
+  // Owning the name is the readiness signal (systemd Type=dbus): everything is in place by now.
+  await service.start();
+  advertise();
+  log.info(`serving ${store.list().length} items from ${config.dataDir} on port ${server.port}`);
 }
 
 main().catch((err: unknown) => {

@@ -11,7 +11,7 @@ import { PassimError, errnoCode, toPassimError } from './errors.js';
 import { formatDuration, formatSize } from './format.js';
 import { isDisabled, ItemFlags, validBasename, type Item } from './item.js';
 import type { Logger } from './log.js';
-import type { Store } from './store.js';
+import type { Store, StoreChange } from './store.js';
 import { VERSION } from './version.js';
 import { DEFAULT_FAVICON_ICO, DEFAULT_STYLE_CSS } from './web-assets.js';
 
@@ -286,7 +286,10 @@ export class FileServer {
   /** `address hash` → performance.now() of the last request served; insertion order is age order. */
   readonly #lastServed = new Map<string, number>();
   readonly #files = new OpenFiles();
-  readonly #onStoreChanged = (): void => this.#files.prune((hash, path) => this.#store.get(hash)?.path === path);
+  /** Closes kept descriptors of items that went away; a share changes no file, so it needs no pass. */
+  readonly #onStoreChanged = (change: StoreChange): void => {
+    if (change !== 'shared') this.#files.prune((hash, path) => this.#store.get(hash)?.path === path);
+  };
 
   constructor(options: FileServerOptions) {
     this.#config = options.config;

@@ -66,6 +66,8 @@ export class Store extends EventEmitter<StoreEvents> {
   /** Hashes being deleted, so unpublish, expiry and the share-limit never delete (and log) an item twice. */
   private readonly removing = new Set<string>();
   private saving = 0;
+  private readonly shareCountWrites = new Map<string, Promise<void>>();
+  private readonly shareCountDirty = new Set<string>();
   /** Operations under way, so that close() can let them finish writing. */
   private readonly pending = new Set<Promise<unknown>>();
 
@@ -246,6 +248,30 @@ export class Store extends EventEmitter<StoreEvents> {
     return this.track(this.recordShareNow(hash, address));
   }
 
+  /**
+   * Writes an item's share-count xattr. One write per item is in flight at a time; shares that arrive meanwhile
+   * are covered by one more write of the latest count, so a busy item costs a write per round, not per share.
+   */
+  private saveShareCount(item: Item): Promise<void> {
+    const inFlight = this.shareCountWrites.get(item.hash);
+    if (inFlight) {
+      this.shareCountDirty.add(item.hash);
+      return inFlight;
+    }
+    const write = (async () => {
+      do {
+        this.shareCountDirty.delete(item.hash);
+        try {
+          await setU32(item.path, XATTR.shareCount, item.shareCount);
+        } catch (err) {
+          this.log.warn(`share-count of ${item.hash} not saved: ${toPassimError(err).message}`);
+        }
+      } while (this.shareCountDirty.has(item.hash));
+    })().finally(() => this.shareCountWrites.delete(item.hash));
+    this.shareCountWrites.set(item.hash, write);
+    return write;
+  }
+
   /** Waits for operations under way (file writes, audit lines) to finish: call before exiting. */
   async close(): Promise<void> {
     await Promise.allSettled([...this.pending]);
@@ -267,11 +293,7 @@ export class Store extends EventEmitter<StoreEvents> {
     item.shareCount += 1;
     this.saving += item.size;
     if (stored) {
-      try {
-        await setU32(item.path, XATTR.shareCount, item.shareCount);
-      } catch (err) {
-        this.log.warn(`share-count of ${item.hash} not saved: ${toPassimError(err).message}`);
-      }
+      await this.saveShareCount(item);
     }
     await this.record('SHARE', { hash: item.hash, basename: item.basename, size: item.size, ipaddr: address });
     if (stored && item.shareLimit > 0 && item.shareCount >= item.shareLimit) await this.remove(item, 'share-limit');
