@@ -331,8 +331,8 @@ export function callAs(uid, args, env = {}) {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [join(ROOT, 'test', 'lib', 'call-as.js'), ...args],
       { uid, gid: uid, env: { ...process.env, ...bus.env, ...env } },
-      (err, stdout) => {
-        if (!stdout) reject(err ?? new Error('call-as.js printed nothing'));
+      (err, stdout, stderr) => {
+        if (!stdout) reject(err ?? new Error(`call-as.js printed nothing: ${stderr}`));
         else resolve(JSON.parse(stdout));
       });
   });

@@ -75,8 +75,8 @@ function callAsUser(args, { interactive = false } = {}) {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [join(ROOT, 'test', 'lib', 'call-as.js'), ...args],
       { uid: user.uid, gid: user.gid, env, timeout: 20000 },
-      (err, stdout) => {
-        if (!stdout) reject(err ?? new Error('call-as.js printed nothing'));
+      (err, stdout, stderr) => {
+        if (!stdout) reject(err ?? new Error(`call-as.js printed nothing: ${stderr}`));
         else resolve(JSON.parse(stdout));
       });
   });

@@ -8,6 +8,11 @@ import dbus from 'dbus-next';
 const { Message, Variant } = dbus;
 const [action, ...args] = process.argv.slice(2);
 const bus = dbus.systemBus({ negotiateUnixFd: true });
+// A connection failure is an answer too: print it instead of dying with an unhandled 'error'.
+bus.on('error', (err) => {
+  process.stdout.write(`${JSON.stringify({ ok: false, name: 'connection', text: err.message })}\n`);
+  process.exit(0);
+});
 const base = { destination: 'org.freedesktop.Passim', path: '/', interface: 'org.freedesktop.Passim' };
 const flags = process.env.PASSIM_INTERACTIVE ? 0x4 : 0;
 
