@@ -9,10 +9,16 @@ const { Message, Variant } = dbus;
 const [action, ...args] = process.argv.slice(2);
 const bus = dbus.systemBus({ negotiateUnixFd: true });
 // A connection failure is an answer too: print it instead of dying with an unhandled 'error'.
-bus.on('error', (err) => {
-  process.stdout.write(`${JSON.stringify({ ok: false, name: 'connection', text: err.message })}\n`);
+let answered = false;
+const connectionLost = (text) => {
+  if (answered) return;
+  answered = true;
+  process.stdout.write(`${JSON.stringify({ ok: false, name: 'connection', text })}\n`);
   process.exit(0);
-});
+};
+bus.on('error', (err) => connectionLost(err.message));
+// dbus-next does not report the bus closing the connection; without this the process would just end.
+bus._connection.once('end', () => connectionLost('the bus closed the connection'));
 const base = { destination: 'org.freedesktop.Passim', path: '/', interface: 'org.freedesktop.Passim' };
 const flags = process.env.PASSIM_INTERACTIVE ? 0x4 : 0;
 
@@ -43,7 +49,12 @@ async function run() {
   }
 }
 
+const answer = (json) => {
+  if (answered) return;
+  answered = true;
+  process.stdout.write(`${JSON.stringify(json)}\n`);
+};
 run()
-  .then((result) => process.stdout.write(`${JSON.stringify({ ok: true, result })}\n`))
-  .catch((err) => process.stdout.write(`${JSON.stringify({ ok: false, name: err.type ?? err.name, text: err.text ?? err.message })}\n`))
+  .then((result) => answer({ ok: true, result }))
+  .catch((err) => answer({ ok: false, name: err.type ?? err.name, text: err.text ?? err.message }))
   .finally(() => bus.disconnect());
