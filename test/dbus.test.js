@@ -7,10 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { Agent, request } from 'node:https';
 import dbus from 'dbus-next';
 import { ROOT, connect, startBus, startDaemon, waitFor } from './lib/harness.js';
-import { call, expectDBusError, getAllProperties, getItems, getProperty, publish } from './lib/passim.js';
+import { call, expectDBusError, fetchItem, getAllProperties, getItems, getProperty, publish } from './lib/passim.js';
 
 const { Variant } = dbus;
 const execFileAsync = promisify(execFile);
@@ -18,21 +17,6 @@ const VERSION = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')).v
 
 const sha256 = (data) => createHash('sha256').update(data).digest('hex');
 
-/** A full GET of the item from the daemon on loopback; resolves with { status, body }. */
-function fetchItem(port, basename, hash) {
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1', port, path: `/${encodeURIComponent(basename)}?sha256=${hash}`,
-      rejectUnauthorized: false, agent: new Agent({ keepAlive: false }),
-    }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 let bus;
 let scratch;

@@ -2,32 +2,17 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
-import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { getAttributeSync } from '@napi-rs/xattr';
 import { connect, startBus, startDaemon, waitFor } from './lib/harness.js';
-import { call, expectDBusError, getItems, getProperty, publish } from './lib/passim.js';
+import { call, expectDBusError, fetchItem, getItems, getProperty, publish } from './lib/passim.js';
 
 const sha256 = (data) => createHash('sha256').update(data).digest('hex');
 /** A whole second, so that the nanosecond mtime can be put back exactly. */
 const MTIME = 1_700_000_000;
 
-function fetchItem(port, basename, hash) {
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1', port, path: `/${encodeURIComponent(basename)}?sha256=${hash}`,
-      rejectUnauthorized: false, agent: new Agent({ keepAlive: false }),
-    }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 const byName = (items) => Object.fromEntries(items.map((item) => [item.filename, item]));
 /** Waits until GetItems satisfies `check` (bounded: a few seconds at most). */

@@ -1,5 +1,6 @@
 // Thin helpers for calling the daemon from tests with a raw dbus-next connection.
 import { closeSync, openSync } from 'node:fs';
+import { Agent, request } from 'node:https';
 import dbus from 'dbus-next';
 
 const { Message, Variant } = dbus;
@@ -53,4 +54,20 @@ export async function expectDBusError(promise) {
     return err;
   }
   throw new Error('expected a D-Bus error, the call succeeded');
+}
+
+/** A full GET of an item from the daemon on loopback, without keep-alive; resolves with { status, body }. */
+export function fetchItem(port, basename, hash) {
+  return new Promise((resolve, reject) => {
+    const req = request({
+      host: '127.0.0.1', port, path: `/${encodeURIComponent(basename)}?sha256=${hash}`,
+      rejectUnauthorized: false, agent: new Agent({ keepAlive: false }),
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
