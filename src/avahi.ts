@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { Message, MessageType, callMethod, dbusErrorOf, type MessageBus } from './bus.js';
+import { Message, MessageType, addMatch, callBusDaemon, callMethod, dbusErrorOf, nameOwnerChange, watchNameOwner, type MessageBus } from './bus.js';
 import type { Logger } from './log.js';
 
 /** Names and numbers of the Avahi D-Bus API (/usr/share/dbus-1/interfaces/org.freedesktop.Avahi.*.xml). */
@@ -15,8 +15,6 @@ export const Protocol = { UNSPEC: -1, INET: 0, INET6: 1 } as const;
 export const ServerState = { INVALID: 0, REGISTERING: 1, RUNNING: 2, COLLISION: 3, FAILURE: 4 } as const;
 export const LookupResultFlag = { CACHED: 0x1, WIDE_AREA: 0x2, MULTICAST: 0x4, LOCAL: 0x8, OUR_OWN: 0x10, STATIC: 0x20 } as const;
 
-const DBUS_NAME = 'org.freedesktop.DBus';
-const DBUS_PATH = '/org/freedesktop/DBus';
 
 export type SignalHandler = (member: string, body: unknown[]) => void;
 
@@ -55,12 +53,10 @@ export class Avahi extends EventEmitter<AvahiEvents> {
   /** Starts following Avahi; resolves even when Avahi is not running (it is picked up when it appears). */
   async start(): Promise<void> {
     this.bus.on('message', this.onMessage);
-    await this.addMatch(`type='signal',sender='${DBUS_NAME}',interface='${DBUS_NAME}',member='NameOwnerChanged',arg0='${AVAHI_NAME}'`);
-    await this.addMatch(`type='signal',sender='${AVAHI_NAME}'`);
+    await watchNameOwner(this.bus, AVAHI_NAME);
+    await addMatch(this.bus, `type='signal',sender='${AVAHI_NAME}'`);
     try {
-      const [owner] = await callMethod(this.bus, {
-        destination: DBUS_NAME, path: DBUS_PATH, interface: DBUS_NAME, member: 'GetNameOwner', signature: 's', body: [AVAHI_NAME],
-      });
+      const [owner] = await callBusDaemon(this.bus, 'GetNameOwner', 's', [AVAHI_NAME]);
       await this.ownerChanged(typeof owner === 'string' ? owner : null);
     } catch (err) {
       if (dbusErrorOf(err)?.name !== 'org.freedesktop.DBus.Error.NameHasNoOwner') throw err;
@@ -123,17 +119,11 @@ export class Avahi extends EventEmitter<AvahiEvents> {
     for (const { member, body } of held ?? []) handler(member, body);
   }
 
-  private async addMatch(rule: string): Promise<void> {
-    await callMethod(this.bus, { destination: DBUS_NAME, path: DBUS_PATH, interface: DBUS_NAME, member: 'AddMatch', signature: 's', body: [rule] });
-  }
-
   private route(msg: Message): void {
     if (msg.type !== MessageType.SIGNAL) return;
-    if (msg.interface === DBUS_NAME && msg.member === 'NameOwnerChanged' && msg.body[0] === AVAHI_NAME) {
-      const owner = msg.body[2];
-      void this.ownerChanged(typeof owner === 'string' && owner !== '' ? owner : null).catch((err: unknown) =>
-        this.log.warn(`following Avahi: ${(err as Error).message}`),
-      );
+    const newOwner = nameOwnerChange(msg, AVAHI_NAME);
+    if (newOwner !== undefined) {
+      void this.ownerChanged(newOwner).catch((err: unknown) => this.log.warn(`following Avahi: ${(err as Error).message}`));
       return;
     }
     if (this.owner === null || msg.sender !== this.owner) return;

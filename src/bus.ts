@@ -69,24 +69,44 @@ export async function callMethod(
   return reply?.body ?? [];
 }
 
+/** Calls the bus daemon itself (org.freedesktop.DBus). */
+export function callBusDaemon(bus: MessageBus, member: string, signature = '', body: unknown[] = []): Promise<unknown[]> {
+  return callMethod(bus, { destination: DBUS_NAME, path: DBUS_PATH, interface: DBUS_NAME, member, signature, body });
+}
+
+/** Asks the bus to route signals matching `rule` to us. */
+export async function addMatch(bus: MessageBus, rule: string): Promise<void> {
+  await callBusDaemon(bus, 'AddMatch', 's', [rule]);
+}
+
+/** Subscribes to NameOwnerChanged for one well-known name; see nameOwnerChange(). */
+export function watchNameOwner(bus: MessageBus, name: string): Promise<void> {
+  return addMatch(bus, `type='signal',sender='${DBUS_NAME}',interface='${DBUS_NAME}',member='NameOwnerChanged',arg0='${name}'`);
+}
+
+/** For a NameOwnerChanged signal about `name`: its new owner, or null if it left the bus; otherwise undefined. */
+export function nameOwnerChange(msg: Message, name: string): string | null | undefined {
+  if (msg.type !== MessageType.SIGNAL || msg.sender !== DBUS_NAME || msg.interface !== DBUS_NAME) return undefined;
+  if (msg.member !== 'NameOwnerChanged' || msg.body[0] !== name) return undefined;
+  const owner = msg.body[2];
+  return typeof owner === 'string' && owner !== '' ? owner : null;
+}
+
+/** A number the bus daemon knows about a connection (its Unix user ID, its process ID). */
+async function connectionNumber(bus: MessageBus, member: string, sender: string): Promise<number> {
+  const [value] = await callBusDaemon(bus, member, 's', [sender]);
+  if (typeof value !== 'number') throw new Error(`unexpected reply to ${member}: ${String(value)}`);
+  return value;
+}
+
 /** The Unix user ID of a bus connection, as the bus daemon saw it at connect time. */
-export async function connectionUnixUser(bus: MessageBus, sender: string): Promise<number> {
-  const [uid] = await callMethod(bus, {
-    destination: DBUS_NAME, path: DBUS_PATH, interface: DBUS_NAME,
-    member: 'GetConnectionUnixUser', signature: 's', body: [sender],
-  });
-  if (typeof uid !== 'number') throw new Error(`unexpected reply to GetConnectionUnixUser: ${String(uid)}`);
-  return uid;
+export function connectionUnixUser(bus: MessageBus, sender: string): Promise<number> {
+  return connectionNumber(bus, 'GetConnectionUnixUser', sender);
 }
 
 /** The process ID of a bus connection. */
-export async function connectionProcessId(bus: MessageBus, sender: string): Promise<number> {
-  const [pid] = await callMethod(bus, {
-    destination: DBUS_NAME, path: DBUS_PATH, interface: DBUS_NAME,
-    member: 'GetConnectionUnixProcessID', signature: 's', body: [sender],
-  });
-  if (typeof pid !== 'number') throw new Error(`unexpected reply to GetConnectionUnixProcessID: ${String(pid)}`);
-  return pid;
+export function connectionProcessId(bus: MessageBus, sender: string): Promise<number> {
+  return connectionNumber(bus, 'GetConnectionUnixProcessID', sender);
 }
 
 /** Builds a reply that dbus-next's declarations mistype (they say newError takes a string). */

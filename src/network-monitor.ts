@@ -1,12 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { Message, MessageType, callMethod, type MessageBus } from './bus.js';
+import { Message, MessageType, addMatch, callMethod, nameOwnerChange, watchNameOwner, type MessageBus } from './bus.js';
 import type { Logger } from './log.js';
 
 const NM_NAME = 'org.freedesktop.NetworkManager';
 const NM_PATH = '/org/freedesktop/NetworkManager';
 const PROPERTIES = 'org.freedesktop.DBus.Properties';
-const DBUS_NAME = 'org.freedesktop.DBus';
-const DBUS_PATH = '/org/freedesktop/DBus';
 
 /** NMMetered: 1 yes and 3 guess-yes mean the connection costs money per byte. */
 const METERED_VALUES = new Set([1, 3]);
@@ -33,10 +31,8 @@ export class NetworkMonitor extends EventEmitter<NetworkMonitorEvents> {
 
   async start(): Promise<void> {
     this.bus.on('message', this.onMessage);
-    const addMatch = (rule: string): Promise<unknown[]> =>
-      callMethod(this.bus, { destination: DBUS_NAME, path: DBUS_PATH, interface: DBUS_NAME, member: 'AddMatch', signature: 's', body: [rule] });
-    await addMatch(`type='signal',sender='${DBUS_NAME}',interface='${DBUS_NAME}',member='NameOwnerChanged',arg0='${NM_NAME}'`);
-    await addMatch(`type='signal',sender='${NM_NAME}',path='${NM_PATH}',interface='${PROPERTIES}',member='PropertiesChanged'`);
+    await watchNameOwner(this.bus, NM_NAME);
+    await addMatch(this.bus, `type='signal',sender='${NM_NAME}',path='${NM_PATH}',interface='${PROPERTIES}',member='PropertiesChanged'`);
     await this.refresh();
   }
 
@@ -58,7 +54,7 @@ export class NetworkMonitor extends EventEmitter<NetworkMonitorEvents> {
 
   private handle(msg: Message): void {
     if (msg.type !== MessageType.SIGNAL) return;
-    if (msg.member === 'NameOwnerChanged' && msg.body[0] === NM_NAME) {
+    if (nameOwnerChange(msg, NM_NAME) !== undefined) {
       void this.refresh();
     } else if (msg.path === NM_PATH && msg.interface === PROPERTIES && msg.member === 'PropertiesChanged' && msg.body[0] === NM_NAME) {
       const changed = msg.body[1] as Record<string, { value: unknown }>;
