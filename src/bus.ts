@@ -1,4 +1,9 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// D-Bus helpers shared by passimd and passimctl: connecting, calling, and dbus-next's types fixed.
 import dbus from 'dbus-next';
+import { canPassDescriptors, connectionStream, installMessageReader, isDelivering, type ReaderOptions } from './dbus-next-patches.js';
+import { PassimError } from './errors.js';
+import type { Logger } from './log.js';
 
 /** The parts of dbus-next the daemon and the CLI use, with the types its declarations get wrong fixed. */
 export type MessageBus = dbus.MessageBus;
@@ -21,32 +26,102 @@ export const MessageFlag = {
 } as const;
 
 const DBUS_NAME = 'org.freedesktop.DBus';
+/** The D-Bus specification's well-known system bus address. */
+const DEFAULT_SYSTEM_BUS_ADDRESS = 'unix:path=/var/run/dbus/system_bus_socket';
 const DBUS_PATH = '/org/freedesktop/DBus';
 
-/** Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS or the default socket); rejects instead of emitting 'error'. */
-export function connectSystemBus(options: { negotiateUnixFd?: boolean; onDisconnect?: () => void } = {}): Promise<MessageBus> {
+export interface ConnectOptions {
+  /** Pass file descriptors (Publish); refuses to connect if the connection cannot carry them. */
+  passDescriptors?: boolean;
+  /** Incoming bodies over this many bytes are refused unparsed (see dbus-next-patches.ts). */
+  maxBodyBytes?: number;
+  /** Called once when the connection to the bus is lost, however that happens. */
+  onDisconnect?: (reason: string) => void;
+  /** Told about refused and malformed messages (already answered if they expected a reply). */
+  log?: Logger;
+}
+
+/** At most one line per this interval about refused messages: a hostile client must not flood the journal. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS or the default socket) through our own message reader;
+ * rejects instead of emitting 'error'.
+ */
+export function connectSystemBus(options: ConnectOptions = {}): Promise<MessageBus> {
+  installMessageReader();
+  const { log } = options;
+  let lost = false;
+  let bus: MessageBus | undefined;
+  const disconnected = (reason: string): void => {
+    if (lost) return;
+    lost = true;
+    options.onDisconnect?.(reason);
+  };
+  let lastRefusalLog = 0;
+  let unloggedRefusals = 0;
+  const reader: ReaderOptions = {
+    maxBodyBytes: options.maxBodyBytes,
+    onCorrupt: (detail) => disconnected(detail),
+    onRefused: ({ header, reason, detail }) => {
+      const who = header.sender ?? 'the bus';
+      const what = header.member ? `${header.interface ?? ''}.${header.member}` : `message ${header.serial}`;
+      const now = Date.now();
+      if (now - lastRefusalLog >= REFUSAL_LOG_INTERVAL_MS) {
+        const more = unloggedRefusals > 0 ? ` (and ${unloggedRefusals} more since the last report)` : '';
+        log?.warn(`refused ${what} from ${who}: ${detail}${more}`);
+        lastRefusalLog = now;
+        unloggedRefusals = 0;
+      } else {
+        unloggedRefusals++;
+      }
+      const expectsReply = header.type === MessageType.METHOD_CALL && (header.flags & MessageFlag.NO_REPLY_EXPECTED) === 0;
+      if (!bus || !expectsReply || !header.sender) return;
+      const error = new PassimError(reason === 'malformed' ? 'invalid-argument' : 'limits-exceeded', `Refused ${what}: ${detail}`);
+      // newError needs only the call's serial and sender, which is all a refused message has.
+      const call = { serial: header.serial, sender: header.sender } as unknown as Message;
+      bus.send(errorReply(call, error.dbusName, error.message));
+    },
+  };
   return new Promise((resolve, reject) => {
-    let bus: MessageBus;
     try {
-      bus = dbus.systemBus({ negotiateUnixFd: options.negotiateUnixFd ?? false });
+      // sessionBus() is the one factory that hands its options on to the reader; the address makes it the system bus.
+      bus = dbus.sessionBus({
+        busAddress: process.env.DBUS_SYSTEM_BUS_ADDRESS || DEFAULT_SYSTEM_BUS_ADDRESS,
+        negotiateUnixFd: options.passDescriptors ?? false,
+        ...reader,
+      } as dbus.SessionBusOptions);
     } catch (err) {
       reject(err instanceof Error ? err : new Error(String(err)));
       return;
     }
-    if (options.negotiateUnixFd) takeOnlyOwnFds(bus);
-    // dbus-next does not tell when the bus daemon goes away; a service must notice and exit.
-    const { onDisconnect } = options;
-    if (onDisconnect) (bus as unknown as { _connection: NodeJS.EventEmitter })._connection.once('end', onDisconnect);
-    const onError = (err: unknown): void => {
-      bus.removeListener('connect', onConnect);
-      reject(err instanceof Error ? err : new Error(String(err)));
-    };
-    const onConnect = (): void => {
-      bus.removeListener('error', onError);
-      resolve(bus);
-    };
-    bus.once('error', onError);
-    bus.once('connect', onConnect);
+    const connected = bus;
+    const stream = connectionStream(connected);
+    if (options.passDescriptors && !canPassDescriptors(stream)) {
+      connected.disconnect();
+      reject(new Error('the system bus connection cannot pass file descriptors, so Publish could never work'));
+      return;
+    }
+    // dbus-next reports a lost connection inconsistently (an 'end' only once all data was read, sometimes
+    // nothing): every way the stream can stop counts.
+    stream.once('end', () => disconnected('the bus closed the connection'));
+    stream.once('close', () => disconnected('the bus connection was closed'));
+    stream.on('error', (err: Error) => disconnected(`the bus connection failed: ${err.message}`));
+    let ready = false;
+    // Errors dbus-next emits while delivering one message are about that message, never fatal to us.
+    connected.on('error', (err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      if (isDelivering()) {
+        log?.warn(`could not decode a message from the bus: ${message}`);
+        return;
+      }
+      if (!ready) reject(err instanceof Error ? err : new Error(message));
+      else disconnected(`the bus connection failed: ${message}`);
+    });
+    connected.once('connect', () => {
+      ready = true;
+      resolve(connected);
+    });
   });
 }
 
@@ -121,70 +196,4 @@ export function dbusErrorOf(err: unknown): { name: string; text: string } | unde
     return { name: err.type, text };
   }
   return undefined;
-}
-
-/** The parts of usocket's stream that dbus-next reads messages through. */
-interface FdStream {
-  read(size?: number, fdSize?: number | null): unknown;
-  _wrap?: { fds: number[] };
-}
-
-/**
- * dbus-next reads each message body with `read(length, null)`, which hands it every file descriptor received
- * so far: when one read holds the end of a message and the start of a Publish call, the first message takes
- * the Publish's descriptor and the Publish fails. This makes each message take exactly the number of
- * descriptors its UNIX_FDS header field announces (the D-Bus specification, "Message Format").
- */
-function takeOnlyOwnFds(bus: MessageBus): void {
-  const stream = (bus as unknown as { _connection?: { stream?: FdStream } })._connection?.stream;
-  if (!stream || !stream._wrap) return; // not a usocket: no descriptors are passed at all
-  const read = stream.read.bind(stream);
-  let header: Buffer | null = null;
-  stream.read = (size?: number, fdSize?: number | null): unknown => {
-    if (fdSize !== null) {
-      const chunk = read(size, fdSize);
-      if (size === 16 && Buffer.isBuffer(chunk)) header = chunk; // the fixed part of a message header
-      return chunk;
-    }
-    const result = read(size, 0) as { data: Buffer | null; fds: number[] } | null;
-    if (!result?.data || !header) return result;
-    const count = unixFdCount(header, result.data);
-    result.fds = stream._wrap?.fds.splice(0, count) ?? [];
-    return result;
-  };
-}
-
-/** The UNIX_FDS header field (code 9) of a message, from its fixed header and the bytes after it. */
-export function unixFdCount(fixedHeader: Buffer, rest: Buffer): number {
-  const littleEndian = fixedHeader[0] === 0x6c; // 'l'
-  const u32 = (at: number): number => (littleEndian ? rest.readUInt32LE(at) : rest.readUInt32BE(at));
-  const fieldsLength = littleEndian ? fixedHeader.readUInt32LE(12) : fixedHeader.readUInt32BE(12);
-  const align = (n: number, to: number): number => Math.ceil(n / to) * to;
-  // Offsets in `rest` are offsets in the message minus 16, so alignment to 8 or less is unchanged.
-  let at = 0;
-  while (at < fieldsLength) {
-    at = align(at, 8);
-    const code = rest[at];
-    const signatureLength = rest[at + 1] ?? 0;
-    const signature = rest.toString('latin1', at + 2, at + 2 + signatureLength);
-    at += 2 + signatureLength + 1;
-    switch (signature) {
-      case 'u':
-        at = align(at, 4);
-        if (code === 9) return u32(at);
-        at += 4;
-        break;
-      case 's':
-      case 'o':
-        at = align(at, 4);
-        at += 4 + u32(at) + 1;
-        break;
-      case 'g':
-        at += 1 + (rest[at] ?? 0) + 1;
-        break;
-      default:
-        return 0; // a header field type the specification does not define
-    }
-  }
-  return 0;
 }

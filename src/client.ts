@@ -1,5 +1,5 @@
 import { MessageFlag, Variant, callMethod, connectSystemBus, dbusErrorOf, type MessageBus } from './bus.js';
-import { PassimError, errnoCode, type ErrorKind } from './errors.js';
+import { PassimError, errnoCode, errorKindOfDBusName } from './errors.js';
 import { ItemFlags, type Item } from './item.js';
 
 export const BUS_NAME = 'org.freedesktop.Passim';
@@ -67,16 +67,6 @@ const UNREACHABLE = new Set([
   'org.freedesktop.DBus.Error.TimedOut',
 ]);
 
-const KIND_OF_DBUS_ERROR: Record<string, ErrorKind> = {
-  'org.freedesktop.DBus.Error.InvalidArgs': 'invalid-argument',
-  'org.freedesktop.DBus.Error.AccessDenied': 'access-denied',
-  'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired': 'interactive-authorization-required',
-  'org.freedesktop.Passim.Error.NotFound': 'not-found',
-  'org.freedesktop.Passim.Error.Exists': 'exists',
-  'org.freedesktop.Passim.Error.TooLarge': 'too-large',
-  'org.freedesktop.Passim.Error.Disabled': 'locked',
-};
-
 /** Socket errors in words: the usocket binding's own messages name its C++ source lines. */
 const SOCKET_ERRORS: Record<string, string> = {
   ENOENT: 'no system bus socket (No such file or directory)',
@@ -102,7 +92,7 @@ function fromCallError(err: unknown): PassimError {
   const dbusError = dbusErrorOf(err);
   if (!dbusError) return unreachable(reasonOf(err), err);
   if (UNREACHABLE.has(dbusError.name)) return unreachable(dbusError.text || dbusError.name, err);
-  return new PassimError(KIND_OF_DBUS_ERROR[dbusError.name] ?? 'internal', dbusError.text || dbusError.name, { cause: err });
+  return new PassimError(errorKindOfDBusName(dbusError.name) ?? 'internal', dbusError.text || dbusError.name, { cause: err });
 }
 
 /** The value of a variant as dbus-next decodes it. */
@@ -149,7 +139,7 @@ export class PassimClient {
       timer = setTimeout(() => reject(unreachable('timed out connecting to the system bus')), CALL_TIMEOUT_MS);
     });
     try {
-      const bus = await Promise.race([connectSystemBus({ negotiateUnixFd: true }), timeout]);
+      const bus = await Promise.race([connectSystemBus({ passDescriptors: true }), timeout]);
       return new PassimClient(bus);
     } catch (err) {
       throw err instanceof PassimError ? err : unreachable(reasonOf(err), err);

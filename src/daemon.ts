@@ -31,6 +31,10 @@ Options:
 const EXPIRY_INTERVAL_MS = 60 * 60 * 1000;
 const TIMED_EXIT_MS = 10 * 1000;
 const WITHDRAW_TIMEOUT_MS = 2000;
+/** systemd's default stop timeout is 90 s; whatever is in flight, we are gone well before. */
+const SHUTDOWN_DEADLINE_MS = 5000;
+/** Our methods' arguments are a few hundred bytes; parsing a big body would stall every client (see bus.ts). */
+const MAX_INCOMING_BODY_BYTES = 1024 * 1024;
 
 /** Waits for `work`, but no longer than `ms`; its failure is not ours to report at shutdown. */
 async function withinMs(ms: number, work: Promise<unknown>): Promise<void> {
@@ -85,11 +89,13 @@ async function main(): Promise<void> {
   const statics = new StaticDirs({ confDir: paths.staticConfDir, store, log });
   await statics.start();
   const credentials = await loadOrCreateCredentials(paths.secretKey, paths.certificate, log);
-  let onBusGone = (): void => {
-    log.error('lost the system bus');
+  let onBusGone = (reason: string): void => {
+    log.error(`lost the system bus: ${reason}`);
     process.exit(1);
   };
-  const bus = await connectSystemBus({ negotiateUnixFd: true, onDisconnect: () => onBusGone() });
+  const bus = await connectSystemBus({
+    passDescriptors: true, maxBodyBytes: MAX_INCOMING_BODY_BYTES, log, onDisconnect: (reason) => onBusGone(reason),
+  });
 
   const avahi = new Avahi(bus, log);
   const discovery = new AvahiDiscovery({ avahi, ipv6: config.ipv6, log });
@@ -129,10 +135,16 @@ async function main(): Promise<void> {
   const shutdown = async (reason: string, code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    log.info(`shutting down: ${reason}`);
+    if (code === 0) log.info(`shutting down: ${reason}`);
+    else log.error(`shutting down: ${reason}`);
+    setTimeout(() => {
+      log.error(`shutdown took longer than ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting anyway`);
+      process.exit(code);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     clearInterval(expiry);
     statics.stop();
     service.stop();
+    service.abortPublishes('the daemon is shutting down');
     network.stop();
     // Withdraw from the LAN first, but never wait long: Avahi or the bus may be going down with us.
     await withinMs(WITHDRAW_TIMEOUT_MS, Promise.all([advertiser.stop(), discovery.stop()]));
@@ -145,8 +157,7 @@ async function main(): Promise<void> {
   // Handlers go in before the bus name is taken: from then on a client (or systemd) may stop us.
   process.on('SIGINT', () => void shutdown('SIGINT', 0));
   process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
-  bus.on('error', (err: unknown) => void shutdown(`system bus error: ${(err as Error).message}`, 1));
-  onBusGone = () => void shutdown('lost the system bus', 1);
+  onBusGone = (busReason) => void shutdown(`lost the system bus: ${busReason}`, 1);
   if (args.timedExit) setTimeout(() => void shutdown('--timed-exit', 0), TIMED_EXIT_MS).unref();
 
   await network.start();

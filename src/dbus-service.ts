@@ -1,13 +1,18 @@
-import { closeSync, createReadStream, readFileSync } from 'node:fs';
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The org.freedesktop.Passim object on the system bus: a front end to the store.
+import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import type { Authorizer, Action } from './authorization.js';
 import {
   Message, MessageFlag, MessageType, Variant, connectionProcessId, errorReply,
   type MessageBus,
 } from './bus.js';
+import { claimDescriptors, closeDescriptors } from './dbus-next-patches.js';
 import { PassimError, toPassimError } from './errors.js';
 import { DEFAULT_MAX_AGE, DEFAULT_SHARE_LIMIT, ItemFlags, type Item } from './item.js';
 import type { Logger } from './log.js';
 import { readProgramName } from './proc.js';
+import { openPublishSource } from './publish-source.js';
 import type { Store } from './store.js';
 
 export const BUS_NAME = 'org.freedesktop.Passim';
@@ -67,7 +72,18 @@ export class PassimService {
   private status: Status = Status.STARTING;
   private name: string;
   private readonly introspectionXml: string;
-  private readonly handler = (msg: Message): boolean => this.dispatch(msg);
+  /** Streams of publishes under way, so that shutdown can abort them. */
+  private readonly sources = new Set<Readable>();
+  private readonly handler = (msg: Message): boolean => {
+    try {
+      return this.dispatch(msg);
+    } catch (err) {
+      // Only a bug can get here; the caller still gets an answer and the daemon stays up.
+      this.options.log.warn(`${msg.member} from ${msg.sender} failed: ${(err as Error).message}`);
+      this.options.bus.send(errorReply(msg, toPassimError(err).dbusName, 'Internal error'));
+      return true;
+    }
+  };
   private readonly onStoreChanged = (): void => {
     this.emitPropertiesChanged(['DownloadSaving', 'CarbonSaving']);
     this.emitChanged();
@@ -95,6 +111,11 @@ export class PassimService {
   stop(): void {
     this.options.bus.removeMethodHandler(this.handler);
     this.options.store.off('changed', this.onStoreChanged);
+  }
+
+  /** Aborts the publishes under way: their callers get an error and their temporary files are removed. */
+  abortPublishes(reason: string): void {
+    for (const source of this.sources) source.destroy(new PassimError('internal', `Publish aborted: ${reason}`));
   }
 
   setStatus(status: Status): void {
@@ -156,6 +177,7 @@ export class PassimService {
         return run(() => reply('s', [this.introspectionXml]));
       case `${PROPERTIES}.Get`:
         return run(() => {
+          expectSignature(msg, 'ss', 'Get takes an interface and a property name (ss)');
           const [iface, prop] = msg.body as [string, string];
           const value = iface === INTERFACE ? this.properties()[prop] : undefined;
           if (!value) throw new PassimError('invalid-argument', `No such property: ${iface}.${prop}`);
@@ -163,20 +185,27 @@ export class PassimService {
         });
       case `${PROPERTIES}.GetAll`:
         return run(() => {
+          expectSignature(msg, 's', 'GetAll takes an interface name (s)');
           const [iface] = msg.body as [string];
           reply('a{sv}', [iface === INTERFACE ? this.properties() : {}]);
         });
       case `${PROPERTIES}.Set`:
         return run(() => {
-          throw new PassimError('access-denied', 'All properties of org.freedesktop.Passim are read-only');
+          throw new PassimError('invalid-argument', 'All properties of org.freedesktop.Passim are read-only');
         });
       case `${INTERFACE}.GetItems`:
-        return run(() => reply('aa{sv}', [this.options.store.list().map(itemToDict)]));
-      case `${INTERFACE}.Publish`:
-        return run(() => this.publish(msg).then(() => reply()));
+        return run(() => {
+          expectSignature(msg, '', 'GetItems takes no arguments');
+          reply('aa{sv}', [this.options.store.list().map(itemToDict)]);
+        });
+      case `${INTERFACE}.Publish`: {
+        // Claimed now, while the message is being delivered; unclaimed descriptors are closed right after.
+        const fds = claimDescriptors();
+        return run(() => this.publish(msg, fds).then(() => reply()));
+      }
       case `${INTERFACE}.Unpublish`:
         return run(async () => {
-          if (msg.signature !== 's') throw new PassimError('invalid-argument', 'Unpublish takes one argument: the hash (s)');
+          expectSignature(msg, 's', 'Unpublish takes one argument: the hash (s)');
           await this.authorize('unpublish', msg);
           const item = await this.options.store.unpublish(String(msg.body[0]).toLowerCase());
           this.options.log.info(`unpublished ${item.hash} (${item.basename})`);
@@ -196,26 +225,34 @@ export class PassimService {
     return this.options.authorizer.authorize(action, { sender: msg.sender, interactive });
   }
 
-  private async publish(msg: Message): Promise<void> {
-    if (msg.signature !== 'ha{sv}') {
-      throw new PassimError('invalid-argument', 'Publish takes a file descriptor and a dictionary of attributes (ha{sv})');
-    }
-    const [fd, attrs] = msg.body as [number, Record<string, IncomingVariant>];
-    let owned = true; // the fd is ours to close until a stream takes it over
+  /**
+   * Like the original, the descriptor is the one attached to the message, whatever the handle says:
+   * libpassim sends its own descriptor number as the handle instead of an index.
+   */
+  private async publish(msg: Message, fds: number[]): Promise<void> {
+    let owned = [...fds]; // ours to close until a stream takes one over
     try {
+      expectSignature(msg, 'ha{sv}', 'Publish takes a file descriptor and a dictionary of attributes (ha{sv})');
+      if (fds.length !== 1) {
+        throw new PassimError('invalid-argument', `Publish needs exactly one file descriptor attached to the call, not ${fds.length}`);
+      }
+      const [, attrs] = msg.body as [number, Record<string, IncomingVariant>];
       const options = parsePublishAttributes(attrs);
       await this.authorize('publish', msg);
       const cmdline = await this.callerProgram(msg.sender);
-      owned = false;
-      const source = createReadStream('', { fd, autoClose: true, highWaterMark: 1024 * 1024 });
+      const fd = owned[0] as number;
+      owned = [];
+      const source = openPublishSource(fd);
+      this.sources.add(source);
       try {
         const item = await this.options.store.publish(source, { ...options, cmdline });
         this.options.log.info(`published ${item.hash} (${item.basename}, ${item.size} bytes) for ${cmdline || msg.sender}`);
       } finally {
+        this.sources.delete(source);
         source.destroy();
       }
     } finally {
-      if (owned) closeQuietly(fd);
+      closeDescriptors(owned);
     }
   }
 
@@ -237,12 +274,8 @@ export function introspectionFromInterfaceFile(xml: string): string {
     .replace('</node>', `${STANDARD_INTERFACES_XML}</node>`);
 }
 
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // already closed
-  }
+function expectSignature(msg: Message, signature: string, usage: string): void {
+  if (msg.signature !== signature) throw new PassimError('invalid-argument', usage);
 }
 
 function attribute<T>(attrs: Record<string, IncomingVariant>, key: string, signature: string, fallback: T): T {

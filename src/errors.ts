@@ -1,7 +1,6 @@
-/**
- * Every error a client can see. Each kind maps to exactly one D-Bus error name
- * and one HTTP status, decided here and nowhere else.
- */
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Typed errors: each kind's D-Bus error name and HTTP status, decided here and nowhere else.
+
 export type ErrorKind =
   | 'invalid-argument'
   | 'access-denied'
@@ -9,6 +8,7 @@ export type ErrorKind =
   | 'not-found'
   | 'exists'
   | 'too-large'
+  | 'limits-exceeded'
   | 'bad-request'
   | 'forbidden'
   | 'not-acceptable'
@@ -17,29 +17,56 @@ export type ErrorKind =
   | 'range-not-satisfiable'
   | 'internal';
 
+/**
+ * GIOErrorEnum codes the original daemon replies with. GDBus sends an unregistered GError as
+ * org.gtk.GDBus.UnmappedGError.Quark.<escaped quark>.Code<n> and turns that name back into the same
+ * domain and code on the client, which is how fwupd recognises G_IO_ERROR_EXISTS on a republish.
+ */
+export const GIoErrorCode = {
+  NOT_FOUND: 1,
+  EXISTS: 2,
+  PERMISSION_DENIED: 14,
+  INVALID_DATA: 35,
+} as const;
+
+/** The D-Bus error name GDBus gives a G_IO_ERROR with this code (g_dbus_error_encode_gerror). */
+export function gioErrorName(code: number): string {
+  // The quark "g-io-error-quark" with every non-alphanumeric byte escaped as _<two hex digits>.
+  const quark = 'g-io-error-quark'.replace(/[^A-Za-z0-9]/g, (c) => `_${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return `org.gtk.GDBus.UnmappedGError.Quark._${quark}.Code${code}`;
+}
+
 interface Mapping {
   dbus: string;
   http: number;
 }
 
+const DBUS_ERROR = 'org.freedesktop.DBus.Error';
+
 const MAPPINGS: Record<ErrorKind, Mapping> = {
-  'invalid-argument': { dbus: 'org.freedesktop.DBus.Error.InvalidArgs', http: 400 },
-  'access-denied': { dbus: 'org.freedesktop.DBus.Error.AccessDenied', http: 403 },
-  'interactive-authorization-required': {
-    dbus: 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired',
-    http: 403,
-  },
-  'not-found': { dbus: 'org.freedesktop.Passim.Error.NotFound', http: 404 },
-  exists: { dbus: 'org.freedesktop.Passim.Error.Exists', http: 409 },
-  'too-large': { dbus: 'org.freedesktop.Passim.Error.TooLarge', http: 413 },
-  'bad-request': { dbus: 'org.freedesktop.DBus.Error.InvalidArgs', http: 400 },
-  forbidden: { dbus: 'org.freedesktop.DBus.Error.AccessDenied', http: 403 },
-  'not-acceptable': { dbus: 'org.freedesktop.DBus.Error.InvalidArgs', http: 406 },
-  locked: { dbus: 'org.freedesktop.Passim.Error.Disabled', http: 423 },
-  'method-not-allowed': { dbus: 'org.freedesktop.DBus.Error.NotSupported', http: 405 },
-  'range-not-satisfiable': { dbus: 'org.freedesktop.DBus.Error.InvalidArgs', http: 416 },
-  internal: { dbus: 'org.freedesktop.DBus.Error.Failed', http: 500 },
+  'invalid-argument': { dbus: `${DBUS_ERROR}.InvalidArgs`, http: 400 },
+  'access-denied': { dbus: gioErrorName(GIoErrorCode.PERMISSION_DENIED), http: 403 },
+  'interactive-authorization-required': { dbus: `${DBUS_ERROR}.InteractiveAuthorizationRequired`, http: 403 },
+  'not-found': { dbus: gioErrorName(GIoErrorCode.NOT_FOUND), http: 404 },
+  exists: { dbus: gioErrorName(GIoErrorCode.EXISTS), http: 409 },
+  'too-large': { dbus: gioErrorName(GIoErrorCode.INVALID_DATA), http: 413 },
+  'limits-exceeded': { dbus: `${DBUS_ERROR}.LimitsExceeded`, http: 413 },
+  'bad-request': { dbus: `${DBUS_ERROR}.InvalidArgs`, http: 400 },
+  forbidden: { dbus: gioErrorName(GIoErrorCode.PERMISSION_DENIED), http: 403 },
+  'not-acceptable': { dbus: `${DBUS_ERROR}.InvalidArgs`, http: 406 },
+  locked: { dbus: `${DBUS_ERROR}.Failed`, http: 423 },
+  'method-not-allowed': { dbus: `${DBUS_ERROR}.NotSupported`, http: 405 },
+  'range-not-satisfiable': { dbus: `${DBUS_ERROR}.InvalidArgs`, http: 416 },
+  internal: { dbus: `${DBUS_ERROR}.Failed`, http: 500 },
 };
+
+/** For clients: the kind a D-Bus error name stands for (the first kind in the table that uses the name). */
+export function errorKindOfDBusName(name: string): ErrorKind | undefined {
+  for (const [kind, mapping] of Object.entries(MAPPINGS) as [ErrorKind, Mapping][]) {
+    if (mapping.dbus === name) return kind;
+  }
+  return undefined;
+}
 
 export class PassimError extends Error {
   readonly kind: ErrorKind;

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import dbus from 'dbus-next';
 import { ROOT, connect, startBus, startDaemon, waitFor } from './lib/harness.js';
 import { call, expectDBusError, fetchItem, getAllProperties, getItems, getProperty, publish } from './lib/passim.js';
+import { EXISTS, INVALID_ARGS, INVALID_DATA, NOT_FOUND, PERMISSION_DENIED } from './lib/dbus-errors.js';
 
 const { Variant } = dbus;
 const execFileAsync = promisify(execFile);
@@ -63,7 +64,7 @@ describe('properties and introspection', () => {
 
   test('properties are read-only and unknown ones are errors', async () => {
     const set = await expectDBusError(call(client, 'Set', 'ssv', ['org.freedesktop.Passim', 'Name', new Variant('s', 'x')], { interface: 'org.freedesktop.DBus.Properties' }));
-    assert.equal(set.type, 'org.freedesktop.DBus.Error.AccessDenied');
+    assert.equal(set.type, INVALID_ARGS);
     const unknown = await expectDBusError(getProperty(client, 'NoSuchThing'));
     assert.equal(unknown.type, 'org.freedesktop.DBus.Error.InvalidArgs');
   });
@@ -207,7 +208,7 @@ describe('Publish, GetItems and Unpublish', () => {
     await publish(client, path, { filename: 'twice.txt' });
     const files = await storedFiles();
     const err = await expectDBusError(publish(client, path, { filename: 'other-name.txt' }));
-    assert.equal(err.type, 'org.freedesktop.Passim.Error.Exists');
+    assert.equal(err.type, EXISTS);
     assert.ok(err.text.includes(sha256('twice')));
     assert.deepEqual(await storedFiles(), files);
   });
@@ -220,7 +221,7 @@ describe('Publish, GetItems and Unpublish', () => {
     assert.ok(!(await getItems(client)).some((i) => i.hash === hash));
     assert.ok(!(await storedFiles()).some((f) => f.startsWith(hash)));
     const err = await expectDBusError(call(client, 'Unpublish', 's', [hash]));
-    assert.equal(err.type, 'org.freedesktop.Passim.Error.NotFound');
+    assert.equal(err.type, NOT_FOUND);
     assert.ok(err.text.includes(hash));
   });
 
@@ -241,7 +242,7 @@ describe('limits and persistence', () => {
     try {
       const path = await writeScratch('large.bin', Buffer.alloc(1001, 7));
       const err = await expectDBusError(publish(client, path, { filename: 'large.bin' }));
-      assert.equal(err.type, 'org.freedesktop.Passim.Error.TooLarge');
+      assert.equal(err.type, INVALID_DATA);
       assert.match(err.text, /1000/);
       assert.deepEqual((await readdir(daemon.dataDir)), []);
       await publish(client, await writeScratch('fits.bin', Buffer.alloc(1000, 7)), { filename: 'fits.bin' });
@@ -344,20 +345,20 @@ describe('privileges without --insecure', () => {
     assert.deepEqual(await readdir(daemon.dataDir), []);
   });
 
-  test('another user is refused with AccessDenied and nothing changes, but may read', async () => {
+  test('another user is refused with permission-denied and nothing changes, but may read', async () => {
     const path = await writeScratch('user.txt', 'by user');
     const { chmod } = await import('node:fs/promises');
     await chmod(path, 0o644);
     const denied = await callAs(NOBODY, ['publish', path, 'user.txt']);
     assert.equal(denied.ok, false);
-    assert.equal(denied.name, 'org.freedesktop.DBus.Error.AccessDenied');
+    assert.equal(denied.name, PERMISSION_DENIED);
     assert.match(denied.text, /root/);
     assert.deepEqual(await readdir(daemon.dataDir), []);
 
     const kept = await writeScratch('kept.txt', 'kept');
     await publish(client, kept, { filename: 'kept.txt' });
     const refused = await callAs(NOBODY, ['unpublish', sha256('kept')]);
-    assert.equal(refused.name, 'org.freedesktop.DBus.Error.AccessDenied');
+    assert.equal(refused.name, PERMISSION_DENIED);
     assert.deepEqual(await readdir(daemon.dataDir), [`${sha256('kept')}-kept.txt`]);
 
     assert.deepEqual(await callAs(NOBODY, ['getitems']), { ok: true, result: 1 });

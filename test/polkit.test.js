@@ -12,9 +12,9 @@ import { ROOT, connect, runCli, startBus, startDaemon } from './lib/harness.js';
 import { call, publish } from './lib/passim.js';
 import { POLICY, createUser, installPolicy, installRule, startPolkitd, waitForAnswer } from './lib/polkit.js';
 
+import { PERMISSION_DENIED } from './lib/dbus-errors.js';
 const PUBLISH = 'org.freedesktop.passim.publish';
 const UNPUBLISH = 'org.freedesktop.passim.unpublish';
-const ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied';
 const INTERACTIVE_REQUIRED = 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired';
 const FALLBACK_WARNING = /warning: polkit is not available/g;
 
@@ -123,23 +123,23 @@ describe('with polkitd running', () => {
     assert.doesNotMatch(daemon.output(), FALLBACK_WARNING);
   });
 
-  test('a user without a rule is refused both, with AccessDenied, and nothing changes', async () => {
+  test('a user without a rule is refused both, with permission-denied, and nothing changes', async () => {
     const path = await writeScratch('user.txt', 'by user');
     const denied = await callAsUser(['publish', path, 'user.txt']);
     assert.equal(denied.ok, false);
-    assert.equal(denied.name, ACCESS_DENIED);
+    assert.equal(denied.name, PERMISSION_DENIED);
     assert.equal(denied.text, `Not authorized to publish files: an administrator must allow ${PUBLISH}`);
     assert.deepEqual(await listData(), []);
 
     // With the interactive flag and no authentication agent: still a plain refusal, and an answer.
     const interactive = await callAsUser(['publish', path, 'user.txt'], { interactive: true });
-    assert.equal(interactive.name, ACCESS_DENIED);
+    assert.equal(interactive.name, PERMISSION_DENIED);
     assert.deepEqual(await listData(), []);
 
     const kept = await writeScratch('kept.txt', 'kept');
     await publish(client, kept, { filename: 'kept.txt' });
     const refused = await callAsUser(['unpublish', sha256('kept')]);
-    assert.equal(refused.name, ACCESS_DENIED);
+    assert.equal(refused.name, PERMISSION_DENIED);
     assert.equal(refused.text, `Not authorized to unpublish files: an administrator must allow ${UNPUBLISH}`);
     assert.deepEqual(await listData(), [`${sha256('kept')}-kept.txt`]);
     await call(client, 'Unpublish', 's', [sha256('kept')]);
@@ -178,7 +178,7 @@ describe('with polkitd running', () => {
       assert.deepEqual(await callAsUser(['publish', path, 'granted.txt']), { ok: true, result: null });
       assert.deepEqual(await listData(), [`${hash}-granted.txt`]);
       const refused = await callAsUser(['unpublish', hash]);
-      assert.equal(refused.name, ACCESS_DENIED);
+      assert.equal(refused.name, PERMISSION_DENIED);
       assert.deepEqual(await listData(), [`${hash}-granted.txt`]);
     });
     await call(client, 'Unpublish', 's', [hash]);
@@ -194,7 +194,7 @@ describe('with polkitd running', () => {
       assert.match(plain.text, /Authentication is required to unpublish files \(org\.freedesktop\.passim\.unpublish\)/);
 
       const interactive = await callAsUser(['unpublish', hash], { interactive: true });
-      assert.equal(interactive.name, ACCESS_DENIED);
+      assert.equal(interactive.name, PERMISSION_DENIED);
       assert.match(interactive.text, /needs authentication, which did not succeed \(no polkit authentication agent/);
       assert.deepEqual(await listData(), [`${hash}-challenge.txt`]);
 
@@ -218,10 +218,10 @@ describe('with polkitd stopped', () => {
 
     const userFile = await writeScratch('fallback-user.txt', 'fallback user');
     const denied = await callAsUser(['publish', userFile, 'fallback-user.txt']);
-    assert.equal(denied.name, ACCESS_DENIED);
+    assert.equal(denied.name, PERMISSION_DENIED);
     assert.match(denied.text, /root/);
     const refused = await callAsUser(['unpublish', hash]);
-    assert.equal(refused.name, ACCESS_DENIED);
+    assert.equal(refused.name, PERMISSION_DENIED);
     assert.deepEqual(await listData(), [`${hash}-fallback.txt`]);
     await call(client, 'Unpublish', 's', [hash]);
     assert.deepEqual(await listData(), []);

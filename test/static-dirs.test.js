@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { getAttributeSync } from '@napi-rs/xattr';
 import { connect, startBus, startDaemon, waitFor } from './lib/harness.js';
 import { call, expectDBusError, fetchItem, getItems, getProperty, publish } from './lib/passim.js';
+import { EXISTS } from './lib/dbus-errors.js';
 
 const sha256 = (data) => createHash('sha256').update(data).digest('hex');
 /** A whole second, so that the nanosecond mtime can be put back exactly. */
@@ -99,7 +100,7 @@ describe('static folders', () => {
 
   test('publishing content that a static folder already shares is refused', async () => {
     const err = await expectDBusError(publish(client, join(shared, 'b.bin'), { filename: 'copy.bin' }));
-    assert.equal(err.type, 'org.freedesktop.Passim.Error.Exists');
+    assert.equal(err.type, EXISTS);
     assert.match(err.text, /static folder/);
   });
 
