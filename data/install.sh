@@ -31,6 +31,10 @@ fail() {
     exit 1
 }
 
+# Settings come from the environment only: an argument such as "--destdir X" would otherwise be ignored
+# and everything installed into / instead.
+[ $# -eq 0 ] || fail "unexpected argument '$1': settings are environment variables, e.g. DESTDIR=/tmp/stage PREFIX=/usr sh data/install.sh"
+
 [ -n "$NODE" ] || fail "node not found on PATH; set NODE=/path/to/node"
 case $NODE in /*) ;; *) fail "NODE must be an absolute path, not '$NODE'" ;; esac
 case $PREFIX in /*) ;; *) fail "PREFIX must be an absolute path, not '$PREFIX'" ;; esac
@@ -66,6 +70,16 @@ file 0755 bin/passimctl "$pkglib/bin"
 # native addons (usocket) that `npm ci` built, so installing needs neither a compiler nor the network.
 cp -R node_modules "$pkglib/node_modules"
 (cd "$pkglib" && npm prune --omit=dev --offline --no-audit --no-fund --loglevel=error >/dev/null)
+
+# The native addon must load in the Node.js the launchers run, or passimd cannot pass descriptors (it
+# refuses to start then). A Node.js of another ABI (process.versions.modules) needs "npm ci" run with it.
+built_abi=$(node -p process.versions.modules 2>/dev/null || echo unknown)
+if [ -x "$NODE" ]; then
+    "$NODE" -e 'require(process.argv[1])' "$pkglib/node_modules/usocket" 2>/dev/null ||
+        fail "$NODE (ABI $("$NODE" -p process.versions.modules 2>/dev/null || echo unknown)) cannot load the usocket addon built by this machine's node (ABI $built_abi): run 'npm ci' with the target's Node.js, or set NODE to a Node.js of ABI $built_abi"
+else
+    echo "install.sh: warning: cannot run $NODE here to check that it loads the usocket addon (built for Node.js ABI $built_abi)" >&2
+fi
 
 # Launchers. Each finds lib/passim next to its own folder (PREFIX/libexec and PREFIX/bin are siblings of
 # PREFIX/lib), so the tree also runs from DESTDIR; the program name stays passimd or passimctl.

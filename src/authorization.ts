@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Who may publish and unpublish: polkit, the root-only rule when polkit cannot decide, or --insecure.
 import { PassimError } from './errors.js';
 import type { Logger } from './log.js';
 import { callMethod, connectionUnixUser, dbusErrorOf, Variant, type MessageBus } from './bus.js';
@@ -81,6 +83,8 @@ export class PolkitAuthorizer implements Authorizer {
   private readonly fallback: RootOnlyAuthorizer;
   /** Whether the last call reached polkitd; undefined before the first call. */
   private reachable: boolean | undefined;
+  /** Whether polkitd knew our actions at the last failed check; logged when that changes. */
+  private actionsKnown = true;
 
   constructor(private readonly bus: MessageBus, private readonly log: Logger) {
     this.fallback = new RootOnlyAuthorizer(bus);
@@ -109,6 +113,16 @@ export class PolkitAuthorizer implements Authorizer {
         return this.fallback.authorize(action, caller);
       }
       if (err instanceof PassimError) throw err;
+      // A daemon run from a checkout, or a policy not installed yet: polkitd cannot decide about an action
+      // it does not know, which is the same as polkitd being absent.
+      if (dbusError && !(await this.actionRegistered(actionId))) {
+        if (this.actionsKnown) {
+          this.log.warn(`polkit does not know ${actionId} (is org.freedesktop.passim.policy installed?): only root may publish and unpublish until it does`);
+          this.actionsKnown = false;
+        }
+        return this.fallback.authorize(action, caller);
+      }
+      this.actionsKnown = true;
       // polkitd answered but could not decide: refuse rather than guess.
       const reason = dbusError ? dbusError.text || dbusError.name : String(err);
       this.log.warn(`polkit failed to check ${actionId} for ${caller.sender}: ${reason}`);
@@ -130,6 +144,20 @@ export class PolkitAuthorizer implements Authorizer {
         `Not authorized to ${VERBS[action]}: ${actionId} needs authentication, which did not succeed (no polkit authentication agent, or a wrong password)`);
     }
     throw new PassimError('access-denied', `Not authorized to ${VERBS[action]}: an administrator must allow ${actionId}`);
+  }
+
+
+  /** Whether polkitd has the action registered (EnumerateActions is open to every caller); false if it cannot say. */
+  private async actionRegistered(actionId: string): Promise<boolean> {
+    try {
+      const [actions] = await callMethod(this.bus, {
+        destination: POLKIT_NAME, path: POLKIT_PATH, interface: POLKIT_INTERFACE,
+        member: 'EnumerateActions', signature: 's', body: [''],
+      });
+      return Array.isArray(actions) && actions.some((entry) => Array.isArray(entry) && entry[0] === actionId);
+    } catch {
+      return false;
+    }
   }
 }
 

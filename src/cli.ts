@@ -13,6 +13,9 @@ import { formatDuration, formatSize, formatTime } from './format.js';
 import { ItemFlags, SHA256_HEX, validBasename } from './item.js';
 import { VERSION } from './version.js';
 
+// The daemon records the publishing program by its name (as the original records its tool's).
+process.title = 'passimctl';
+
 const MAX_REDIRECTS = 5;
 /** Below this a progress bar would only flicker. */
 const PROGRESS_MIN_SIZE = 1024 * 1024;

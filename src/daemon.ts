@@ -76,6 +76,9 @@ function randomInstanceName(): string {
   return `Passim-${randomInt(0x10000).toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
+// `ps`, `pidof passimd` and `systemctl status` show this instead of "node".
+process.title = 'passimd';
+
 async function main(): Promise<void> {
   const args = parseCommandLine();
   const log: Logger = createLogger({ verbose: args.verbose, prefix: 'passimd' });
@@ -170,6 +173,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`passimd: error: ${err instanceof Error ? err.message : String(err)}\n`);
+  // Through the logger, so that the journal files it at priority err.
+  createLogger({ verbose: false, prefix: 'passimd' }).error(err instanceof Error ? err.message : String(err));
   process.exit(1);
 });

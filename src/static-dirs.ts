@@ -164,7 +164,7 @@ export class StaticDirs {
     try {
       names = await readdir(folder.path);
     } catch (err) {
-      if (!folder.failed) this.log.warn(`cannot share static folder ${folder.path}: ${toPassimError(err).message}`);
+      if (!folder.failed) this.log.warn(`cannot share static folder ${folder.path}: ${toPassimError(err).message}${sandboxHint(folder.path, err)}`);
       folder.failed = true;
       this.closeFolder(folder);
       folder.files.clear();
@@ -272,4 +272,11 @@ function staticItem(path: string, basename: string, hash: string, stat: { size: 
     flags: 0,
     ctime: Number(stat.mtimeNs / 1_000_000_000n),
   };
+}
+
+/** The service's sandbox hides home folders: say so instead of leaving a bare EACCES or ENOENT. */
+function sandboxHint(path: string, err: unknown): string {
+  const code = errnoCode(err);
+  if ((code !== 'EACCES' && code !== 'ENOENT') || !/^\/(home|root|run\/user)(\/|$)/.test(path)) return '';
+  return ' (the passim service runs with ProtectHome=yes; add ProtectHome=read-only with "systemctl edit passim" to share from there)';
 }

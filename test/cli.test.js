@@ -90,6 +90,7 @@ describe('passimctl with passimd', () => {
     const item = (await getItems(client)).find((i) => i.hash === hash);
     assert.ok(item, 'GetItems lists the published hash');
     assert.equal(item.filename, 'firmware.cab');
+    assert.equal(item.cmdline, 'passimctl', 'the daemon records the publishing program by name');
     assert.equal(item['max-age'], 600);
     assert.equal(item['share-limit'], 3);
     assert.equal(item['share-count'], undefined, 'MAX-SHARE must not set share-count');

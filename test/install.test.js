@@ -45,6 +45,30 @@ async function exists(path) {
   }
 }
 
+test('install.sh refuses arguments instead of ignoring them, and installs nothing', async (t) => {
+  const destdir = await mkdtemp(join(tmpdir(), 'passim-destdir-'));
+  t.after(() => rm(destdir, { recursive: true, force: true }));
+  const install = await runProcess('sh', [join(ROOT, 'data', 'install.sh'), '--destdir', destdir], {
+    cwd: tmpdir(), env: { ...process.env, DESTDIR: destdir },
+  });
+  assert.equal(install.code, 1);
+  assert.match(install.stderr, /unexpected argument '--destdir': settings are environment variables/);
+  assert.deepEqual(await readdir(destdir), []);
+});
+
+test('install.sh fails clearly when the target Node.js cannot load the native addon', async (t) => {
+  const destdir = await mkdtemp(join(tmpdir(), 'passim-destdir-'));
+  t.after(() => rm(destdir, { recursive: true, force: true }));
+  // A Node.js of another ABI: it reports ABI 999 and fails to load any addon, as a real mismatch does.
+  const otherNode = join(destdir, 'other-node');
+  await writeFile(otherNode, '#!/bin/sh\ncase "$1" in -p) echo 999 ;; *) echo "was compiled against a different Node.js version" >&2; exit 1 ;; esac\n', { mode: 0o755 });
+  const install = await runProcess('sh', [join(ROOT, 'data', 'install.sh')], {
+    cwd: tmpdir(), env: { ...process.env, DESTDIR: join(destdir, 'root'), PREFIX: '/usr', NODE: otherNode },
+  });
+  assert.equal(install.code, 1);
+  assert.match(install.stderr, new RegExp(`other-node \\(ABI 999\\) cannot load the usocket addon built by this machine's node \\(ABI ${process.versions.modules}\\)`));
+});
+
 test('install.sh lays out the tree, and the installed passimd and passimctl publish and serve a file', async (t) => {
   const destdir = await mkdtemp(join(tmpdir(), 'passim-destdir-'));
   t.after(() => rm(destdir, { recursive: true, force: true }));
@@ -82,8 +106,9 @@ test('install.sh lays out the tree, and the installed passimd and passimctl publ
   t.after(() => bus.stop());
   const daemon = await startDaemon(bus, { program: join(destdir, 'usr/libexec/passimd'), configText: defaults });
   t.after(() => daemon.cleanup());
-  const cmdline = (await readFile(`/proc/${daemon.pid}/cmdline`, 'utf8')).split('\0');
-  assert.equal(cmdline[1], join(destdir, 'usr/libexec/../lib/passim/bin/passimd'));
+  // It calls itself passimd, and runs the installed code: the native addon it mapped is the installed one.
+  assert.equal((await readFile(`/proc/${daemon.pid}/comm`, 'utf8')).trim(), 'passimd');
+  assert.match(await readFile(`/proc/${daemon.pid}/maps`, 'utf8'), new RegExp(`${destdir}/usr/lib/passim/node_modules/usocket/build/Release/uwrap\\.node`));
 
   const env = { ...process.env, ...bus.env };
   const version = await runProcess(passimctl, ['--version'], { env });
@@ -150,4 +175,22 @@ test('bash completion completes passimctl commands and options', async () => {
   assert.deepEqual((await complete(['passimctl', '--'])).sort(), ['--help', '--version']);
   assert.deepEqual((await complete(['passimctl', 'status', '--'])).sort(), ['--help', '--json', '--version']);
   assert.deepEqual(await complete(['passimctl', 'publish', 'file.cab', '--n']), ['--next-reboot']);
+});
+
+test('an installed passimd whose native addon does not load refuses to start, saying why', async (t) => {
+  const destdir = await mkdtemp(join(tmpdir(), 'passim-destdir-'));
+  t.after(() => rm(destdir, { recursive: true, force: true }));
+  const install = await runProcess('sh', [join(ROOT, 'data', 'install.sh')], {
+    cwd: tmpdir(), env: { ...process.env, DESTDIR: destdir, PREFIX: '/usr', SYSCONFDIR: '/etc' },
+  });
+  assert.equal(install.code, 0, install.stderr);
+  // What a Node.js of another ABI sees: the addon is there but cannot be loaded.
+  await writeFile(join(destdir, 'usr/lib/passim/node_modules/usocket/build/Release/uwrap.node'), 'not an ELF file');
+  const bus = await startBus();
+  t.after(() => bus.stop());
+  const started = await runProcess(join(destdir, 'usr/libexec/passimd'), [], {
+    env: { ...process.env, ...bus.env, LOCALSTATEDIR: join(destdir, 'var'), SYSCONFDIR: join(destdir, 'etc') },
+  });
+  assert.equal(started.code, 1);
+  assert.match(started.stderr, /passimd: error: the usocket module, which passes file descriptors over D-Bus, cannot be loaded/);
 });

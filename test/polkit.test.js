@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { ROOT, connect, runCli, startBus, startDaemon } from './lib/harness.js';
+import { ROOT, connect, runCli, startBus, startDaemon, waitFor } from './lib/harness.js';
 import { call, publish } from './lib/passim.js';
 import { POLICY, createUser, installPolicy, installRule, startPolkitd, waitForAnswer } from './lib/polkit.js';
-
 import { PERMISSION_DENIED } from './lib/dbus-errors.js';
+import { passimUser, unprivilegedFolders } from './lib/system-user.js';
 const PUBLISH = 'org.freedesktop.passim.publish';
 const UNPUBLISH = 'org.freedesktop.passim.unpublish';
 const INTERACTIVE_REQUIRED = 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired';
@@ -26,20 +26,27 @@ let polkitd;
 let daemon;
 let client;
 let user;
+let passim;
 let scratch;
+/** Puts back what the policy file replaced; replaced itself when a test reinstalls the policy. */
+let removePolicy;
 /** Undo steps for everything installed on the system, run in reverse even when a step failed. */
 const undo = [];
 
 before(async () => {
-  bus = await startBus();
-  undo.push(() => bus.stop());
-  await chmod(dirname(bus.socketPath), 0o755); // the test user must reach the socket
   scratch = await mkdtemp(join(tmpdir(), 'passim-polkit-test-'));
   undo.push(() => rm(scratch, { recursive: true, force: true }));
   await chmod(scratch, 0o755);
   user = await createUser(`passimtest${process.pid}`);
   undo.push(() => user.remove());
-  undo.push(await installPolicy());
+  // Before the bus starts: the bus reads its policy, which lets passim own the name, when it starts.
+  passim = await passimUser();
+  undo.push(() => passim.remove());
+  bus = await startBus();
+  undo.push(() => bus.stop());
+  await chmod(dirname(bus.socketPath), 0o755); // the test user must reach the socket
+  removePolicy = await installPolicy();
+  undo.push(() => removePolicy());
   polkitd = await startPolkitd(bus);
   undo.push(() => polkitd.stop());
   daemon = await startDaemon(bus, { insecure: false });
@@ -205,6 +212,67 @@ describe('with polkitd running', () => {
       assert.match(r.stderr, /on a terminal/);
     });
     await call(client, 'Unpublish', 's', [hash]);
+  });
+});
+
+describe('passimd running as the passim user, as the service does', () => {
+  let unprivileged;
+  let folders;
+  let rootClient;
+  before(async () => {
+    folders = await unprivilegedFolders(passim);
+    await daemon.cleanup(); // one daemon owns the bus name at a time
+    unprivileged = await startDaemon(bus, {
+      insecure: false, uid: passim.uid, gid: passim.gid, localStateDir: folders.localStateDir, sysconfDir: folders.sysconfDir,
+    });
+    rootClient = await connect(bus);
+  });
+  after(async () => {
+    rootClient?.disconnect();
+    await unprivileged?.cleanup();
+    await folders?.remove();
+    daemon = await startDaemon(bus, { insecure: false });
+  });
+
+  test('polkitd answers it about other users\' calls: root publishes, a plain user is refused, a rule delegates', async () => {
+    const path = await writeScratch('as-passim.txt', 'published through a daemon running as passim');
+    const hash = sha256('published through a daemon running as passim');
+    await publish(rootClient, path, { filename: 'as-passim.txt' });
+    assert.deepEqual(await readdir(unprivileged.dataDir), [`${hash}-as-passim.txt`]);
+    assert.doesNotMatch(unprivileged.output(), /polkit could not check|polkit failed/);
+
+    const userFile = await writeScratch('as-passim-user.txt', 'a plain user tries');
+    const denied = await callAsUser(['publish', userFile, 'as-passim-user.txt']);
+    assert.equal(denied.name, PERMISSION_DENIED);
+    assert.equal(denied.text, `Not authorized to publish files: an administrator must allow ${PUBLISH}`);
+
+    await withRule({ [PUBLISH]: 'YES' }, { [PUBLISH]: 'yes' }, async () => {
+      assert.deepEqual(await callAsUser(['publish', userFile, 'as-passim-user.txt']), { ok: true, result: null });
+    });
+    assert.equal((await readdir(unprivileged.dataDir)).length, 2);
+    await call(rootClient, 'Unpublish', 's', [hash]);
+  });
+});
+
+describe('with polkitd running but our policy not installed', () => {
+  test('root may publish under the root-only rule, logged once, and the user may not', async () => {
+    await removePolicy();
+    try {
+      await waitFor(async () => (await run('pkaction', [], { env: { ...process.env, ...bus.env } })).stdout.includes(PUBLISH) === false,
+        'polkitd to forget the passim actions');
+      const path = await writeScratch('unknown-action.txt', 'no policy installed');
+      await publish(client, path, { filename: 'unknown-action.txt' });
+      const userFile = await writeScratch('unknown-action-user.txt', 'no policy, a user');
+      const denied = await callAsUser(['publish', userFile, 'unknown-action-user.txt']);
+      assert.equal(denied.name, PERMISSION_DENIED);
+      assert.match(denied.text, /Only root may publish/);
+      assert.equal(daemon.output().match(/polkit does not know org\.freedesktop\.passim\.publish/g)?.length, 1, daemon.output());
+      await call(client, 'Unpublish', 's', [sha256('no policy installed')]);
+    } finally {
+      removePolicy = await installPolicy();
+      await waitFor(async () => (await run('pkaction', [], { env: { ...process.env, ...bus.env } })).stdout.includes(PUBLISH),
+        'polkitd to load the passim actions again');
+    }
   });
 });
 

@@ -2,14 +2,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PASSIMD, ROOT, connect, runProcess, startBus, startDaemon } from './lib/harness.js';
 import { getItems, publish } from './lib/passim.js';
+import { SYSUSERS, passimUser, runSysusers, unprivilegedFolders } from './lib/system-user.js';
 
 const UNIT = join(ROOT, 'systemd', 'passim.service');
-const SYSUSERS = join(ROOT, 'systemd', 'passim.sysusers.conf');
 const ACTIVATION = join(ROOT, 'dbus', 'org.freedesktop.Passim.service');
 const FETCH = join(ROOT, 'test', 'lib', 'fetch.js');
 
@@ -160,52 +160,17 @@ test('the D-Bus activation file hands activation to systemd as the passim user',
   assert.equal(service.get('Exec')?.length, 1);
 });
 
-/** Runs systemd-sysusers with `config` on its standard input. */
-function runSysusers(args, config) {
-  // runProcess gives no standard input; "-" makes systemd-sysusers read the configuration from the pipe.
-  return runProcess('sh', ['-c', 'printf %s "$0" | systemd-sysusers "$@" -', config, ...args]);
-}
-
-async function userIds(name) {
-  const { code, stdout } = await runProcess('getent', ['passwd', name]);
-  if (code !== 0) return undefined;
-  const [, , uid, gid] = stdout.trim().split(':');
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
 test('passimd runs as the passim user: root publishes, the store and key belong to passim, HTTPS serves', async (t) => {
   // Undone last-in first-out: the daemon must be gone before its user is deleted.
   const cleanups = [];
   t.after(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
-  let ids = await userIds('passim');
-  let created = false;
-  if (!ids) {
-    // The real sysusers file makes the user, as on an installed system.
-    const { code, stderr } = await runSysusers([], await readFile(SYSUSERS, 'utf8'));
-    assert.equal(code, 0, stderr);
-    created = true;
-    ids = await userIds('passim');
-    assert.ok(ids, 'systemd-sysusers made no passim user');
-  }
-  cleanups.push(async () => {
-    if (!created) return;
-    await runProcess('userdel', ['passim']);
-    if ((await runProcess('getent', ['group', 'passim'])).code === 0) await runProcess('groupdel', ['passim']);
-  });
-
-  // The folders systemd's StateDirectory= and LogsDirectory= would make, owned by passim.
-  const top = await mkdtemp(join(tmpdir(), 'passim-user-'));
-  cleanups.push(() => rm(top, { recursive: true, force: true }));
-  await chmod(top, 0o755);
-  const localStateDir = join(top, 'var');
-  const sysconfDir = join(top, 'etc');
-  await mkdir(sysconfDir, { recursive: true });
-  for (const dir of ['lib/passim', 'lib/passim/data', 'log/passim']) {
-    await mkdir(join(localStateDir, dir), { recursive: true });
-    await chown(join(localStateDir, dir), ids.uid, ids.gid);
-  }
+  const ids = await passimUser();
+  cleanups.push(() => ids.remove());
+  const folders = await unprivilegedFolders(ids);
+  cleanups.push(() => folders.remove());
+  const { top, localStateDir, sysconfDir } = folders;
   // A file passim itself may not open: the daemon must read it through the fd root passes.
   const privateDir = join(top, 'root-only');
   await mkdir(privateDir, { mode: 0o700 });
