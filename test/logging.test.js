@@ -57,3 +57,40 @@ test('elsewhere lines are plain, even with a JOURNAL_STREAM that is not stderr',
   assert.ok(lines.some((line) => line.startsWith('passimd: warning: RUNNING WITH --insecure')));
   assert.ok(lines.some((line) => line.startsWith('passimd: debug: ')));
 });
+
+test('on the journal stream a fatal configuration error and a lost bus are priority 3', async () => {
+  const logPath = join(dir, 'fatal.log');
+  const fd = openSync(logPath, 'w');
+  const stat = fstatSync(fd);
+  const etc = join(dir, 'fatal-etc');
+  await mkdir(etc);
+  await writeFile(join(etc, 'passim.conf'), '[daemon]\nPort=notaport\n');
+  const env = { ...process.env, ...bus.env, LOCALSTATEDIR: join(dir, 'fatal-var'), SYSCONFDIR: etc, JOURNAL_STREAM: `${stat.dev}:${stat.ino}` };
+  const child = spawn(process.execPath, [PASSIMD], { env, stdio: ['ignore', 'ignore', fd] });
+  closeSync(fd);
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  assert.equal(code, 1);
+  const lines = (await readFile(logPath, 'utf8')).split('\n').filter(Boolean);
+  assert.ok(lines.some((line) => /^<3>.*passim\.conf.*Port/.test(line)), lines.join('\n'));
+
+  // A bus that goes away: "lost the system bus" is an error too.
+  const ownBus = await startBus();
+  const busLog = join(dir, 'busloss.log');
+  const busFd = openSync(busLog, 'w');
+  const busStat = fstatSync(busFd);
+  await writeFile(join(etc, 'passim.conf'), `[daemon]\nPort=${await freePort()}\n`);
+  const daemon = spawn(process.execPath, [PASSIMD, '--insecure'], {
+    env: { ...env, ...ownBus.env, JOURNAL_STREAM: `${busStat.dev}:${busStat.ino}` }, stdio: ['ignore', 'ignore', busFd],
+  });
+  closeSync(busFd);
+  const exited = new Promise((resolve) => daemon.once('exit', resolve));
+  try {
+    await waitFor(async () => (await readFile(busLog, 'utf8')).includes('serving 0 items'), 'passimd to start');
+    await ownBus.stop();
+    assert.equal(await exited, 1);
+  } finally {
+    await stopProcess(daemon);
+  }
+  const busLines = (await readFile(busLog, 'utf8')).split('\n').filter(Boolean);
+  assert.ok(busLines.some((line) => /^<3>shutting down: lost the system bus/.test(line)), busLines.join('\n'));
+});
