@@ -173,7 +173,7 @@ async function main() {
 
   // ---- preconditions, each with the command that fixes it
   if (process.getuid?.() !== 0) fail('it builds network namespaces and runs the original daemon from a chroot: run it as root.');
-  if (!existsSync(new URL('../dist/daemon.js', import.meta.url))) fail('dist/ is missing: run `npx tsc -p .` first.');
+  if (!existsSync(new URL('../dist/daemon/main.js', import.meta.url))) fail('dist/ is missing: run `npx tsc -p .` first.');
   const { SID_ROOT, requireRoot, rootCommand } = await import('../test/lib/debian-root.js');
   let root;
   try {

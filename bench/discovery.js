@@ -14,8 +14,8 @@ import { PASSIMD, nameHasOwner, stopProcess, waitFor } from '../test/lib/harness
 import { PASSIM_PORT, startLan } from '../test/lib/lan.js';
 import { nsExec } from '../test/lib/netns.js';
 import { getProperty } from '../test/lib/passim.js';
-import { DEFAULT_MAX_AGE, DEFAULT_SHARE_LIMIT } from '../dist/item.js';
-import { XATTR, setU32 } from '../dist/xattrs.js';
+import { DEFAULT_MAX_AGE, DEFAULT_SHARE_LIMIT } from '../dist/shared/item.js';
+import { XATTR, setU32 } from '../dist/daemon/store/xattrs.js';
 
 const RUNS = 25;
 /** Avahi announces a new record a few times over about three seconds. */

@@ -159,11 +159,10 @@ function opensslAes() {
 
 async function main() {
   const dist = new URL('../dist/', import.meta.url);
-  const { FileServer } = await import(new URL('http-server.js', dist));
-  const { Store } = await import(new URL('store.js', dist));
-  const { loadOrCreateCredentials } = await import(new URL('tls.js', dist));
-  const { NoDiscovery } = await import(new URL('discovery.js', dist));
-  const { silentLogger } = await import(new URL('log.js', dist));
+  const { FileServer } = await import(new URL('daemon/http/server.js', dist));
+  const { Store } = await import(new URL('daemon/store/store.js', dist));
+  const { loadOrCreateCredentials } = await import(new URL('daemon/tls.js', dist));
+  const { silentLogger } = await import(new URL('shared/log.js', dist));
 
   const root = await mkdtemp(join(tmpdir(), 'passim-bench-'));
   let server;
@@ -179,7 +178,7 @@ async function main() {
     const big = await store.publish(randomContent(BIG_SIZE), { ...unlimited, basename: 'big.bin' });
     const small = await store.publish(randomContent(1024), { ...unlimited, basename: 'small.bin' });
     const config = { port: 0, ipv6: false, dataDir: join(root, 'data'), maxItemSize: 2 * BIG_SIZE, cooldown: 3600, carbonCost: 0 };
-    server = new FileServer({ config, store, discovery: new NoDiscovery(), credentials, log: silentLogger, webDir: root, host: '127.0.0.1' });
+    server = new FileServer({ config, store, discovery: { find: async () => [] }, credentials, log: silentLogger, webDir: root, host: '127.0.0.1' });
     await server.start();
     const common = { port: server.port, ca: credentials.cert };
 

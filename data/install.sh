@@ -38,7 +38,7 @@ fail() {
 [ -n "$NODE" ] || fail "node not found on PATH; set NODE=/path/to/node"
 case $NODE in /*) ;; *) fail "NODE must be an absolute path, not '$NODE'" ;; esac
 case $PREFIX in /*) ;; *) fail "PREFIX must be an absolute path, not '$PREFIX'" ;; esac
-[ -f dist/daemon.js ] && [ -f dist/cli.js ] || fail "dist/ is not built: run 'npm ci' first"
+[ -f dist/daemon/main.js ] && [ -f dist/ctl/main.js ] || fail "dist/ is not built: run 'npm ci' first"
 [ -d node_modules/dbus-next ] || fail "node_modules/ is missing: run 'npm ci' first"
 
 pkglib=$DESTDIR$PREFIX/lib/passim
@@ -50,18 +50,19 @@ file() {
     install -m "$1" "$2" "$3/${4:-$(basename "$2")}"
 }
 
-# The code: the module compiled from each src/*.ts, into a fresh folder so that nothing from an older
+# The code: the module compiled from each src/**/*.ts, in the same folders, into a fresh tree so that nothing from an older
 # version or a stale build lingers. Source maps are left out because src/ is not installed.
 rm -rf "$pkglib"
 mkdir -p "$pkglib/dist"
-for f in src/*.ts; do
-    module=dist/$(basename "$f" .ts).js
+for f in $(cd src && find . -name '*.ts' | sort); do
+    module=dist/${f#./}
+    module=${module%.ts}.js
     [ -f "$module" ] || fail "$module is missing: run 'npm run build'"
-    install -m 0644 "$module" "$pkglib/dist/"
+    file 0644 "$module" "$pkglib/$(dirname "$module")"
 done
 file 0644 package.json "$pkglib"
 file 0644 package-lock.json "$pkglib"
-# The daemon reads its introspection data from ../dbus/ relative to dist/.
+# The daemon reads its introspection data from dbus/ next to dist/.
 file 0644 dbus/org.freedesktop.Passim.xml "$pkglib/dbus"
 file 0755 bin/passimd "$pkglib/bin"
 file 0755 bin/passimctl "$pkglib/bin"

@@ -9,7 +9,7 @@ import {
   formatAuditLine,
   parseAuditLine,
   sumShareBytes,
-} from '../dist/audit-log.js';
+} from '../dist/daemon/store/audit-log.js';
 
 async function tempDir(t) {
   const dir = await mkdtemp(join(tmpdir(), 'passim-audit-'));

@@ -11,9 +11,9 @@ import { dirname, join } from 'node:path';
 import dbus from 'dbus-next';
 import { connect, runCli, startBus, startDaemon } from './lib/harness.js';
 import { getItems } from './lib/passim.js';
-import { loadOrCreateCredentials } from '../dist/tls.js';
-import { silentLogger } from '../dist/log.js';
-import { VERSION } from '../dist/version.js';
+import { loadOrCreateCredentials } from '../dist/daemon/tls.js';
+import { silentLogger } from '../dist/shared/log.js';
+import { VERSION } from '../dist/shared/version.js';
 
 const { Message, Variant } = dbus;
 

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { CONFIG_KEYS } from '../dist/config.js';
+import { CONFIG_KEYS } from '../dist/daemon/config.js';
 import { PASSIMCTL, PASSIMD, ROOT } from './lib/harness.js';
 
 const run = promisify(execFile);

@@ -8,11 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 
-import { FileServer, isLoopback } from '../dist/http-server.js';
-import { Store } from '../dist/store.js';
-import { loadOrCreateCredentials } from '../dist/tls.js';
-import { NoDiscovery } from '../dist/discovery.js';
-import { silentLogger } from '../dist/log.js';
+import { FileServer } from '../dist/daemon/http/server.js';
+import { isLoopback } from '../dist/daemon/http/request.js';
+import { Store } from '../dist/daemon/store/store.js';
+import { loadOrCreateCredentials } from '../dist/daemon/tls.js';
+import { silentLogger } from '../dist/shared/log.js';
+
+/** Discovery that finds nobody: these tests are about this machine's own items. */
+const NO_PEERS = { find: async () => [] };
 
 let root;
 let store;
@@ -106,7 +109,7 @@ before(async () => {
     log: silentLogger,
   });
   agent = new Agent({ keepAlive: true, maxSockets: 4 });
-  server = await startServer(new NoDiscovery());
+  server = await startServer(NO_PEERS);
 });
 
 after(async () => {
@@ -366,7 +369,7 @@ test('/style.css and /favicon.ico: built-in defaults, or the files in webDir', a
   const webDir = join(root, 'web');
   await mkdir(webDir, { recursive: true });
   await writeFile(join(webDir, 'style.css'), 'h1 { color: red; }\n');
-  const themed = await startServer(new NoDiscovery(), webDir);
+  const themed = await startServer(NO_PEERS, webDir);
   try {
     const custom = await fetch('/style.css', { port: themed.port });
     assert.equal(custom.status, 200);
@@ -452,7 +455,7 @@ test('port 0 binds a free port; a taken port is a clear error', async () => {
   const clash = new FileServer({
     config: { ...config(join(root, 'data')), port: server.port },
     store,
-    discovery: new NoDiscovery(),
+    discovery: NO_PEERS,
     credentials,
     log: silentLogger,
     webDir: root,

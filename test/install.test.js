@@ -6,7 +6,7 @@ import { access, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, runProcess, startBus, startDaemon } from './lib/harness.js';
-import { CONFIG_KEYS } from '../dist/config.js';
+import { CONFIG_KEYS } from '../dist/daemon/config.js';
 
 const FETCH = join(ROOT, 'test', 'lib', 'fetch.js');
 const PACKAGE = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'));
@@ -17,8 +17,8 @@ const INSTALLED = {
   'usr/bin/passimctl': 0o755,
   'usr/lib/passim/bin/passimd': 0o755,
   'usr/lib/passim/bin/passimctl': 0o755,
-  'usr/lib/passim/dist/daemon.js': 0o644,
-  'usr/lib/passim/dist/cli.js': 0o644,
+  'usr/lib/passim/dist/daemon/main.js': 0o644,
+  'usr/lib/passim/dist/ctl/main.js': 0o644,
   'usr/lib/passim/dbus/org.freedesktop.Passim.xml': 0o644,
   'usr/lib/passim/package.json': 0o644,
   'usr/share/dbus-1/system.d/org.freedesktop.Passim.conf': 0o644,
@@ -84,8 +84,10 @@ test('install.sh lays out the tree, and the installed passimd and passimctl publ
     assert.equal(info.mode & 0o777, mode, `${path} has mode ${(info.mode & 0o777).toString(8)}`);
   }
   // Every compiled module, none of the TypeScript or source maps.
-  const sources = (await readdir(join(ROOT, 'src'))).filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, '.js'));
-  assert.deepEqual((await readdir(join(destdir, 'usr/lib/passim/dist'))).sort(), sources.sort());
+  const sources = (await readdir(join(ROOT, 'src'), { recursive: true })).filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, '.js'));
+  const installed = (await readdir(join(destdir, 'usr/lib/passim/dist'), { recursive: true })).filter((f) => f.endsWith('.js'));
+  assert.deepEqual(installed.sort(), sources.sort());
+  assert.deepEqual((await readdir(join(destdir, 'usr/lib/passim/dist'), { recursive: true })).filter((f) => /\.(ts|map)$/.test(f)), []);
   // Production dependencies only, with the native addon usocket already built.
   const modules = join(destdir, 'usr/lib/passim/node_modules');
   for (const dependency of Object.keys(PACKAGE.dependencies)) assert.ok(await exists(join(modules, dependency)), dependency);

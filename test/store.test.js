@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs/xattr';
-import { Store } from '../dist/store.js';
-import { parseAuditLine } from '../dist/audit-log.js';
-import { readBootTime } from '../dist/proc.js';
+import { Store } from '../dist/daemon/store/store.js';
+import { parseAuditLine } from '../dist/daemon/store/audit-log.js';
+import { readBootTime } from '../dist/daemon/proc.js';
 
 const sha256 = (data) => createHash('sha256').update(data).digest('hex');
 const u32 = (n) => {

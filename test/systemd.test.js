@@ -26,7 +26,7 @@ function describeRun(what, { code, stdout, stderr }) {
 
 /** Compiles src/ into dist/ when a module is missing or older than its source (data/install.sh copies dist/). */
 async function buildIfStale() {
-  const sources = (await readdir(join(ROOT, 'src'))).filter((f) => f.endsWith('.ts'));
+  const sources = (await readdir(join(ROOT, 'src'), { recursive: true })).filter((f) => f.endsWith('.ts'));
   let stale = false;
   for (const source of sources) {
     const built = join(ROOT, 'dist', source.replace(/\.ts$/, '.js'));

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// passimctl download: fetch an item through the local daemon, following its redirect to a peer, and keep
+// it only if its SHA-256 matches.
+import { randomBytes } from 'node:crypto';
+import { unlinkSync } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { SHA256_HEX } from '../shared/api.js';
+import { PassimError, errnoCode } from '../shared/errors.js';
+import { formatSize } from '../shared/format.js';
+import { sha256Hasher } from '../shared/hash.js';
+import { validBasename } from '../shared/item.js';
+import { withClient } from '../client/client.js';
+import { ProgressBar } from './progress.js';
+
+const MAX_REDIRECTS = 5;
+/** Below this a progress bar would only flicker. */
+const PROGRESS_MIN_SIZE = 1024 * 1024;
+/** A peer that stops sending for this long is given up on. */
+const IDLE_TIMEOUT_MS = 60_000;
+
+function request(url: URL): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    // The content is checked against the hash, so the peers' self-signed certificates need no trust.
+    const req = httpsGet(url, { rejectUnauthorized: false }, resolve);
+    req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new Error(`no data from ${url.host} for ${IDLE_TIMEOUT_MS / 1000} s`)));
+    req.on('error', reject);
+  });
+}
+
+function httpError(res: IncomingMessage, url: URL, hash: string): PassimError {
+  switch (res.statusCode) {
+    case 404:
+      return new PassimError('not-found', `No peer has ${hash}`);
+    case 423:
+      return new PassimError('locked', `${hash} is not shared until the next reboot`);
+    case 403:
+      return new PassimError('forbidden', `${url.host} refused the download (403 Forbidden)`);
+    default:
+      return new PassimError('internal', `Download from ${url.host} failed: HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim());
+  }
+}
+
+/** GETs `url`, following redirects to peers; resolves with the 200 response. */
+async function fetchFollowing(start: URL, hash: string): Promise<IncomingMessage> {
+  let url = start;
+  for (let hop = 0; ; hop++) {
+    let res: IncomingMessage;
+    try {
+      res = await request(url);
+    } catch (err) {
+      throw new PassimError('internal', `Cannot download from ${url.host}: ${(err as Error).message}`, { cause: err });
+    }
+    const status = res.statusCode ?? 0;
+    if (status === 200) return res;
+    res.resume();
+    if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
+      if (hop >= MAX_REDIRECTS) throw new PassimError('internal', `Too many redirects downloading ${hash}`);
+      url = new URL(res.headers.location, url);
+      if (url.protocol !== 'https:') throw new PassimError('internal', `Refusing to follow a redirect to ${url.protocol} ${url.host}`);
+      continue;
+    }
+    throw httpError(res, url, hash);
+  }
+}
+
+export async function download(name: string, hashArg: string): Promise<void> {
+  if (!validBasename(name)) throw new PassimError('invalid-argument', `"${name}" is not a plain file name (no '/', no control characters)`);
+  const hash = hashArg.toLowerCase();
+  if (!SHA256_HEX.test(hash)) throw new PassimError('invalid-argument', `"${hashArg}" is not a SHA-256 hash (64 hex digits)`);
+  const { uri } = await withClient((client) => client.getProperties());
+  const res = await fetchFollowing(new URL(`${uri}${encodeURIComponent(name)}?sha256=${hash}&localhost=false`), hash);
+  const type = (res.headers['content-type'] ?? 'application/octet-stream').split(';')[0]?.trim() || 'application/octet-stream';
+  const total = Number(res.headers['content-length'] ?? NaN);
+  const bar = process.stderr.isTTY && total > PROGRESS_MIN_SIZE ? new ProgressBar(name, total) : undefined;
+
+  // A name of our own, not derived from BASENAME, so a long BASENAME cannot exceed NAME_MAX here.
+  const temp = join(process.cwd(), `.passimctl-${hash.slice(0, 16)}-${randomBytes(4).toString('hex')}.part`);
+  const onInterrupt = (): void => {
+    bar?.clear();
+    try { unlinkSync(temp); } catch { /* not created yet */ }
+    process.exit(130);
+  };
+  process.once('SIGINT', onInterrupt);
+  process.once('SIGTERM', onInterrupt);
+  let kept = false;
+  try {
+    const file = await open(temp, 'wx', 0o644);
+    const digest = sha256Hasher();
+    let size = 0;
+    await pipeline(
+      res,
+      async function* (source: AsyncIterable<Buffer>) {
+        for await (const chunk of source) {
+          digest.update(chunk);
+          size += chunk.length;
+          bar?.update(size);
+          yield chunk;
+        }
+      },
+      file.createWriteStream(),
+    );
+    bar?.clear();
+    const got = digest.digest('hex');
+    if (got !== hash) {
+      throw new PassimError('internal', `Downloaded data does not match the hash: expected ${hash}, got ${got}; nothing was saved`);
+    }
+    await rename(temp, name);
+    kept = true;
+    process.stdout.write(`Saved ${name} (${formatSize(size)} of ${type})\n`);
+  } catch (err) {
+    bar?.clear();
+    // An unread response (e.g. the temporary file could not be created) would keep the process alive.
+    res.destroy();
+    if (err instanceof PassimError) throw err;
+    throw new PassimError('internal', `Download of ${name} failed: ${(err as Error).message}`, { cause: err });
+  } finally {
+    if (!kept) await unlink(temp).catch((err: unknown) => { if (errnoCode(err) !== 'ENOENT') throw err; });
+    process.removeListener('SIGINT', onInterrupt);
+    process.removeListener('SIGTERM', onInterrupt);
+  }
+}
+

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The org.freedesktop.Passim object on the system bus: a front end to the store.
+import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import type { Authorizer, Action } from './authorization.js';
+import { Attribute, BUS_NAME, INTERFACE, OBJECT_PATH, Status } from '../shared/api.js';
+import {
+  INTROSPECTABLE_INTERFACE as INTROSPECTABLE, Message, MessageFlag, MessageType, PROPERTIES_INTERFACE as PROPERTIES, Variant,
+  connectionProcessId, errorReply, type MessageBus,
+} from '../shared/dbus/bus.js';
+import { claimDescriptors, closeDescriptors } from '../shared/dbus/dbus-next-patches.js';
+import { PassimError, toPassimError } from '../shared/errors.js';
+import { DEFAULT_MAX_AGE, DEFAULT_SHARE_LIMIT, ItemFlags, type Item } from '../shared/item.js';
+import type { Logger } from '../shared/log.js';
+import { readProgramName } from './proc.js';
+import { openPublishSource } from './store/publish-source.js';
+import type { Store } from './store/store.js';
+
+/** The interface description shipped in dbus/: served as-is by Introspect, so it cannot drift from what we export. */
+export const INTERFACE_XML_URL = new URL('../../dbus/org.freedesktop.Passim.xml', import.meta.url);
+
+const STANDARD_INTERFACES_XML = `
+  <interface name="org.freedesktop.DBus.Peer">
+    <method name="Ping"/>
+    <method name="GetMachineId"><arg type="s" name="machine_uuid" direction="out"/></method>
+  </interface>
+  <interface name="org.freedesktop.DBus.Introspectable">
+    <method name="Introspect"><arg type="s" name="xml_data" direction="out"/></method>
+  </interface>
+  <interface name="org.freedesktop.DBus.Properties">
+    <method name="Get"><arg type="s" name="interface_name" direction="in"/><arg type="s" name="property_name" direction="in"/><arg type="v" name="value" direction="out"/></method>
+    <method name="GetAll"><arg type="s" name="interface_name" direction="in"/><arg type="a{sv}" name="properties" direction="out"/></method>
+    <method name="Set"><arg type="s" name="interface_name" direction="in"/><arg type="s" name="property_name" direction="in"/><arg type="v" name="value" direction="in"/></method>
+    <signal name="PropertiesChanged"><arg type="s" name="interface_name"/><arg type="a{sv}" name="changed_properties"/><arg type="as" name="invalidated_properties"/></signal>
+  </interface>
+`;
+
+export interface PassimServiceOptions {
+  bus: MessageBus;
+  store: Store;
+  authorizer: Authorizer;
+  log: Logger;
+  version: string;
+  uri: string;
+  name: string;
+  /** kg CO₂e per GB, for CarbonSaving. */
+  carbonCost: number;
+}
+
+/** A variant in an incoming a{sv}, as dbus-next decodes it. */
+interface IncomingVariant {
+  signature: string;
+  value: unknown;
+}
+
+/** The org.freedesktop.Passim object on the system bus: a front end to the store. */
+export class PassimService {
+  private status: Status = Status.STARTING;
+  private name: string;
+  private readonly introspectionXml: string;
+  /** Streams of publishes under way, so that shutdown can abort them. */
+  private readonly sources = new Set<Readable>();
+  private readonly handler = (msg: Message): boolean => {
+    try {
+      return this.dispatch(msg);
+    } catch (err) {
+      // Only a bug can get here; the caller still gets an answer and the daemon stays up.
+      this.options.log.warn(`${msg.member} from ${msg.sender} failed: ${(err as Error).message}`);
+      this.options.bus.send(errorReply(msg, toPassimError(err).dbusName, 'Internal error'));
+      return true;
+    }
+  };
+  private readonly onStoreChanged = (): void => {
+    this.emitPropertiesChanged(['DownloadSaving', 'CarbonSaving']);
+    this.emitChanged();
+  };
+
+  constructor(private readonly options: PassimServiceOptions) {
+    this.name = options.name;
+    this.introspectionXml = introspectionFromInterfaceFile(readFileSync(INTERFACE_XML_URL, 'utf8'));
+  }
+
+  /** Starts answering calls and takes the bus name; fails if another daemon owns it. */
+  async start(): Promise<void> {
+    const { bus } = this.options;
+    bus.addMethodHandler(this.handler);
+    this.options.store.on('changed', this.onStoreChanged);
+    const DO_NOT_QUEUE = 0x4;
+    const PRIMARY_OWNER = 1;
+    const reply = await bus.requestName(BUS_NAME, DO_NOT_QUEUE);
+    if (reply !== PRIMARY_OWNER) {
+      this.stop();
+      throw new PassimError('exists', `${BUS_NAME} is already owned by another process: is passimd already running?`);
+    }
+  }
+
+  stop(): void {
+    this.options.bus.removeMethodHandler(this.handler);
+    this.options.store.off('changed', this.onStoreChanged);
+  }
+
+  /** Aborts the publishes under way: their callers get an error and their temporary files are removed. */
+  abortPublishes(reason: string): void {
+    for (const source of this.sources) source.destroy(new PassimError('internal', `Publish aborted: ${reason}`));
+  }
+
+  setStatus(status: Status): void {
+    if (status === this.status) return;
+    this.status = status;
+    this.emitPropertiesChanged(['Status']);
+    this.emitChanged();
+  }
+
+  setName(name: string): void {
+    if (name === this.name) return;
+    this.name = name;
+    this.emitPropertiesChanged(['Name']);
+    this.emitChanged();
+  }
+
+  private properties(): Record<string, Variant> {
+    const { store, version, uri, carbonCost } = this.options;
+    const saving = store.downloadSaving;
+    return {
+      DaemonVersion: new Variant('s', version),
+      Uri: new Variant('s', uri),
+      Name: new Variant('s', this.name),
+      Status: new Variant('u', this.status),
+      DownloadSaving: new Variant('t', BigInt(saving)),
+      CarbonSaving: new Variant('d', (saving / (1024 * 1024)) * carbonCost / 1024),
+    };
+  }
+
+  private emitChanged(): void {
+    this.options.bus.send(Message.newSignal(OBJECT_PATH, INTERFACE, 'Changed', '', []));
+  }
+
+  private emitPropertiesChanged(names: string[]): void {
+    const all = this.properties();
+    const changed = Object.fromEntries(names.map((n) => [n, all[n]]));
+    this.options.bus.send(Message.newSignal(OBJECT_PATH, PROPERTIES, 'PropertiesChanged', 'sa{sv}as', [INTERFACE, changed, []]));
+  }
+
+  /** Returns true when the message is ours; replies asynchronously. */
+  private dispatch(msg: Message): boolean {
+    if (msg.type !== MessageType.METHOD_CALL || msg.path !== OBJECT_PATH) return false;
+    const reply = (signature = '', body: unknown[] = []): void => {
+      this.options.bus.send(Message.newMethodReturn(msg, signature, body));
+    };
+    const fail = (err: unknown): void => {
+      const error = toPassimError(err);
+      if (error.kind === 'internal') this.options.log.warn(`${msg.member} from ${msg.sender} failed: ${error.message}`);
+      else this.options.log.debug(`${msg.member} from ${msg.sender} refused: ${error.message}`);
+      this.options.bus.send(errorReply(msg, error.dbusName, error.message));
+    };
+    const run = (work: () => Promise<void> | void): boolean => {
+      Promise.resolve().then(work).catch(fail);
+      return true;
+    };
+
+    switch (`${msg.interface}.${msg.member}`) {
+      case `${INTROSPECTABLE}.Introspect`:
+        return run(() => reply('s', [this.introspectionXml]));
+      case `${PROPERTIES}.Get`:
+        return run(() => {
+          expectSignature(msg, 'ss', 'Get takes an interface and a property name (ss)');
+          const [iface, prop] = msg.body as [string, string];
+          const value = iface === INTERFACE ? this.properties()[prop] : undefined;
+          if (!value) throw new PassimError('invalid-argument', `No such property: ${iface}.${prop}`);
+          reply('v', [value]);
+        });
+      case `${PROPERTIES}.GetAll`:
+        return run(() => {
+          expectSignature(msg, 's', 'GetAll takes an interface name (s)');
+          const [iface] = msg.body as [string];
+          reply('a{sv}', [iface === INTERFACE ? this.properties() : {}]);
+        });
+      case `${PROPERTIES}.Set`:
+        return run(() => {
+          throw new PassimError('invalid-argument', 'All properties of org.freedesktop.Passim are read-only');
+        });
+      case `${INTERFACE}.GetItems`:
+        return run(() => {
+          expectSignature(msg, '', 'GetItems takes no arguments');
+          reply('aa{sv}', [this.options.store.list().map(itemToDict)]);
+        });
+      case `${INTERFACE}.Publish`: {
+        // Claimed now, while the message is being delivered; unclaimed descriptors are closed right after.
+        const fds = claimDescriptors();
+        return run(() => this.publish(msg, fds).then(() => reply()));
+      }
+      case `${INTERFACE}.Unpublish`:
+        return run(async () => {
+          expectSignature(msg, 's', 'Unpublish takes one argument: the hash (s)');
+          await this.authorize('unpublish', msg);
+          const item = await this.options.store.unpublish(String(msg.body[0]).toLowerCase());
+          this.options.log.info(`unpublished ${item.hash} (${item.basename})`);
+          reply();
+        });
+      default:
+        if (msg.interface === INTERFACE || msg.interface === PROPERTIES || msg.interface === INTROSPECTABLE) {
+          this.options.bus.send(errorReply(msg, 'org.freedesktop.DBus.Error.UnknownMethod', `No method ${msg.member} on ${msg.interface}`));
+          return true;
+        }
+        return false; // org.freedesktop.DBus.Peer and the like: dbus-next answers those
+    }
+  }
+
+  private authorize(action: Action, msg: Message): Promise<void> {
+    const interactive = (msg.flags & MessageFlag.ALLOW_INTERACTIVE_AUTHORIZATION) !== 0;
+    return this.options.authorizer.authorize(action, { sender: msg.sender, interactive });
+  }
+
+  /**
+   * Like the original, the descriptor is the one attached to the message, whatever the handle says:
+   * libpassim sends its own descriptor number as the handle instead of an index.
+   */
+  private async publish(msg: Message, fds: number[]): Promise<void> {
+    let owned = [...fds]; // ours to close until a stream takes one over
+    try {
+      expectSignature(msg, 'ha{sv}', 'Publish takes a file descriptor and a dictionary of attributes (ha{sv})');
+      if (fds.length !== 1) {
+        throw new PassimError('invalid-argument', `Publish needs exactly one file descriptor attached to the call, not ${fds.length}`);
+      }
+      const [, attrs] = msg.body as [number, Record<string, IncomingVariant>];
+      const options = parsePublishAttributes(attrs);
+      await this.authorize('publish', msg);
+      const cmdline = await this.callerProgram(msg.sender);
+      const fd = owned[0] as number;
+      owned = [];
+      const source = openPublishSource(fd);
+      this.sources.add(source);
+      try {
+        const item = await this.options.store.publish(source, { ...options, cmdline });
+        this.options.log.info(`published ${item.hash} (${item.basename}, ${item.size} bytes) for ${cmdline || msg.sender}`);
+      } finally {
+        this.sources.delete(source);
+        source.destroy();
+      }
+    } finally {
+      closeDescriptors(owned);
+    }
+  }
+
+  private async callerProgram(sender: string): Promise<string> {
+    try {
+      return await readProgramName(await connectionProcessId(this.options.bus, sender));
+    } catch (err) {
+      this.options.log.debug(`cannot tell which program ${sender} is: ${(err as Error).message}`);
+      return '';
+    }
+  }
+}
+
+/** Strips the doc comments (busctl and GDBus reject or ignore them) and adds the standard interfaces. */
+export function introspectionFromInterfaceFile(xml: string): string {
+  return xml
+    .replace(/<doc:doc>[\s\S]*?<\/doc:doc>\s*/g, '')
+    .replace(/\s+xmlns:doc="[^"]*"/, '')
+    .replace('</node>', `${STANDARD_INTERFACES_XML}</node>`);
+}
+
+function expectSignature(msg: Message, signature: string, usage: string): void {
+  if (msg.signature !== signature) throw new PassimError('invalid-argument', usage);
+}
+
+function attribute<T>(attrs: Record<string, IncomingVariant>, { key, type }: { key: string; type: string }, fallback: T): T {
+  const variant = attrs[key];
+  if (variant === undefined) return fallback;
+  if (variant.signature !== type) {
+    throw new PassimError('invalid-argument', `Attribute ${key} must have type ${type}, not ${variant.signature}`);
+  }
+  return variant.value as T;
+}
+
+function parsePublishAttributes(attrs: Record<string, IncomingVariant>) {
+  const basename = attribute<string>(attrs, Attribute.filename, '');
+  if (basename === '') throw new PassimError('invalid-argument', 'The filename attribute is required');
+  const flags = attribute<bigint>(attrs, Attribute.flags, 0n);
+  return {
+    basename,
+    maxAge: attribute<number>(attrs, Attribute.maxAge, DEFAULT_MAX_AGE),
+    shareLimit: attribute<number>(attrs, Attribute.shareLimit, DEFAULT_SHARE_LIMIT),
+    shareCount: attribute<number>(attrs, Attribute.shareCount, 0),
+    nextReboot: (flags & BigInt(ItemFlags.NEXT_REBOOT)) !== 0n,
+  };
+}
+
+/** One GetItems entry; keys whose value is zero or empty are left out, as the original does. */
+function itemToDict(item: Item): Record<string, Variant> {
+  const dict: Record<string, Variant> = {};
+  const put = ({ key, type }: { key: string; type: string }, value: string | number | bigint): void => {
+    if (value === '' || value === 0 || value === 0n) return;
+    dict[key] = new Variant(type, value);
+  };
+  put(Attribute.hash, item.hash);
+  put(Attribute.filename, item.basename);
+  put(Attribute.cmdline, item.cmdline);
+  put(Attribute.maxAge, item.maxAge);
+  put(Attribute.shareLimit, item.shareLimit);
+  put(Attribute.shareCount, item.shareCount);
+  put(Attribute.size, BigInt(item.size));
+  put(Attribute.flags, BigInt(item.flags));
+  put(Attribute.ctime, BigInt(item.ctime));
+  return dict;
+}

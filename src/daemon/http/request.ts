@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// What a request asks for: the client's address, the file query, the byte range, conditional headers.
+import type { IncomingMessage } from 'node:http';
+import { SHA256_HEX } from '../../shared/api.js';
+import { PassimError } from '../../shared/errors.js';
+
+/** The client's address, with IPv4-mapped IPv6 (from a dual-stack socket) shown as plain IPv4. */
+export function clientAddress(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/** 127.0.0.0/8, ::1, or 127.0.0.0/8 mapped into IPv6 (::ffff:127.x.y.z). */
+export function isLoopback(address: string): boolean {
+  return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
+}
+
+export function decodeComponent(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new PassimError('bad-request', 'The address has malformed percent-encoding.');
+  }
+}
+
+export interface FileQuery {
+  hash: string;
+  /** undefined when not given. */
+  localhost: boolean | undefined;
+}
+
+/** Parses `sha256=HASH[&localhost=true|false]`; other keys are ignored. */
+export function parseFileQuery(query: string): FileQuery {
+  let hash: string | undefined;
+  let localhost: string | undefined;
+  for (const pair of query.split('&')) {
+    const eq = pair.indexOf('=');
+    const key = decodeComponent(eq < 0 ? pair : pair.slice(0, eq));
+    const value = eq < 0 ? '' : decodeComponent(pair.slice(eq + 1));
+    if (key === 'sha256') {
+      if (hash !== undefined) throw new PassimError('bad-request', 'The sha256= argument was given more than once.');
+      hash = value;
+    } else if (key === 'localhost') {
+      if (localhost !== undefined) throw new PassimError('bad-request', 'The localhost= argument was given more than once.');
+      localhost = value;
+    }
+  }
+  if (hash === undefined) throw new PassimError('bad-request', 'The sha256= argument is required.');
+  if (!SHA256_HEX.test(hash.toLowerCase())) throw new PassimError('not-acceptable', 'The sha256 hash must be exactly 64 hexadecimal digits.');
+  if (localhost !== undefined && localhost !== 'true' && localhost !== 'false') {
+    throw new PassimError('bad-request', 'The localhost= argument must be true or false.');
+  }
+  return { hash: hash.toLowerCase(), localhost: localhost === undefined ? undefined : localhost === 'true' };
+}
+
+/** Inclusive byte offsets. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * A single `bytes=` range resolved against `size`. Anything we do not handle (other units, several ranges,
+ * bad syntax) gives undefined, meaning "send the whole file", which RFC 9110 allows.
+ */
+export function parseRange(header: string, size: number): ByteRange | 'unsatisfiable' | undefined {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match) return undefined;
+  const first = match[1] ?? '';
+  const last = match[2] ?? '';
+  if (first === '') {
+    if (last === '') return undefined;
+    const suffix = Number(last);
+    if (suffix === 0 || size === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(first);
+  if (last !== '' && Number(last) < start) return undefined;
+  if (start >= size) return 'unsatisfiable';
+  return { start, end: last === '' ? size - 1 : Math.min(Number(last), size - 1) };
+}
+
+/** If-None-Match: a list of entity tags (weak ones compare equal too) or `*`. */
+export function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  return header.split(',').some((tag) => {
+    const t = tag.trim();
+    return t === '*' || t === etag || t === `W/${etag}`;
+  });
+}

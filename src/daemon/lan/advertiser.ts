@@ -1,0 +1,325 @@
+import { EventEmitter } from 'node:events';
+import { Avahi, AvahiInterface, IF_UNSPEC, Protocol } from './avahi.js';
+import type { Logger } from '../../shared/log.js';
+
+export const SERVICE_TYPE = '_cache._tcp';
+
+/** Avahi's default entries-per-entry-group-max is 32: the service itself plus 31 subtypes. */
+export const SUBTYPES_PER_GROUP = 31;
+
+/**
+ * Subtype records are answered when asked for but never announced: announcing 10,000 of them would fill every
+ * neighbour's Avahi cache (4096 entries by default), after which Avahi silently drops what it hears, for this
+ * and every other service on the LAN. A short TTL keeps what lookups leave in caches small too.
+ */
+export const SUBTYPE_TTL_SECONDS = 60;
+/**
+ * Unannounced records get no goodbye when withdrawn, so a cache may keep pointing a subtype at an instance name
+ * for up to the TTL: a freed name is not reused before then, or it could point at a group without the item.
+ */
+const NAME_QUARANTINE_MS = (SUBTYPE_TTL_SECONDS + 15) * 1000;
+const PUBLISH_NO_ANNOUNCE = 4;
+const DNS_CLASS_IN = 1;
+const DNS_TYPE_PTR = 12;
+
+const EntryGroupState = { UNCOMMITTED: 0, REGISTERING: 1, ESTABLISHED: 2, COLLISION: 3, FAILURE: 4 } as const;
+
+/** Groups registered at once; each has a single call in flight, far below the bus's pending-reply limit. */
+const PARALLEL_REGISTRATIONS = 8;
+/** A group still probing after this long is kept: Avahi announces it when it can (e.g. once a link comes up). */
+const ESTABLISH_TIMEOUT_MS = 5000;
+const RETRY_DELAY_MS = 5000;
+
+/** The DNS-SD subtype for a hash: a DNS label holds 63 bytes, so the first 60 hex digits. */
+export function subtypeOf(hash: string): string {
+  return `_${hash.slice(0, 60)}._sub.${SERVICE_TYPE}`;
+}
+
+interface EntryGroup {
+  path: string;
+  instance: string;
+  hashes: Set<string>;
+}
+
+interface Plan {
+  /** The live group this one replaces, freed only once the new one is established. */
+  replaces: EntryGroup | null;
+  hashes: string[];
+}
+
+export interface AdvertiserOptions {
+  avahi: Avahi;
+  port: number;
+  ipv6: boolean;
+  /** Instance name of a group when no other holds it; further groups are `<name>-<n>`. */
+  name: string;
+  log: Logger;
+}
+
+export interface AdvertiserEvents {
+  /** The instance name changed after a collision with another host. */
+  name: [string];
+}
+
+/**
+ * Advertises one `_cache._tcp` service per entry group and one subtype per item, spread over as many groups
+ * as Avahi's per-group limit needs. Groups are never edited in place: a changed group is registered anew and
+ * the old one withdrawn only once the new one is established, so no remaining item is ever unadvertised.
+ */
+export class Advertiser extends EventEmitter<AdvertiserEvents> {
+  private desired = new Set<string>();
+  private groups: EntryGroup[] = [];
+  private baseName: string;
+  /** Instance names of our groups, live or being registered: a new group takes the lowest free one. */
+  private readonly instances = new Set<string>();
+  /** Instance names freed recently, with the time they may be used again. */
+  private readonly retired = new Map<string, number>();
+  private domain = 'local';
+  /** Bumped when Avahi goes away: work started before that must not touch the new state. */
+  private epoch = 0;
+  private running: Promise<void> | null = null;
+  private rerun = false;
+  private retry: NodeJS.Timeout | null = null;
+  private readonly avahi: Avahi;
+  private readonly protocol: number;
+
+  constructor(private readonly options: AdvertiserOptions) {
+    super();
+    this.avahi = options.avahi;
+    this.baseName = options.name;
+    this.protocol = options.ipv6 ? Protocol.UNSPEC : Protocol.INET;
+    this.avahi.on('up', () => this.schedule());
+    this.avahi.on('down', () => this.forget());
+  }
+
+  get name(): string {
+    return this.baseName;
+  }
+
+  /** Hashes to advertise from now on; an empty set withdraws everything. */
+  update(hashes: Iterable<string>): void {
+    this.desired = new Set(hashes);
+    this.schedule();
+  }
+
+  /** Resolves once the advertised set matches the last update (or Avahi is unavailable). */
+  async settled(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Number of hashes currently advertised. */
+  get advertisedCount(): number {
+    return this.groups.reduce((n, g) => n + g.hashes.size, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.desired.clear();
+    if (this.retry) clearTimeout(this.retry);
+    await this.settled();
+    const groups = this.groups;
+    this.groups = [];
+    await Promise.all(groups.map((g) => this.release(g)));
+  }
+
+  private schedule(): void {
+    if (this.running) {
+      this.rerun = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.rerun = false;
+        try {
+          await this.reconcile();
+        } catch (err) {
+          this.options.log.warn(`advertising failed, retrying in ${RETRY_DELAY_MS / 1000} s: ${(err as Error).message}`);
+          this.retry ??= setTimeout(() => {
+            this.retry = null;
+            this.schedule();
+          }, RETRY_DELAY_MS);
+        }
+      } while (this.rerun);
+    })().finally(() => {
+      this.running = null;
+    });
+  }
+
+  /** Avahi restarted or stopped running: our groups are gone (or must be dropped) and are registered anew on 'up'. */
+  private forget(): void {
+    this.epoch += 1;
+    const groups = this.groups;
+    this.groups = [];
+    for (const g of groups) void this.release(g);
+  }
+
+  private async reconcile(): Promise<void> {
+    if (!this.avahi.available) return;
+    const epoch = this.epoch;
+    const [domain] = await this.avahi.call('/', AvahiInterface.SERVER, 'GetDomainName');
+    if (typeof domain === 'string' && domain !== '') this.domain = domain;
+    const plans = this.plan();
+    if (plans.length === 0) return;
+
+    const made: { plan: Plan; group: EntryGroup | null }[] = [];
+    let failure: Error | undefined;
+    await forEachLimited(plans, PARALLEL_REGISTRATIONS, async (plan) => {
+      if (epoch !== this.epoch) return;
+      try {
+        const group = plan.hashes.length > 0 ? await this.register(plan.hashes, epoch, plan.replaces !== null) : null;
+        made.push({ plan, group });
+      } catch (err) {
+        failure = err as Error; // the group it would replace stays; its changes are retried
+      }
+    });
+    if (epoch !== this.epoch) {
+      for (const { group } of made) if (group) await this.release(group);
+      return;
+    }
+    for (const { plan, group } of made) {
+      if (group) this.groups.push(group);
+      if (plan.replaces) {
+        this.groups = this.groups.filter((g) => g !== plan.replaces);
+        await this.release(plan.replaces);
+      }
+    }
+    this.options.log.debug(`advertising ${this.advertisedCount} items in ${this.groups.length} entry groups`);
+    if (failure) throw failure;
+  }
+
+  /** What to change: groups that lost items are rebuilt, new items fill those, then one partly full group, then new groups. */
+  private plan(): Plan[] {
+    const advertised = new Set(this.groups.flatMap((g) => [...g.hashes]));
+    const pool = [...this.desired].filter((h) => !advertised.has(h));
+    const plans: Plan[] = this.groups
+      .filter((g) => [...g.hashes].some((h) => !this.desired.has(h)))
+      .map((g) => ({ replaces: g, hashes: [...g.hashes].filter((h) => this.desired.has(h)) }));
+    const topUp = (plan: Plan): void => {
+      plan.hashes.push(...pool.splice(0, SUBTYPES_PER_GROUP - plan.hashes.length));
+    };
+    plans.forEach(topUp);
+    const partial = this.groups.find((g) => g.hashes.size < SUBTYPES_PER_GROUP && !plans.some((p) => p.replaces === g));
+    if (pool.length > 0 && partial) {
+      const plan: Plan = { replaces: partial, hashes: [...partial.hashes] };
+      topUp(plan);
+      plans.push(plan);
+    }
+    while (pool.length > 0) plans.push({ replaces: null, hashes: pool.splice(0, SUBTYPES_PER_GROUP) });
+    return plans;
+  }
+
+  /** `Name` itself whenever no live group holds it (so peers see the daemon's Name), else `Name-1`, `Name-2`… */
+  private claimInstanceName(): string {
+    const now = Date.now();
+    for (const [name, until] of this.retired) if (until <= now) this.retired.delete(name);
+    let name = this.baseName;
+    for (let n = 1; this.instances.has(name) || this.retired.has(name); n++) name = `${this.baseName}-${n}`;
+    this.instances.add(name);
+    return name;
+  }
+
+  private async release(group: EntryGroup): Promise<void> {
+    this.instances.delete(group.instance);
+    this.retired.set(group.instance, Date.now() + NAME_QUARANTINE_MS);
+    await this.avahi.free(group.path, AvahiInterface.ENTRY_GROUP);
+  }
+
+  /**
+   * Registers one entry group. A group that replaces another is waited for until Avahi has established it (or
+   * has had time to), so the old one is withdrawn only then; a group that replaces nothing need not be waited for.
+   */
+  private async register(hashes: string[], epoch: number, waitEstablished: boolean): Promise<EntryGroup> {
+    const path = await this.avahi.create('EntryGroupNew');
+    const group: EntryGroup = { path, instance: this.claimInstanceName(), hashes: new Set(hashes) };
+    let settle: (() => void) | undefined;
+    let fail: ((err: Error) => void) | undefined;
+    const established = new Promise<void>((resolve, reject) => {
+      settle = resolve;
+      fail = reject;
+    });
+    this.avahi.watch(path, (member, body) => {
+      if (member !== 'StateChanged') return;
+      const state = Number(body[0]);
+      if (state === EntryGroupState.ESTABLISHED) settle?.();
+      else if (state === EntryGroupState.FAILURE) {
+        const error = new Error(`Avahi entry group ${group.instance} failed: ${String(body[1])}`);
+        fail?.(error);
+        this.dropFailed(group, error);
+      }
+      else if (state === EntryGroupState.COLLISION && epoch === this.epoch) {
+        void this.resolveCollision(group).catch((err: unknown) => fail?.(err as Error));
+      }
+    });
+    established.catch(() => undefined); // a failure after we stopped waiting is handled by dropFailed()
+    try {
+      await this.fill(group);
+      if (!waitEstablished) return group;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([established, new Promise<void>((resolve) => { timer = setTimeout(resolve, ESTABLISH_TIMEOUT_MS); })]);
+      clearTimeout(timer);
+      return group;
+    } catch (err) {
+      await this.release(group);
+      throw err;
+    }
+  }
+
+  private async fill(group: EntryGroup): Promise<void> {
+    const { ENTRY_GROUP } = AvahiInterface;
+    await this.avahi.call(group.path, ENTRY_GROUP, 'AddService', 'iiussssqaay',
+      [IF_UNSPEC, this.protocol, 0, group.instance, SERVICE_TYPE, '', '', this.options.port, []]);
+    // The same PTR records AddServiceSubtype makes, but unannounced and short-lived (see SUBTYPE_TTL_SECONDS).
+    const target = dnsName([group.instance, ...`${SERVICE_TYPE}.${this.domain}`.split('.')]);
+    for (const hash of group.hashes) {
+      await this.avahi.call(group.path, ENTRY_GROUP, 'AddRecord', 'iiusqquay',
+        [IF_UNSPEC, this.protocol, PUBLISH_NO_ANNOUNCE, `${subtypeOf(hash)}.${this.domain}`, DNS_CLASS_IN, DNS_TYPE_PTR, SUBTYPE_TTL_SECONDS, target]);
+    }
+    await this.avahi.call(group.path, ENTRY_GROUP, 'Commit');
+  }
+
+  /** A live group that Avahi gave up on: forget it, so the next reconcile registers its items again. */
+  private dropFailed(group: EntryGroup, error: Error): void {
+    if (!this.groups.includes(group)) return;
+    this.options.log.warn(error.message);
+    this.groups = this.groups.filter((g) => g !== group);
+    void this.release(group);
+    this.schedule();
+  }
+
+  /**
+   * Another host uses this instance name, so our names are contested: move the base name to Avahi's alternative
+   * (the Name property follows) and register the group again under a name derived from it. The group is
+   * withdrawn already, so there is nothing to keep up meanwhile.
+   */
+  private async resolveCollision(group: EntryGroup): Promise<void> {
+    const taken = group.instance;
+    if (taken === this.baseName || taken.startsWith(`${this.baseName}-`)) {
+      const [alternative] = await this.avahi.call('/', AvahiInterface.SERVER, 'GetAlternativeServiceName', 's', [this.baseName]);
+      if (typeof alternative !== 'string') return;
+      this.baseName = alternative;
+      this.emit('name', alternative);
+    }
+    this.instances.delete(taken);
+    group.instance = this.claimInstanceName();
+    this.options.log.info(`the name ${taken} is taken on the network, using ${group.instance}`);
+    await this.avahi.call(group.path, AvahiInterface.ENTRY_GROUP, 'Reset');
+    await this.fill(group);
+  }
+}
+
+/** A domain name in DNS wire format (RFC 1035 §3.1), as PTR record data. */
+function dnsName(labels: string[]): Buffer {
+  const parts = labels.filter((label) => label !== '').map((label) => {
+    const bytes = Buffer.from(label, 'utf8');
+    if (bytes.length > 63) throw new Error(`DNS label longer than 63 bytes: ${label}`);
+    return Buffer.concat([Buffer.from([bytes.length]), bytes]);
+  });
+  return Buffer.concat([...parts, Buffer.from([0])]);
+}
+
+async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}

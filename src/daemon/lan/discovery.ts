@@ -1,0 +1,192 @@
+import { isIP } from 'node:net';
+import { SERVICE_TYPE, subtypeOf } from './advertiser.js';
+import { Avahi, AvahiInterface, IF_UNSPEC, LookupResultFlag, Protocol } from './avahi.js';
+import type { Discovery, Peer } from './peers.js';
+import type { Logger } from '../../shared/log.js';
+
+/**
+ * Without an answer by then, nobody has the hash. Peers delay answers to shared records by 20–120 ms
+ * (RFC 6762 §6) after Avahi sends the query, so this leaves room for a cold cache while staying far below
+ * Avahi's own one-second "all for now".
+ */
+const MISS_TIMEOUT_MS = 290;
+/** Once a peer has answered, resolving its address may take this long at most. */
+const RESOLVE_TIMEOUT_MS = 2000;
+/** After the first address, other peers' answers already on their way are collected for this long. */
+const SPREAD_WINDOW_MS = 15;
+const MAX_ROTATIONS = 1024;
+
+export interface AvahiDiscoveryOptions {
+  avahi: Avahi;
+  ipv6: boolean;
+  log: Logger;
+}
+
+/** Finds peers holding a hash by browsing its DNS-SD subtype through Avahi, resolving every answer at once. */
+export class AvahiDiscovery implements Discovery {
+  private readonly avahi: Avahi;
+  private readonly protocol: number;
+  /** Other Passim instances on the LAN, from a long-lived `_cache._tcp` browser. */
+  private readonly instances = new Set<string>();
+  private instancesKnown = false;
+  private instanceBrowser: string | null = null;
+  /** Per hash, how often we answered: rotates the choice between several peers. */
+  private readonly rotations = new Map<string, number>();
+
+  constructor(private readonly options: AvahiDiscoveryOptions) {
+    this.avahi = options.avahi;
+    this.protocol = options.ipv6 ? Protocol.UNSPEC : Protocol.INET;
+    this.avahi.on('up', () => {
+      void this.browseInstances().catch((err: unknown) =>
+        this.options.log.warn(`cannot browse for other Passim instances: ${(err as Error).message}`),
+      );
+    });
+    this.avahi.on('down', () => {
+      this.instanceBrowser = null;
+      this.instances.clear();
+      this.instancesKnown = false;
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.instanceBrowser) await this.avahi.free(this.instanceBrowser, AvahiInterface.SERVICE_BROWSER);
+    this.instanceBrowser = null;
+  }
+
+  async find(hash: string): Promise<Peer[]> {
+    if (!this.avahi.available) {
+      this.options.log.debug(`not looking for ${hash}: Avahi is not available`);
+      return [];
+    }
+    // Nobody else runs Passim here: a miss needs no network round trip.
+    if (this.instancesKnown && this.instances.size === 0) {
+      this.options.log.debug(`not looking for ${hash}: no other Passim instance on the network`);
+      return [];
+    }
+    const peers = await this.lookup(hash);
+    return this.rotate(hash, peers);
+  }
+
+  private async browseInstances(): Promise<void> {
+    const path = await this.avahi.create('ServiceBrowserPrepare', 'iissu', [IF_UNSPEC, this.protocol, SERVICE_TYPE, '', 0]);
+    this.instanceBrowser = path;
+    this.avahi.watch(path, (member, body) => {
+      const [iface, protocol, name, , domain, flags] = body;
+      const key = `${String(iface)}/${String(protocol)}/${String(name)}/${String(domain)}`;
+      if (member === 'ItemNew' && (Number(flags) & LookupResultFlag.LOCAL) === 0) this.instances.add(key);
+      else if (member === 'ItemRemove') this.instances.delete(key);
+      else if (member === 'AllForNow') this.instancesKnown = true;
+      else if (member === 'Failure') this.instancesKnown = false;
+    });
+    await this.avahi.call(path, AvahiInterface.SERVICE_BROWSER, 'Start');
+  }
+
+  /** One lookup: a browser for the hash's subtype plus a resolver per answer, all freed before returning. */
+  private lookup(hash: string): Promise<Peer[]> {
+    const { avahi } = this;
+    const found: Peer[] = [];
+    const resolvers = new Set<string>();
+    /** Answers being resolved, counted from ItemNew on: a resolver's path only exists once Avahi has replied. */
+    let resolving = 0;
+    let browser: string | null = null;
+    let answered = false;
+    let allForNow = false;
+    let finished = false;
+    let timer: NodeJS.Timeout | undefined;
+
+    return new Promise<Peer[]>((resolve) => {
+      const finish = (): void => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        if (browser) void avahi.free(browser, AvahiInterface.SERVICE_BROWSER);
+        for (const r of resolvers) void avahi.free(r, AvahiInterface.SERVICE_RESOLVER);
+        resolve(found);
+      };
+      const restartTimer = (ms: number): void => {
+        clearTimeout(timer);
+        timer = setTimeout(finish, ms);
+      };
+      const resolved = (): void => {
+        resolving -= 1;
+        if (resolving === 0 && (allForNow || found.length > 0)) finish();
+      };
+      const resolverDone = (path: string): void => {
+        resolvers.delete(path);
+        void avahi.free(path, AvahiInterface.SERVICE_RESOLVER);
+        resolved();
+      };
+      const resolveItem = async (body: unknown[]): Promise<void> => {
+        const [iface, protocol, name, type, domain] = body;
+        const path = await avahi.create('ServiceResolverPrepare', 'iisssiu', [iface, protocol, name, type, domain, this.protocol, 0]);
+        if (finished) {
+          void avahi.free(path, AvahiInterface.SERVICE_RESOLVER);
+          return;
+        }
+        resolvers.add(path);
+        avahi.watch(path, (member, args) => {
+          if (member === 'Found') {
+            const address = String(args[7]);
+            const port = Number(args[8]);
+            if (isIP(address) === 0 || !(port > 0 && port < 65536)) {
+              this.options.log.warn(`ignoring peer ${String(args[2])}: not a numeric address and port: ${address}:${port}`);
+            } else if (!found.some((p) => p.address === address && p.port === port)) {
+              if (found.length === 0) restartTimer(SPREAD_WINDOW_MS);
+              found.push({ address, port });
+            }
+            resolverDone(path);
+          } else if (member === 'Failure') {
+            resolverDone(path);
+          }
+        });
+        await avahi.call(path, AvahiInterface.SERVICE_RESOLVER, 'Start');
+      };
+
+      const start = async (): Promise<void> => {
+        browser = await avahi.create('ServiceBrowserPrepare', 'iissu', [IF_UNSPEC, this.protocol, subtypeOf(hash), '', 0]);
+        if (finished) {
+          void avahi.free(browser, AvahiInterface.SERVICE_BROWSER);
+          return;
+        }
+        avahi.watch(browser, (member, body) => {
+          if (member === 'ItemNew') {
+            if ((Number(body[5]) & LookupResultFlag.LOCAL) !== 0) return;
+            if (!answered) {
+              answered = true;
+              restartTimer(RESOLVE_TIMEOUT_MS);
+            }
+            resolving += 1;
+            resolveItem(body).catch((err: unknown) => {
+              this.options.log.debug(`resolving ${String(body[2])}: ${(err as Error).message}`);
+              resolved();
+            });
+          } else if (member === 'AllForNow') {
+            allForNow = true;
+            if (resolving === 0) finish();
+          } else if (member === 'Failure') {
+            this.options.log.debug(`browsing for ${hash} failed: ${String(body[0])}`);
+            finish();
+          }
+        });
+        restartTimer(MISS_TIMEOUT_MS);
+        await avahi.call(browser, AvahiInterface.SERVICE_BROWSER, 'Start');
+      };
+      start().catch((err: unknown) => {
+        this.options.log.warn(`cannot look up ${hash}: ${(err as Error).message}`);
+        finish();
+      });
+    });
+  }
+
+  /** Round-robin over the peers that answered, so that repeated requests spread the load. */
+  private rotate(hash: string, peers: Peer[]): Peer[] {
+    if (peers.length < 2) return peers;
+    const sorted = [...peers].sort((a, b) => a.address.localeCompare(b.address) || a.port - b.port);
+    const turn = this.rotations.get(hash) ?? 0;
+    this.rotations.delete(hash);
+    if (this.rotations.size >= MAX_ROTATIONS) this.rotations.delete(this.rotations.keys().next().value as string);
+    this.rotations.set(hash, turn + 1);
+    const offset = turn % sorted.length;
+    return [...sorted.slice(offset), ...sorted.slice(0, offset)];
+  }
+}

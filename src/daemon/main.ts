@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// passimd: command line, wiring of the parts, signals and shutdown.
+import { randomInt } from 'node:crypto';
+import { Status } from '../shared/api.js';
+import { parseCommandLine, UsageError, type ProgramSpec } from '../shared/args.js';
+import { connectSystemBus } from '../shared/dbus/bus.js';
+import { isDisabled } from '../shared/item.js';
+import { createLogger, type Logger } from '../shared/log.js';
+import { settleWithin } from '../shared/timeout.js';
+import { VERSION } from '../shared/version.js';
+import { InsecureAuthorizer, PolkitAuthorizer } from './authorization.js';
+import { loadConfig, pathsFromEnv } from './config.js';
+import { PassimService } from './dbus-service.js';
+import { FileServer } from './http/server.js';
+import { Advertiser } from './lan/advertiser.js';
+import { Avahi } from './lan/avahi.js';
+import { AvahiDiscovery } from './lan/discovery.js';
+import { NetworkMonitor } from './network-monitor.js';
+import { StaticDirs } from './store/static-dirs.js';
+import { Store } from './store/store.js';
+import { loadOrCreateCredentials } from './tls.js';
+
+const PROGRAM: ProgramSpec = {
+  program: 'passimd',
+  summary: 'Shares published files with other machines on the LAN over HTTPS.',
+  options: [
+    { name: 'version', description: 'Print the version and exit' },
+    { name: 'timed-exit', description: 'Quit after 10 seconds (for tests)' },
+    { name: 'insecure', description: 'Skip the privilege checks on Publish and Unpublish (for tests only)' },
+    { name: 'verbose', short: 'v', description: 'Print debugging messages' },
+  ],
+  epilogue: 'See passimd(8).',
+};
+
+const EXPIRY_INTERVAL_MS = 60 * 60 * 1000;
+const TIMED_EXIT_MS = 10 * 1000;
+const WITHDRAW_TIMEOUT_MS = 2000;
+/** systemd's default stop timeout is 90 s; whatever is in flight, we are gone well before. */
+const SHUTDOWN_DEADLINE_MS = 5000;
+/** Our methods' arguments are a few hundred bytes; parsing a big body would stall every client (see bus.ts). */
+const MAX_INCOMING_BODY_BYTES = 1024 * 1024;
+
+function parseOptions(): { timedExit: boolean; insecure: boolean; verbose: boolean } {
+  try {
+    const parsed = parseCommandLine(PROGRAM, process.argv.slice(2));
+    if ('help' in parsed) {
+      process.stdout.write(parsed.help);
+      process.exit(0);
+    }
+    const { flags } = parsed;
+    if (flags.version) {
+      process.stdout.write(`${VERSION}\n`);
+      process.exit(0);
+    }
+    return { timedExit: flags['timed-exit'] ?? false, insecure: flags.insecure ?? false, verbose: flags.verbose ?? false };
+  } catch (err) {
+    process.stderr.write(`passimd: ${(err as Error).message}\n\n${err instanceof UsageError ? err.usage : ''}`);
+    process.exit(1);
+  }
+}
+
+/** The instance name advertised on the LAN: "Passim-" and four upper-case hex digits. */
+function randomInstanceName(): string {
+  return `Passim-${randomInt(0x10000).toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+// `ps`, `pidof passimd` and `systemctl status` show this instead of "node".
+process.title = 'passimd';
+
+async function main(): Promise<void> {
+  const args = parseOptions();
+  const log: Logger = createLogger({ verbose: args.verbose, prefix: 'passimd' });
+  const paths = pathsFromEnv();
+  const config = await loadConfig(paths, log);
+  if (args.insecure) {
+    log.warn('RUNNING WITH --insecure: ANY LOCAL USER MAY PUBLISH AND UNPUBLISH FILES. NEVER USE THIS OUTSIDE TESTS.');
+  }
+
+  const store = await Store.open({ dataDir: config.dataDir, maxItemSize: config.maxItemSize, auditLogPath: paths.auditLog, log });
+  const statics = new StaticDirs({ confDir: paths.staticConfDir, store, log });
+  await statics.start();
+  const credentials = await loadOrCreateCredentials(paths.secretKey, paths.certificate, log);
+  let onBusGone = (reason: string): void => {
+    log.error(`lost the system bus: ${reason}`);
+    process.exit(1);
+  };
+  const bus = await connectSystemBus({
+    passDescriptors: true, maxBodyBytes: MAX_INCOMING_BODY_BYTES, log, onDisconnect: (reason) => onBusGone(reason),
+  });
+
+  const avahi = new Avahi(bus, log);
+  const discovery = new AvahiDiscovery({ avahi, ipv6: config.ipv6, log });
+  const server = new FileServer({ config, store, discovery, credentials, log, webDir: paths.webDir });
+  await server.start();
+  const advertiser = new Advertiser({ avahi, port: server.port, ipv6: config.ipv6, name: randomInstanceName(), log });
+  const network = new NetworkMonitor(bus, log);
+  const service = new PassimService({
+    bus,
+    store,
+    authorizer: args.insecure ? new InsecureAuthorizer(log) : new PolkitAuthorizer(bus, log),
+    log,
+    version: VERSION,
+    uri: `https://localhost:${server.port}/`,
+    name: advertiser.name,
+    carbonCost: config.carbonCost,
+  });
+
+  // Enabled items are advertised unless the network is metered; disabled (next-reboot) items never are.
+  const advertise = (): void => {
+    advertiser.update(network.metered ? [] : store.list().filter((item) => !isDisabled(item)).map((item) => item.hash));
+  };
+  store.on('changed', (change) => {
+    if (change !== 'shared') advertise();
+  });
+  network.on('metered', (metered) => {
+    service.setStatus(metered ? Status.DISABLED_METERED : Status.RUNNING);
+    advertise();
+  });
+  advertiser.on('name', (name) => service.setName(name));
+
+  const expiry = setInterval(() => {
+    store.expire().catch((err: unknown) => log.warn(`expiry failed: ${(err as Error).message}`));
+  }, EXPIRY_INTERVAL_MS);
+
+  let stopping = false;
+  const shutdown = async (reason: string, code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    if (code === 0) log.info(`shutting down: ${reason}`);
+    else log.error(`shutting down: ${reason}`);
+    setTimeout(() => {
+      log.error(`shutdown took longer than ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting anyway`);
+      process.exit(code);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+    clearInterval(expiry);
+    statics.stop();
+    service.stop();
+    service.abortPublishes('the daemon is shutting down');
+    network.stop();
+    // Withdraw from the LAN first, but never wait long: Avahi or the bus may be going down with us.
+    await settleWithin(Promise.all([advertiser.stop(), discovery.stop()]), WITHDRAW_TIMEOUT_MS);
+    avahi.stop();
+    await server.stop();
+    await store.close();
+    bus.disconnect();
+    process.exit(code);
+  };
+  // Handlers go in before the bus name is taken: from then on a client (or systemd) may stop us.
+  process.on('SIGINT', () => void shutdown('SIGINT', 0));
+  process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+  onBusGone = (busReason) => void shutdown(`lost the system bus: ${busReason}`, 1);
+  if (args.timedExit) setTimeout(() => void shutdown('--timed-exit', 0), TIMED_EXIT_MS).unref();
+
+  await network.start();
+  await avahi.start();
+  service.setStatus(network.metered ? Status.DISABLED_METERED : Status.RUNNING);
+  // Owning the name is the readiness signal (systemd Type=dbus): everything is in place by now.
+  await service.start();
+  advertise();
+  log.info(`serving ${store.list().length} items from ${config.dataDir} on port ${server.port}`);
+}
+
+main().catch((err: unknown) => {
+  // Through the logger, so that the journal files it at priority err.
+  createLogger({ verbose: false, prefix: 'passimd' }).error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+});

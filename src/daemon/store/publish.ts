@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The publish pipeline's file work: a checked request, the content streamed into a temporary file while it
+// is hashed, and the temporary file turned into a stored item in the original's format.
+import { randomUUID } from 'node:crypto';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { U32_MAX } from '../../shared/api.js';
+import { PassimError, toPassimError } from '../../shared/errors.js';
+import { asBytes, sha256Hasher } from '../../shared/hash.js';
+import { ItemFlags, validBasename, type Item } from '../../shared/item.js';
+import { TEMP_PREFIX } from './scan.js';
+import { XATTR, setString, setU32, verifiedStamp } from './xattrs.js';
+
+export interface PublishOptions {
+  basename: string;
+  maxAge: number;
+  shareLimit: number;
+  shareCount: number;
+  nextReboot: boolean;
+  /** Basename of the publishing program. */
+  cmdline: string;
+}
+
+/** `<64 hex>-` plus the basename must fit in NAME_MAX (255 bytes). */
+const MAX_BASENAME_BYTES = 255 - 65;
+
+export function validatePublish(options: PublishOptions): void {
+  const { basename } = options;
+  if (!validBasename(basename)) {
+    throw new PassimError(
+      'invalid-argument',
+      `Invalid filename ${JSON.stringify(basename)}: it must not be empty, "." or "..", or contain "/" or control characters`,
+    );
+  }
+  if (Buffer.byteLength(basename) > MAX_BASENAME_BYTES) {
+    throw new PassimError('invalid-argument', `Filename is too long: at most ${MAX_BASENAME_BYTES} bytes`);
+  }
+  const numbers: [string, number][] = [
+    ['max-age', options.maxAge],
+    ['share-limit', options.shareLimit],
+    ['share-count', options.shareCount],
+  ];
+  for (const [name, value] of numbers) {
+    if (!Number.isInteger(value) || value < 0 || value > U32_MAX) {
+      throw new PassimError('invalid-argument', `${name} must be an integer from 0 to ${U32_MAX}, got ${value}`);
+    }
+  }
+  if (options.shareCount >= options.shareLimit) {
+    throw new PassimError(
+      'invalid-argument',
+      `share-count (${options.shareCount}) must be lower than share-limit (${options.shareLimit})`,
+    );
+  }
+}
+
+/** Content received into a temporary file of the data folder, not yet an item. */
+export interface Received {
+  tempPath: string;
+  handle: FileHandle;
+  hash: string;
+  size: number;
+}
+
+/**
+ * Streams `source` into a new temporary file in `dataDir`, hashing on the way and stopping as soon as it
+ * exceeds `maxItemSize`. Owns `source`: it is read to its end or destroyed. On failure nothing is left behind.
+ */
+export async function receive(dataDir: string, source: Readable, maxItemSize: number): Promise<Received> {
+  const tempPath = join(dataDir, `${TEMP_PREFIX}${randomUUID()}`);
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(tempPath, 'wx', 0o644);
+    const { hash, size } = await copyHashing(source, handle, maxItemSize);
+    return { tempPath, handle, hash, size };
+  } catch (err) {
+    source.destroy();
+    await discard({ tempPath, handle });
+    throw toPassimError(err);
+  }
+}
+
+/** Writes the item's attributes onto the received file, makes it durable and gives it the item's name. */
+export async function commit(received: Received, item: Item, bootTime: string): Promise<void> {
+  const { tempPath, handle } = received;
+  await setU32(tempPath, XATTR.maxAge, item.maxAge);
+  await setU32(tempPath, XATTR.shareLimit, item.shareLimit);
+  // The original fails to load a zero-length string xattr, and reads a missing one as ''.
+  if (item.cmdline !== '') await setString(tempPath, XATTR.cmdline, item.cmdline);
+  await setU32(tempPath, XATTR.shareCount, item.shareCount);
+  if (item.flags & ItemFlags.NEXT_REBOOT) await setString(tempPath, XATTR.bootTime, bootTime);
+  const stat = await handle.stat({ bigint: true });
+  await setString(tempPath, XATTR.verified, verifiedStamp(stat.size, stat.mtimeNs, item.hash));
+  await handle.sync();
+  await handle.close();
+  await rename(tempPath, item.path);
+}
+
+/** The received file's modification time (Unix seconds), which the original uses as the publish time. */
+export async function receivedTime(received: Received): Promise<number> {
+  const stat = await received.handle.stat({ bigint: true });
+  return Number(stat.mtimeNs / 1_000_000_000n);
+}
+
+/** Removes a temporary file and closes its handle; never fails. */
+export async function discard({ tempPath, handle }: { tempPath: string; handle: FileHandle | undefined }): Promise<void> {
+  await handle?.close().catch(() => undefined);
+  await unlink(tempPath).catch(() => undefined);
+}
+
+async function copyHashing(source: Readable, handle: FileHandle, limit: number): Promise<{ hash: string; size: number }> {
+  const hasher = sha256Hasher();
+  let size = 0;
+  try {
+    await pipeline(source, async (chunks: AsyncIterable<unknown>) => {
+      for await (const chunk of chunks) {
+        const bytes = asBytes(chunk);
+        size += bytes.length;
+        if (size > limit) {
+          throw new PassimError('too-large', `File is larger than the maximum item size of ${limit} bytes (MaxItemSize)`);
+        }
+        hasher.update(bytes);
+        await writeAll(handle, bytes);
+      }
+    });
+  } catch (err) {
+    // Our own failures are PassimErrors already; anything else came from reading the source.
+    if (err instanceof PassimError) throw err;
+    throw new PassimError('invalid-argument', `Cannot read the file to publish: ${toPassimError(err).message}`, { cause: err });
+  }
+  return { hash: hasher.digest('hex'), size };
+}
+
+async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
+  try {
+    for (let offset = 0; offset < bytes.length; ) {
+      offset += (await handle.write(bytes, offset)).bytesWritten;
+    }
+  } catch (err) {
+    throw new PassimError('internal', `Cannot store the file: ${toPassimError(err).message}`, { cause: err });
+  }
+}

@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The content store: the index of items (published and static), publishing, unpublishing, expiry, shares,
+// in the original's on-disk format.
+import { EventEmitter } from 'node:events';
+import { constants } from 'node:fs';
+import { mkdir, open, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { PassimError, errnoCode, toPassimError } from '../../shared/errors.js';
+import { ItemFlags, type Item } from '../../shared/item.js';
+import type { Logger } from '../../shared/log.js';
+import { readBootTime } from '../proc.js';
+import { AuditLog, sumShareBytes, type AuditType } from './audit-log.js';
+import { commit, discard, receive, receivedTime, validatePublish, type PublishOptions } from './publish.js';
+import { scanDataDir } from './scan.js';
+import { ShareCountWriter } from './share-counts.js';
+
+export type { PublishOptions } from './publish.js';
+
+export interface StoreOptions {
+  dataDir: string;
+  /** Largest item accepted by publish(), in bytes. */
+  maxItemSize: number;
+  auditLogPath: string;
+  log: Logger;
+}
+
+/** Which kind of change: listeners that only care about which items exist can skip 'shared'. */
+export type StoreChange = 'added' | 'removed' | 'shared';
+
+export interface StoreEvents {
+  /** Items were added, removed, or one was shared (its share-count changed). */
+  changed: [StoreChange];
+}
+
+/** Why an item was deleted, as written to the audit log. */
+export type DeleteReason = 'unpublished' | 'expired' | 'share-limit';
+
+export class Store extends EventEmitter<StoreEvents> {
+  readonly dataDir: string;
+  private readonly maxItemSize: number;
+  private readonly log: Logger;
+  private readonly audit: AuditLog;
+  private readonly bootTime: string;
+  /** Published items, whose files live in the data folder. */
+  private readonly items = new Map<string, Item>();
+  /** Static items (see setStaticItems) by folder, in the order given. */
+  private readonly staticFolders = new Map<string, Item[]>();
+  /** The static item served for each hash: the first one found in staticFolders. */
+  private staticByHash = new Map<string, Item>();
+  /** Hashes whose publish is between hashing and rename: a second publish of the same content must fail. */
+  private readonly publishing = new Set<string>();
+  /** Hashes being deleted, so unpublish, expiry and the share-limit never delete (and log) an item twice. */
+  private readonly removing = new Set<string>();
+  private saving = 0;
+  private readonly shareCounts: ShareCountWriter;
+  /** Operations under way, so that close() can let them finish writing. */
+  private readonly pending = new Set<Promise<unknown>>();
+
+  private constructor(options: StoreOptions, bootTime: string) {
+    super();
+    this.dataDir = resolve(options.dataDir);
+    this.maxItemSize = options.maxItemSize;
+    this.log = options.log;
+    this.audit = new AuditLog(options.auditLogPath);
+    this.bootTime = bootTime;
+    this.shareCounts = new ShareCountWriter(options.log);
+  }
+
+  /** Creates the data folder if needed, removes stale temporary files, scans items, expires old ones, reads savings from the audit log. */
+  static async open(options: StoreOptions): Promise<Store> {
+    const store = new Store(options, await readBootTime());
+    await mkdir(store.dataDir, { recursive: true, mode: 0o755 });
+    for (const [hash, item] of await scanDataDir(store.dataDir, store.bootTime, store.log)) store.items.set(hash, item);
+    await store.expire();
+    try {
+      store.saving = await sumShareBytes(store.audit.path);
+    } catch (err) {
+      store.log.warn(`cannot read ${store.audit.path}, download savings start at 0: ${toPassimError(err).message}`);
+    }
+    return store;
+  }
+
+  /** All items, enabled or not. */
+  list(): Item[] {
+    const stored = [...this.items.values()];
+    const statics = [...this.staticByHash.values()].filter((item) => !this.items.has(item.hash));
+    return [...stored, ...statics].map((item) => ({ ...item }));
+  }
+
+  get(hash: string): Item | undefined {
+    const item = this.visible(hash);
+    return item && { ...item };
+  }
+
+  /**
+   * Replaces the static items of `folder` (files shared in place, never deleted, expired or counted
+   * against a limit: maxAge and shareLimit 0) with `items`; an empty list forgets the folder.
+   * When a hash is both published and static, the published item is served: it was handed to us
+   * deliberately with its own limits, and once it is deleted the static copy takes over, so the content
+   * stays available either way. Between folders (or files) with the same content, the first one wins.
+   */
+  setStaticItems(folder: string, items: readonly Item[]): void {
+    const before = this.staticByHash;
+    const previous = new Map((this.staticFolders.get(folder) ?? []).map((item) => [item.path, item]));
+    // Share counts live in memory only (we never write to an administrator's files) and survive rescans.
+    const fresh = items.map((item) => {
+      const old = previous.get(item.path);
+      return { ...item, shareCount: old?.hash === item.hash ? old.shareCount : 0 };
+    });
+    if (fresh.length > 0) this.staticFolders.set(folder, fresh);
+    else this.staticFolders.delete(folder);
+    const after = new Map<string, Item>();
+    for (const list of this.staticFolders.values()) {
+      for (const item of list) if (!after.has(item.hash)) after.set(item.hash, item);
+    }
+    this.staticByHash = after;
+    const sameFile = (a: Item | undefined, b: Item | undefined): boolean => a?.path === b?.path;
+    const removed = [...before].some(([hash, item]) => !this.items.has(hash) && !sameFile(item, after.get(hash)));
+    const added = [...after].some(([hash, item]) => !this.items.has(hash) && !sameFile(item, before.get(hash)));
+    if (removed) this.emit('changed', 'removed');
+    if (added) this.emit('changed', 'added');
+  }
+
+  private visible(hash: string): Item | undefined {
+    return this.items.get(hash) ?? this.staticByHash.get(hash);
+  }
+
+  /**
+   * Streams `source` into the store while hashing: refused when the options are invalid, the content is over
+   * MaxItemSize or already shared. The store owns `source`: it is read to its end or destroyed. On any
+   * failure no file is left behind.
+   */
+  publish(source: Readable, options: PublishOptions): Promise<Item> {
+    return this.track(this.publishNow(source, options));
+  }
+
+  private async publishNow(source: Readable, options: PublishOptions): Promise<Item> {
+    try {
+      validatePublish(options);
+    } catch (err) {
+      source.destroy();
+      throw err;
+    }
+    const received = await receive(this.dataDir, source, this.maxItemSize);
+    const { hash } = received;
+    let claimed = false;
+    let item: Item;
+    try {
+      if (this.items.has(hash) || this.publishing.has(hash)) {
+        throw new PassimError('exists', `An item with hash ${hash} is already published`);
+      }
+      const shared = this.staticByHash.get(hash);
+      if (shared) {
+        throw new PassimError('exists', `An item with hash ${hash} is already shared from the static folder ${dirname(shared.path)}`);
+      }
+      this.publishing.add(hash);
+      claimed = true;
+      item = {
+        hash,
+        basename: options.basename,
+        path: join(this.dataDir, `${hash}-${options.basename}`),
+        cmdline: options.cmdline,
+        maxAge: options.maxAge,
+        shareLimit: options.shareLimit,
+        shareCount: options.shareCount,
+        size: received.size,
+        flags: options.nextReboot ? ItemFlags.DISABLED | ItemFlags.NEXT_REBOOT : 0,
+        ctime: await receivedTime(received),
+      };
+      await commit(received, item, this.bootTime);
+    } catch (err) {
+      await discard(received);
+      if (claimed) this.publishing.delete(hash);
+      throw toPassimError(err);
+    }
+    this.items.set(item.hash, item);
+    this.publishing.delete(item.hash);
+    await this.syncDataDir();
+    this.log.debug(`published ${item.path}`);
+    await this.record('PBLSH', { hash: item.hash, basename: item.basename, size: item.size, cmdline: item.cmdline });
+    this.emit('changed', 'added');
+    return { ...item };
+  }
+
+  unpublish(hash: string): Promise<Item> {
+    return this.track(this.unpublishNow(hash));
+  }
+
+  private async unpublishNow(hash: string): Promise<Item> {
+    const item = this.items.get(hash);
+    const shared = this.staticByHash.get(hash);
+    if (!item && shared) {
+      throw new PassimError(
+        'invalid-argument',
+        `The item with hash ${hash} is shared from the static folder ${dirname(shared.path)}, set up in passim.d: ` +
+          'remove the file or its .conf file instead',
+      );
+    }
+    if (!item || !(await this.remove(item, 'unpublished'))) {
+      throw new PassimError('not-found', `No item with hash ${hash}`);
+    }
+    return { ...item };
+  }
+
+  /** Deletes items older than their max-age (0: never); returns how many. Static items are never expired. */
+  expire(): Promise<number> {
+    return this.track(this.expireNow());
+  }
+
+  private async expireNow(): Promise<number> {
+    const now = Math.floor(Date.now() / 1000);
+    let count = 0;
+    for (const item of [...this.items.values()]) {
+      if (item.maxAge === 0 || item.ctime + item.maxAge >= now) continue;
+      try {
+        if (await this.remove(item, 'expired')) count += 1;
+      } catch (err) {
+        this.log.warn(toPassimError(err).message);
+      }
+    }
+    return count;
+  }
+
+  /**
+   * A completed transfer of `hash` to `address`: share-count + 1, SHARE audit line, savings + size, delete at
+   * the share-limit (0: no limit). Static items are never deleted, and their count is not written to their files.
+   */
+  recordShare(hash: string, address: string): Promise<void> {
+    return this.track(this.recordShareNow(hash, address));
+  }
+
+  /** Waits for operations under way (file writes, audit lines) to finish: call before exiting. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+  }
+
+  private track<T>(operation: Promise<T>): Promise<T> {
+    this.pending.add(operation);
+    const forget = (): void => {
+      this.pending.delete(operation);
+    };
+    operation.then(forget, forget);
+    return operation;
+  }
+
+  private async recordShareNow(hash: string, address: string): Promise<void> {
+    const item = this.visible(hash);
+    if (!item) throw new PassimError('not-found', `No item with hash ${hash}`);
+    const stored = this.items.get(hash) === item;
+    item.shareCount += 1;
+    this.saving += item.size;
+    if (stored) {
+      await this.shareCounts.save(item);
+    }
+    await this.record('SHARE', { hash: item.hash, basename: item.basename, size: item.size, ipaddr: address });
+    if (stored && item.shareLimit > 0 && item.shareCount >= item.shareLimit) await this.remove(item, 'share-limit');
+    else this.emit('changed', 'shared');
+  }
+
+  /** Bytes served to others, including what the audit log recorded before this start. */
+  get downloadSaving(): number {
+    return this.saving;
+  }
+
+  /** The single deletion path; false if the item is already gone or being deleted. */
+  private async remove(item: Item, reason: DeleteReason): Promise<boolean> {
+    if (this.removing.has(item.hash) || this.items.get(item.hash) !== item) return false;
+    this.removing.add(item.hash);
+    try {
+      await unlink(item.path);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') {
+        throw new PassimError('internal', `Cannot delete ${item.basename}: ${toPassimError(err).message}`, { cause: err });
+      }
+    } finally {
+      this.removing.delete(item.hash);
+    }
+    // Deleted from the map only once unlinked, so a publish of the same content in between is refused, never unlinked.
+    this.items.delete(item.hash);
+    this.log.debug(`deleted ${item.path} (${reason})`);
+    await this.record('DELTE', { hash: item.hash, basename: item.basename, size: item.size, reason });
+    this.emit('changed', 'removed');
+    return true;
+  }
+
+  /** Makes the rename durable; the item is already published, so a failure is only worth a warning. */
+  private async syncDataDir(): Promise<void> {
+    try {
+      const dir = await open(this.dataDir, constants.O_RDONLY | constants.O_DIRECTORY);
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    } catch (err) {
+      this.log.warn(`cannot sync ${this.dataDir}: ${toPassimError(err).message}`);
+    }
+  }
+
+  /** The operation already happened, so a failing audit log is reported but does not undo or fail it. */
+  private async record(type: AuditType, fields: Record<string, string | number>): Promise<void> {
+    try {
+      await this.audit.append(type, fields);
+    } catch (err) {
+      this.log.warn(`cannot write to the audit log ${this.audit.path}: ${toPassimError(err).message}`);
+    }
+  }
+}

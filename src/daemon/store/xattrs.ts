@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Extended attributes of stored files, in the original's encoding. @napi-rs/xattr works on paths and does not
+// follow symlinks (l*xattr), and its get returns null for a missing attribute (and for any other read error).
+import { getAttribute, removeAttribute, setAttribute } from '@napi-rs/xattr';
+import { PassimError, toPassimError } from '../../shared/errors.js';
+
+export const XATTR = {
+  /** u32 little-endian, seconds; the original's. */
+  maxAge: 'user.max_age',
+  /** u32 little-endian; the original's. */
+  shareLimit: 'user.share_limit',
+  /** UTF-8 string without NUL; the original's. */
+  cmdline: 'user.cmdline',
+  /** `btime` of the boot during which a next-reboot item was published; the original's. */
+  bootTime: 'user.boot_time',
+  /** u32 little-endian; ours, so share-count survives restarts. */
+  shareCount: 'user.share_count',
+  /** `<size>:<mtimeNs>:<sha256>`; ours, the content was verified (or, in a static folder, hashed) for exactly that size and mtime. */
+  verified: 'user.passim.verified',
+  /** Hex SHA-256 of a file in a static folder; the original's, which it trusts whatever happened to the file since. */
+  checksum: 'user.checksum.sha256',
+} as const;
+
+export type XattrName = (typeof XATTR)[keyof typeof XATTR];
+
+/** The value of XATTR.verified: the hash holds for exactly this size and modification time. */
+export function verifiedStamp(size: bigint, mtimeNs: bigint, hash: string): string {
+  return `${size}:${mtimeNs}:${hash}`;
+}
+
+export function encodeU32(value: number): Buffer {
+  const buf = Buffer.alloc(4);
+  buf.writeUInt32LE(value);
+  return buf;
+}
+
+/** A u32 attribute, `fallback` when missing; a value that is not exactly 4 bytes is an error. */
+export async function getU32(path: string, name: XattrName, fallback: number): Promise<number> {
+  const buf = await getAttribute(path, name);
+  if (buf === null) return fallback;
+  if (buf.length !== 4) throw new PassimError('internal', `${name} is ${buf.length} bytes long, expected 4`);
+  return buf.readUInt32LE(0);
+}
+
+/** A string attribute, cut at the first NUL as the C original reads it; undefined when missing or empty. */
+export async function getString(path: string, name: XattrName): Promise<string | undefined> {
+  const buf = await getAttribute(path, name);
+  if (buf === null) return undefined;
+  const end = buf.indexOf(0);
+  const value = buf.subarray(0, end === -1 ? buf.length : end).toString('utf8');
+  return value === '' ? undefined : value;
+}
+
+export async function setU32(path: string, name: XattrName, value: number): Promise<void> {
+  await set(path, name, encodeU32(value));
+}
+
+/** Writes the UTF-8 bytes without a terminating NUL, cut at any NUL inside, as the original writes strings. */
+export async function setString(path: string, name: XattrName, value: string): Promise<void> {
+  const end = value.indexOf('\0');
+  await set(path, name, Buffer.from(end === -1 ? value : value.slice(0, end), 'utf8'));
+}
+
+/** Removes an attribute; one that is already missing is not an error. */
+export async function removeXattr(path: string, name: XattrName): Promise<void> {
+  if ((await getAttribute(path, name)) === null) return;
+  try {
+    await removeAttribute(path, name);
+  } catch (err) {
+    throw new PassimError('internal', `cannot remove ${name} from ${path}: ${toPassimError(err).message}`, { cause: err });
+  }
+}
+
+async function set(path: string, name: XattrName, value: Buffer): Promise<void> {
+  try {
+    await setAttribute(path, name, value);
+  } catch (err) {
+    throw new PassimError('internal', `cannot set ${name} on ${path}: ${toPassimError(err).message}`, { cause: err });
+  }
+}

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The org.freedesktop.Passim API as both ends see it: names, status codes, attribute keys, limits.
+
+export const BUS_NAME = 'org.freedesktop.Passim';
+export const OBJECT_PATH = '/';
+export const INTERFACE = 'org.freedesktop.Passim';
+
+/** The daemon's Status property. */
+export const Status = {
+  UNKNOWN: 0,
+  STARTING: 1,
+  LOADING: 2,
+  RUNNING: 3,
+  DISABLED_METERED: 4,
+} as const;
+export type Status = (typeof Status)[keyof typeof Status];
+
+/** Each Status as passimctl and the docs name it. */
+export const STATUS_NAMES: Record<number, string> = {
+  [Status.UNKNOWN]: 'unknown',
+  [Status.STARTING]: 'starting',
+  [Status.LOADING]: 'loading',
+  [Status.RUNNING]: 'running',
+  [Status.DISABLED_METERED]: 'disabled-metered',
+};
+
+/** Keys of the a{sv} dictionaries of Publish and GetItems, with their D-Bus types. */
+export const Attribute = {
+  hash: { key: 'hash', type: 's' },
+  filename: { key: 'filename', type: 's' },
+  cmdline: { key: 'cmdline', type: 's' },
+  maxAge: { key: 'max-age', type: 'u' },
+  shareLimit: { key: 'share-limit', type: 'u' },
+  shareCount: { key: 'share-count', type: 'u' },
+  size: { key: 'size', type: 't' },
+  flags: { key: 'flags', type: 't' },
+  ctime: { key: 'ctime', type: 'x' },
+} as const;
+
+/** Largest value of a D-Bus `u`: max-age, share-limit and share-count are u32 on the wire and in xattrs. */
+export const U32_MAX = 0xffffffff;
+
+/** An item's hash as the API and the store write it: 64 lower-case hex digits. */
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** The port of the HTTPS server when passim.conf does not say. */
+export const DEFAULT_PORT = 27500;
