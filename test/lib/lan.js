@@ -38,6 +38,16 @@ enable-reflector=no
 `;
 }
 
+/** Whether avahi-daemon is running, asked on the bus or, when the bus policy refuses that, read from its log. */
+async function avahiRunning(client, output) {
+  try {
+    return (await avahiCall(client, 'GetState'))[0] === AVAHI_SERVER_RUNNING;
+  } catch (err) {
+    if (err.type !== 'org.freedesktop.DBus.Error.AccessDenied') throw err;
+    return output().includes('Server startup complete.');
+  }
+}
+
 async function avahiCall(client, member, signature = '', body = []) {
   const reply = await client.call(new dbus.Message({
     destination: 'org.freedesktop.Avahi', path: '/', interface: 'org.freedesktop.Avahi.Server',
@@ -95,8 +105,7 @@ async function createAvahi({ ns, iface, bus, client, dir }) {
       const exited = new Promise((resolve) => started.once('exit', resolve));
       try {
         await Promise.race([
-          waitFor(async () => (await avahiCall(client, 'GetState'))[0] === AVAHI_SERVER_RUNNING,
-            `avahi-daemon in ${ns} to be running`, 15000),
+          waitFor(() => avahiRunning(client, () => output), `avahi-daemon in ${ns} to be running`, 15000),
           exited.then((code) => { throw new Error(`avahi-daemon in ${ns} exited with ${code}:\n${output}`); }),
         ]);
       } catch (err) {
@@ -104,12 +113,13 @@ async function createAvahi({ ns, iface, bus, client, dir }) {
         throw err;
       }
     },
-    async stop() {
+    /** Stops avahi-daemon; SIGKILL leaves no goodbye packets and no clean exit, as a crash would. */
+    async stop(signal = 'SIGTERM') {
       if (!child) return;
       const stopping = child;
       child = null;
       avahi.pid = null;
-      await stopProcess(stopping);
+      await stopProcess(stopping, signal);
     },
     async restart() {
       await avahi.stop();
@@ -199,10 +209,13 @@ async function avahiBrowse(ns, bus, type) {
 /**
  * Builds a LAN of `count` hosts h1..hN, each with bus, avahi-daemon and passimd (Port=27500, Cooldown=0).
  * options: configText (more [daemon] lines), networkManager (host numbers, 1-based, that get a fake
- * NetworkManager on their bus before passimd starts; its initial Metered is GUESS_NO), onProgress(text) (told as
- * each part comes up, for the demo).
+ * NetworkManager on their bus before passimd starts; its initial Metered is GUESS_NO), busPolicy ({ hostNumber:
+ * <policy> XML } added to that host's bus configuration, e.g. to refuse Avahi's methods), daemons ({ hostNumber:
+ * async ({ name, ns, address, bus, port }) => daemon } to start that host's passimd instead of ours; the daemon
+ * must own org.freedesktop.Passim on `bus` when it resolves and have pid, output() and cleanup()),
+ * onProgress(text) (told as each part comes up, for the demo).
  * Returns { hosts, stop() }; each host:
- *   { name, ns, address, bus, client (dbus-next, on the host's bus), avahi { pid, start(), stop(), restart(), output() },
+ *   { name, ns, address, bus, client (dbus-next, on the host's bus), avahi { pid, start(), stop(signal), restart(), output() },
  *     daemon (startDaemon result), networkManager (or undefined), cli(args, { cwd, env }) (passimctl inside
  *     the namespace), publish(path, attrs), unpublish(hash), get(pathAndQuery) (HTTPS GET to the host's own
  *     passimd from inside its namespace, no redirect following → { status, headers }),
@@ -241,7 +254,8 @@ export async function startLan(count, options = {}) {
       const name = `h${index + 1}`;
       const hostDir = join(dir, name);
       await mkdir(hostDir);
-      const bus = await startBus({ extraPolicy: withNetworkManager.has(index + 1) ? NETWORK_MANAGER_POLICY : '' });
+      const extraPolicy = [withNetworkManager.has(index + 1) ? NETWORK_MANAGER_POLICY : '', options.busPolicy?.[index + 1] ?? ''].join('\n');
+      const bus = await startBus({ extraPolicy });
       live.pids.add(bus.pid);
       cleanups.push(async () => { await bus.stop(); live.pids.delete(bus.pid); });
       const client = await connect(bus);
@@ -255,11 +269,15 @@ export async function startLan(count, options = {}) {
       cleanups.push(() => avahi.stop());
       await avahi.start();
       progress(`${name}: avahi-daemon running as passim-${ns}.local (PID ${avahi.pid})`);
-      const daemon = await startDaemon(bus, {
-        netns: ns,
-        port: PASSIM_PORT,
-        configText: `Cooldown=0\n${options.configText ?? ''}`,
-      });
+      // A host may run another passimd (e.g. the original, test/lib/debian-root.js) started by the test.
+      const startOther = options.daemons?.[index + 1];
+      const daemon = startOther
+        ? await startOther({ name, ns, address, bus, port: PASSIM_PORT })
+        : await startDaemon(bus, {
+          netns: ns,
+          port: PASSIM_PORT,
+          configText: `Cooldown=0\n${options.configText ?? ''}`,
+        });
       live.pids.add(daemon.pid);
       cleanups.push(async () => { await daemon.cleanup(); live.pids.delete(daemon.pid); });
       progress(`${name}: passimd serving on ${address}:${PASSIM_PORT} (PID ${daemon.pid})`);

@@ -1,6 +1,9 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Advertising items on the LAN: one DNS-SD subtype per item, spread over as many Avahi entry groups as needed.
 import { EventEmitter } from 'node:events';
-import { Avahi, AvahiInterface, IF_UNSPEC, Protocol } from './avahi.js';
+import { Avahi, AvahiInterface, Backoff, IF_UNSPEC, ProblemLog, Protocol } from './avahi.js';
 import type { Logger } from '../../shared/log.js';
+import { TimeoutError, withTimeout } from '../../shared/timeout.js';
 
 export const SERVICE_TYPE = '_cache._tcp';
 
@@ -28,7 +31,6 @@ const EntryGroupState = { UNCOMMITTED: 0, REGISTERING: 1, ESTABLISHED: 2, COLLIS
 const PARALLEL_REGISTRATIONS = 8;
 /** A group still probing after this long is kept: Avahi announces it when it can (e.g. once a link comes up). */
 const ESTABLISH_TIMEOUT_MS = 5000;
-const RETRY_DELAY_MS = 5000;
 
 /** The DNS-SD subtype for a hash: a DNS label holds 63 bytes, so the first 60 hex digits. */
 export function subtypeOf(hash: string): string {
@@ -80,6 +82,9 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
   private running: Promise<void> | null = null;
   private rerun = false;
   private retry: NodeJS.Timeout | null = null;
+  /** Failures are retried ever more slowly while Avahi keeps failing, and warned about once, not per try. */
+  private readonly backoff = new Backoff();
+  private readonly problems: ProblemLog;
   private readonly avahi: Avahi;
   private readonly protocol: number;
 
@@ -88,7 +93,11 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
     this.avahi = options.avahi;
     this.baseName = options.name;
     this.protocol = options.ipv6 ? Protocol.UNSPEC : Protocol.INET;
-    this.avahi.on('up', () => this.schedule());
+    this.problems = new ProblemLog(options.log, 'advertising on the network failed');
+    this.avahi.on('up', () => {
+      this.backoff.reset();
+      this.schedule();
+    });
     this.avahi.on('down', () => this.forget());
   }
 
@@ -114,7 +123,7 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
 
   async stop(): Promise<void> {
     this.desired.clear();
-    if (this.retry) clearTimeout(this.retry);
+    this.clearRetry();
     await this.settled();
     const groups = this.groups;
     this.groups = [];
@@ -130,13 +139,12 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
       do {
         this.rerun = false;
         try {
-          await this.reconcile();
+          if (await this.reconcile()) {
+            this.backoff.reset();
+            this.problems.resolved();
+          }
         } catch (err) {
-          this.options.log.warn(`advertising failed, retrying in ${RETRY_DELAY_MS / 1000} s: ${(err as Error).message}`);
-          this.retry ??= setTimeout(() => {
-            this.retry = null;
-            this.schedule();
-          }, RETRY_DELAY_MS);
+          this.retryLater(err);
         }
       } while (this.rerun);
     })().finally(() => {
@@ -144,21 +152,39 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
     });
   }
 
+  /** Reconciles again after a delay that grows while the failures go on; Avahi coming up retries at once. */
+  private retryLater(problem: unknown): void {
+    if (this.retry) return;
+    const delay = this.backoff.next();
+    this.problems.report(problem, delay);
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      this.schedule();
+    }, delay);
+  }
+
+  private clearRetry(): void {
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+  }
+
   /** Avahi restarted or stopped running: our groups are gone (or must be dropped) and are registered anew on 'up'. */
   private forget(): void {
     this.epoch += 1;
+    this.clearRetry();
     const groups = this.groups;
     this.groups = [];
     for (const g of groups) void this.release(g);
   }
 
-  private async reconcile(): Promise<void> {
-    if (!this.avahi.available) return;
+  /** Registers and withdraws what changed; false when Avahi is not there to do it. */
+  private async reconcile(): Promise<boolean> {
+    if (!this.avahi.available) return false;
     const epoch = this.epoch;
-    const [domain] = await this.avahi.call('/', AvahiInterface.SERVER, 'GetDomainName');
+    const [domain] = await this.avahi.callServer('GetDomainName');
     if (typeof domain === 'string' && domain !== '') this.domain = domain;
     const plans = this.plan();
-    if (plans.length === 0) return;
+    if (plans.length === 0) return true;
 
     const made: { plan: Plan; group: EntryGroup | null }[] = [];
     let failure: Error | undefined;
@@ -173,7 +199,7 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
     });
     if (epoch !== this.epoch) {
       for (const { group } of made) if (group) await this.release(group);
-      return;
+      return false;
     }
     for (const { plan, group } of made) {
       if (group) this.groups.push(group);
@@ -184,6 +210,7 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
     }
     this.options.log.debug(`advertising ${this.advertisedCount} items in ${this.groups.length} entry groups`);
     if (failure) throw failure;
+    return true;
   }
 
   /** What to change: groups that lost items are rebuilt, new items fill those, then one partly full group, then new groups. */
@@ -228,7 +255,7 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
    * has had time to), so the old one is withdrawn only then; a group that replaces nothing need not be waited for.
    */
   private async register(hashes: string[], epoch: number, waitEstablished: boolean): Promise<EntryGroup> {
-    const path = await this.avahi.create('EntryGroupNew');
+    const path = await this.avahi.create('EntryGroup');
     const group: EntryGroup = { path, instance: this.claimInstanceName(), hashes: new Set(hashes) };
     let settle: (() => void) | undefined;
     let fail: ((err: Error) => void) | undefined;
@@ -246,16 +273,21 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
         this.dropFailed(group, error);
       }
       else if (state === EntryGroupState.COLLISION && epoch === this.epoch) {
-        void this.resolveCollision(group).catch((err: unknown) => fail?.(err as Error));
+        void this.resolveCollision(group).catch((err: unknown) => {
+          const error = new Error(`renaming entry group ${group.instance} after a collision: ${(err as Error).message}`);
+          fail?.(error);
+          this.dropFailed(group, error);
+        });
       }
     });
     established.catch(() => undefined); // a failure after we stopped waiting is handled by dropFailed()
     try {
       await this.fill(group);
       if (!waitEstablished) return group;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([established, new Promise<void>((resolve) => { timer = setTimeout(resolve, ESTABLISH_TIMEOUT_MS); })]);
-      clearTimeout(timer);
+      // Not established in time: carry on; a later failure is handled by dropFailed().
+      await withTimeout(established, ESTABLISH_TIMEOUT_MS).catch((err: unknown) => {
+        if (!(err instanceof TimeoutError)) throw err;
+      });
       return group;
     } catch (err) {
       await this.release(group);
@@ -276,13 +308,12 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
     await this.avahi.call(group.path, ENTRY_GROUP, 'Commit');
   }
 
-  /** A live group that Avahi gave up on: forget it, so the next reconcile registers its items again. */
+  /** A live group that Avahi gave up on: forget it, so that a reconcile (soon, or later if it fails again) registers its items again. */
   private dropFailed(group: EntryGroup, error: Error): void {
     if (!this.groups.includes(group)) return;
-    this.options.log.warn(error.message);
     this.groups = this.groups.filter((g) => g !== group);
     void this.release(group);
-    this.schedule();
+    this.retryLater(error);
   }
 
   /**
@@ -293,7 +324,7 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
   private async resolveCollision(group: EntryGroup): Promise<void> {
     const taken = group.instance;
     if (taken === this.baseName || taken.startsWith(`${this.baseName}-`)) {
-      const [alternative] = await this.avahi.call('/', AvahiInterface.SERVER, 'GetAlternativeServiceName', 's', [this.baseName]);
+      const [alternative] = await this.avahi.callServer('GetAlternativeServiceName', 's', [this.baseName]);
       if (typeof alternative !== 'string') return;
       this.baseName = alternative;
       this.emit('name', alternative);

@@ -1,6 +1,8 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Finding peers that hold a hash: browsing for its subtype and resolving the answers through Avahi.
 import { isIP } from 'node:net';
 import { SERVICE_TYPE, subtypeOf } from './advertiser.js';
-import { Avahi, AvahiInterface, IF_UNSPEC, LookupResultFlag, Protocol } from './avahi.js';
+import { Avahi, AvahiInterface, Backoff, IF_UNSPEC, LookupResultFlag, ProblemLog, Protocol } from './avahi.js';
 import type { Discovery, Peer } from './peers.js';
 import type { Logger } from '../../shared/log.js';
 
@@ -14,6 +16,11 @@ const MISS_TIMEOUT_MS = 290;
 const RESOLVE_TIMEOUT_MS = 2000;
 /** After the first address, other peers' answers already on their way are collected for this long. */
 const SPREAD_WINDOW_MS = 15;
+/**
+ * A lookup whose browser Avahi has not even created by then is answered as a miss: an Avahi that is stuck or
+ * overloaded must not hold up the client's request (the browser is freed whenever it does arrive).
+ */
+const SETUP_TIMEOUT_MS = 1000;
 const MAX_ROTATIONS = 1024;
 
 export interface AvahiDiscoveryOptions {
@@ -30,18 +37,28 @@ export class AvahiDiscovery implements Discovery {
   private readonly instances = new Set<string>();
   private instancesKnown = false;
   private instanceBrowser: string | null = null;
+  private browseRetry: NodeJS.Timeout | null = null;
+  /** Bumped when Avahi goes away: a browser created before that belongs to an instance that is gone. */
+  private epoch = 0;
+  private readonly browseBackoff = new Backoff();
+  private readonly browseProblems: ProblemLog;
+  /** Failed lookups are warned about when the reason changes, not once per request. */
+  private readonly lookupProblems: ProblemLog;
   /** Per hash, how often we answered: rotates the choice between several peers. */
   private readonly rotations = new Map<string, number>();
 
   constructor(private readonly options: AvahiDiscoveryOptions) {
     this.avahi = options.avahi;
     this.protocol = options.ipv6 ? Protocol.UNSPEC : Protocol.INET;
+    this.browseProblems = new ProblemLog(options.log, 'cannot browse for other Passim instances');
+    this.lookupProblems = new ProblemLog(options.log, 'cannot look up items on the network');
     this.avahi.on('up', () => {
-      void this.browseInstances().catch((err: unknown) =>
-        this.options.log.warn(`cannot browse for other Passim instances: ${(err as Error).message}`),
-      );
+      this.browseBackoff.reset();
+      this.browseInstancesUntilDone();
     });
     this.avahi.on('down', () => {
+      this.epoch += 1;
+      this.clearBrowseRetry();
       this.instanceBrowser = null;
       this.instances.clear();
       this.instancesKnown = false;
@@ -49,6 +66,7 @@ export class AvahiDiscovery implements Discovery {
   }
 
   async stop(): Promise<void> {
+    this.clearBrowseRetry();
     if (this.instanceBrowser) await this.avahi.free(this.instanceBrowser, AvahiInterface.SERVICE_BROWSER);
     this.instanceBrowser = null;
   }
@@ -67,9 +85,34 @@ export class AvahiDiscovery implements Discovery {
     return this.rotate(hash, peers);
   }
 
+  /** Without this browser every lookup goes to the network: worth retrying while Avahi is up. */
+  private browseInstancesUntilDone(): void {
+    this.clearBrowseRetry();
+    this.browseInstances().then(
+      () => {
+        this.browseBackoff.reset();
+        this.browseProblems.resolved();
+      },
+      (err: unknown) => {
+        if (!this.avahi.available) return; // retried on 'up'
+        const delay = this.browseBackoff.next();
+        this.browseProblems.report(err, delay);
+        this.browseRetry = setTimeout(() => {
+          this.browseRetry = null;
+          if (this.avahi.available && this.instanceBrowser === null) this.browseInstancesUntilDone();
+        }, delay);
+      },
+    );
+  }
+
+  private clearBrowseRetry(): void {
+    if (this.browseRetry) clearTimeout(this.browseRetry);
+    this.browseRetry = null;
+  }
+
   private async browseInstances(): Promise<void> {
-    const path = await this.avahi.create('ServiceBrowserPrepare', 'iissu', [IF_UNSPEC, this.protocol, SERVICE_TYPE, '', 0]);
-    this.instanceBrowser = path;
+    const epoch = this.epoch;
+    const path = await this.avahi.create('ServiceBrowser', 'iissu', [IF_UNSPEC, this.protocol, SERVICE_TYPE, '', 0]);
     this.avahi.watch(path, (member, body) => {
       const [iface, protocol, name, , domain, flags] = body;
       const key = `${String(iface)}/${String(protocol)}/${String(name)}/${String(domain)}`;
@@ -78,7 +121,13 @@ export class AvahiDiscovery implements Discovery {
       else if (member === 'AllForNow') this.instancesKnown = true;
       else if (member === 'Failure') this.instancesKnown = false;
     });
-    await this.avahi.call(path, AvahiInterface.SERVICE_BROWSER, 'Start');
+    try {
+      await this.avahi.startObject(path, AvahiInterface.SERVICE_BROWSER);
+    } catch (err) {
+      await this.avahi.free(path, AvahiInterface.SERVICE_BROWSER);
+      throw err;
+    }
+    if (epoch === this.epoch) this.instanceBrowser = path;
   }
 
   /** One lookup: a browser for the hash's subtype plus a resolver per answer, all freed before returning. */
@@ -118,7 +167,7 @@ export class AvahiDiscovery implements Discovery {
       };
       const resolveItem = async (body: unknown[]): Promise<void> => {
         const [iface, protocol, name, type, domain] = body;
-        const path = await avahi.create('ServiceResolverPrepare', 'iisssiu', [iface, protocol, name, type, domain, this.protocol, 0]);
+        const path = await avahi.create('ServiceResolver', 'iisssiu', [iface, protocol, name, type, domain, this.protocol, 0]);
         if (finished) {
           void avahi.free(path, AvahiInterface.SERVICE_RESOLVER);
           return;
@@ -139,16 +188,20 @@ export class AvahiDiscovery implements Discovery {
             resolverDone(path);
           }
         });
-        await avahi.call(path, AvahiInterface.SERVICE_RESOLVER, 'Start');
+        await avahi.startObject(path, AvahiInterface.SERVICE_RESOLVER);
       };
 
       const start = async (): Promise<void> => {
-        browser = await avahi.create('ServiceBrowserPrepare', 'iissu', [IF_UNSPEC, this.protocol, subtypeOf(hash), '', 0]);
+        restartTimer(SETUP_TIMEOUT_MS);
+        const path = await avahi.create('ServiceBrowser', 'iissu', [IF_UNSPEC, this.protocol, subtypeOf(hash), '', 0]);
         if (finished) {
-          void avahi.free(browser, AvahiInterface.SERVICE_BROWSER);
+          void avahi.free(path, AvahiInterface.SERVICE_BROWSER);
           return;
         }
-        avahi.watch(browser, (member, body) => {
+        browser = path;
+        // Before watch(): a browser made through Server may have answered already, and those answers set their own timers.
+        restartTimer(MISS_TIMEOUT_MS);
+        avahi.watch(path, (member, body) => {
           if (member === 'ItemNew') {
             if ((Number(body[5]) & LookupResultFlag.LOCAL) !== 0) return;
             if (!answered) {
@@ -168,13 +221,18 @@ export class AvahiDiscovery implements Discovery {
             finish();
           }
         });
-        restartTimer(MISS_TIMEOUT_MS);
-        await avahi.call(browser, AvahiInterface.SERVICE_BROWSER, 'Start');
+        await avahi.startObject(path, AvahiInterface.SERVICE_BROWSER);
       };
-      start().catch((err: unknown) => {
-        this.options.log.warn(`cannot look up ${hash}: ${(err as Error).message}`);
-        finish();
-      });
+      start().then(
+        () => {
+          if (browser !== null) this.lookupProblems.resolved();
+        },
+        (err: unknown) => {
+          this.lookupProblems.report(err);
+          this.options.log.debug(`looking up ${hash} failed: ${(err as Error).message}`);
+          finish();
+        },
+      );
     });
   }
 
