@@ -47,12 +47,20 @@ export interface Config {
   cooldown: number;
   /** kg CO₂e per GB transferred. */
   carbonCost: number;
+  /** Bytes per second sent to other machines, all together; 0 is no limit. Loopback clients are never limited. */
+  maxUploadRate: number;
+  /** Connections from other machines at once (and, separately, from this machine); each address gets a share. */
+  maxConnections: number;
+  /** Total bytes of published items; a publish that would go over is refused. 0 is no limit. */
+  maxStorageSize: number;
 }
 
 export const DEFAULT_PORT = 27500;
 
 /** The keys of the [daemon] group; anything else is warned about and ignored. */
-export const CONFIG_KEYS = ['Port', 'IPv6', 'Path', 'MaxItemSize', 'Cooldown', 'CarbonCost'] as const;
+export const CONFIG_KEYS = [
+  'Port', 'IPv6', 'Path', 'MaxItemSize', 'Cooldown', 'CarbonCost', 'MaxUploadRate', 'MaxConnections', 'MaxStorageSize',
+] as const;
 type ConfigKey = (typeof CONFIG_KEYS)[number];
 
 function isConfigKey(key: string): key is ConfigKey {
@@ -67,32 +75,72 @@ export function defaultConfig(paths: Paths): Config {
     maxItemSize: 100 * 1024 * 1024,
     cooldown: 3600,
     carbonCost: 0.026367,
+    // About a tenth of a gigabit link: sharing never saturates an old laptop's network or disk.
+    maxUploadRate: 10 * 1024 * 1024,
+    maxConnections: 64,
+    maxStorageSize: 0,
   };
 }
 
-/** A parsed GLib key file: group → key → raw value. */
+/** A parsed GLib key file: group → key → value, with the string escapes decoded (see parseKeyFile). */
 export type KeyFile = Map<string, Map<string, string>>;
 
-/** Parses GLib key-file syntax: `[group]` headers, `key=value` lines, `#` comments, blank lines. */
+/** GLib's g_ascii_isspace: space, tab, newline, form feed, carriage return; not vertical tab. */
+const LEADING_SPACE = /^[ \t\n\f\r]+/;
+const TRAILING_SPACE = /[ \t\n\f\r]+$/;
+/** g_key_file_is_key_name: no brackets, except one locale suffix as in `Name[de_DE.UTF-8@euro]`. */
+const KEY_NAME = /^[^[\]]+(?:\[[\p{L}\p{N}_.@-]*\])?$/u;
+/** g_key_file_is_group_name: not empty, no brackets, no control characters. */
+const BAD_GROUP_NAME = /^$|[[\]\x00-\x1f\x7f]/;
+const ESCAPES = new Map([['s', ' '], ['n', '\n'], ['t', '\t'], ['r', '\r'], ['\\', '\\']]);
+
+/** g_key_file_parse_value_as_string: `\s \n \t \r \\`; any other escape, or `\` at the end, is an error. */
+function unescapeValue(value: string, key: string, where: string): string {
+  return value.replace(/\\(.?)/gsu, (_, next: string) => {
+    const plain = ESCAPES.get(next);
+    if (plain !== undefined) return plain;
+    const problem = next === '' ? 'ends with an escape character "\\"' : `has the invalid escape sequence "\\${next}"`;
+    throw new PassimError('invalid-argument', `${where}: the value of ${key} ${problem}`);
+  });
+}
+
+/**
+ * Parses GLib key-file syntax as g_key_file_load_from_data does: `[group]` headers (spaces or tabs may
+ * follow the `]`), `key=value` lines, `#` comments, blank lines; leading whitespace of a line, whitespace
+ * around `=` and a `\r` before the `\n` are dropped; a later duplicate key wins, a repeated group adds to the
+ * first; a non-UTF-8 `Encoding` in the first group is an error. Values come out as g_key_file_get_string gives
+ * them, escapes decoded, since every value the original reads as text (Path, in passim.conf and passim.d) is
+ * read that way, and a number or boolean holds no backslash. Two differences from GLib, both on the strict
+ * or harmless side: an invalid escape is an error even in a key nobody reads (GLib complains only when the
+ * key is read), and trailing whitespace is dropped (GLib keeps it; write `\s` for a significant space).
+ */
 export function parseKeyFile(text: string, source: string): KeyFile {
   const groups: KeyFile = new Map();
+  let first: Map<string, string> | undefined;
   let current: Map<string, string> | undefined;
-  const lines = text.split(/\r?\n/);
-  lines.forEach((raw, index) => {
-    const line = raw.trim();
+  text.split('\n').forEach((raw, index) => {
+    const line = (raw.endsWith('\r') ? raw.slice(0, -1) : raw).replace(LEADING_SPACE, '');
     const where = `${source}:${index + 1}`;
     if (line === '' || line.startsWith('#')) return;
-    const header = /^\[([^\][]+)\]$/.exec(line);
+    const header = /^\[([^\]]*)\][ \t]*$/.exec(line);
     if (header) {
       const name = header[1] ?? '';
+      if (BAD_GROUP_NAME.test(name)) throw new PassimError('invalid-argument', `${where}: invalid group name "[${name}]"`);
       current = groups.get(name) ?? new Map<string, string>();
       groups.set(name, current);
+      first ??= current;
       return;
     }
     const eq = line.indexOf('=');
     if (eq <= 0) throw new PassimError('invalid-argument', `${where}: expected "key=value" or "[group]", got "${line}"`);
-    if (!current) throw new PassimError('invalid-argument', `${where}: key "${line.slice(0, eq).trim()}" outside any [group]`);
-    current.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
+    const key = line.slice(0, eq).replace(TRAILING_SPACE, '');
+    if (!current) throw new PassimError('invalid-argument', `${where}: key "${key}" outside any [group]`);
+    if (!KEY_NAME.test(key)) throw new PassimError('invalid-argument', `${where}: invalid key name "${key}"`);
+    const value = line.slice(eq + 1).replace(LEADING_SPACE, '').replace(TRAILING_SPACE, '');
+    if (key === 'Encoding' && current === first && value.toUpperCase() !== 'UTF-8') {
+      throw new PassimError('invalid-argument', `${where}: unsupported encoding "${value}", only UTF-8`);
+    }
+    current.set(key, unescapeValue(value, key, where));
   });
   return groups;
 }
@@ -102,9 +150,10 @@ function parseInteger(value: string, key: string, source: string): number {
   return Number(value);
 }
 
+/** g_key_file_get_boolean: true/false, and 1/0 too. */
 function parseBoolean(value: string, key: string, source: string): boolean {
-  if (value === 'true') return true;
-  if (value === 'false') return false;
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
   throw new PassimError('invalid-argument', `${source}: ${key}=${value} is not true or false`);
 }
 
@@ -147,6 +196,20 @@ export function configFromKeyFile(text: string, source: string, paths: Paths, lo
         const cooldown = parseInteger(value, key, source);
         if (cooldown < 0) log.warn(`${source}: Cooldown=${value} is negative, using ${config.cooldown}`);
         else config.cooldown = cooldown;
+        break;
+      }
+      case 'MaxUploadRate':
+      case 'MaxStorageSize': {
+        const bytes = parseInteger(value, key, source);
+        const field = key === 'MaxUploadRate' ? 'maxUploadRate' : 'maxStorageSize';
+        if (bytes < 0 || !Number.isSafeInteger(bytes)) log.warn(`${source}: ${key}=${value} is out of range, using ${config[field]}`);
+        else config[field] = bytes;
+        break;
+      }
+      case 'MaxConnections': {
+        const connections = parseInteger(value, key, source);
+        if (connections < 1 || connections > 65536) log.warn(`${source}: MaxConnections=${value} is out of range 1-65536, using ${config.maxConnections}`);
+        else config.maxConnections = connections;
         break;
       }
       case 'CarbonCost': {
