@@ -177,7 +177,9 @@ async function main() {
     const unlimited = { maxAge: 86400, shareLimit: 0xffffffff, shareCount: 0, nextReboot: false, cmdline: 'bench' };
     const big = await store.publish(randomContent(BIG_SIZE), { ...unlimited, basename: 'big.bin' });
     const small = await store.publish(randomContent(1024), { ...unlimited, basename: 'small.bin' });
-    const config = { port: 0, ipv6: false, dataDir: join(root, 'data'), maxItemSize: 2 * BIG_SIZE, cooldown: 3600, carbonCost: 0 };
+    const { defaultConfig, pathsFromEnv } = await import(new URL('daemon/config.js', dist));
+    // Loopback clients are never rate-limited; MaxConnections is raised so the load test measures serving.
+    const config = { ...defaultConfig(pathsFromEnv({})), port: 0, dataDir: join(root, 'data'), maxItemSize: 2 * BIG_SIZE, maxConnections: 4096 };
     server = new FileServer({ config, store, discovery: { find: async () => [] }, credentials, log: silentLogger, webDir: root, host: '127.0.0.1' });
     await server.start();
     const common = { port: server.port, ca: credentials.cert };

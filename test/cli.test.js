@@ -61,7 +61,11 @@ describe('passimctl with passimd', () => {
     const r = await runCli(bus, ['status', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout);
-    assert.deepEqual(Object.keys(doc).sort(), ['carbonSaving', 'downloadSaving', 'items', 'name', 'status', 'uri', 'version']);
+    assert.deepEqual(Object.keys(doc).sort(), [
+      'carbonSaving', 'downloadSaving', 'items', 'maxConnections', 'maxStorageSize', 'maxUploadRate', 'name', 'status', 'uri', 'version',
+    ]);
+    assert.equal(doc.maxUploadRate, 10 * 1024 * 1024, 'the default MaxUploadRate');
+    assert.equal(doc.maxConnections, 64);
     assert.equal(doc.status, 'running');
     assert.equal(doc.uri, daemon.uri);
     assert.equal(doc.version, VERSION);

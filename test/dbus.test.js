@@ -52,7 +52,9 @@ describe('properties and introspection', () => {
 
   test('every property has its documented value', async () => {
     const props = await getAllProperties(client);
-    assert.deepEqual(Object.keys(props).sort(), ['CarbonSaving', 'DaemonVersion', 'DownloadSaving', 'Name', 'Status', 'Uri']);
+    assert.deepEqual(Object.keys(props).sort(), [
+      'CarbonSaving', 'DaemonVersion', 'DownloadSaving', 'MaxConnections', 'MaxStorageSize', 'MaxUploadRate', 'Name', 'Status', 'Uri',
+    ]);
     assert.equal(props.DaemonVersion, VERSION);
     assert.equal(props.Uri, `https://localhost:${daemon.port}/`);
     assert.match(props.Name, /^Passim-[0-9A-F]{4}$/);

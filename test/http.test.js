@@ -13,6 +13,7 @@ import { isLoopback } from '../dist/daemon/http/request.js';
 import { Store } from '../dist/daemon/store/store.js';
 import { loadOrCreateCredentials } from '../dist/daemon/tls.js';
 import { silentLogger } from '../dist/shared/log.js';
+import { defaultConfig, pathsFromEnv } from '../dist/daemon/config.js';
 
 /** Discovery that finds nobody: these tests are about this machine's own items. */
 const NO_PEERS = { find: async () => [] };
@@ -24,11 +25,12 @@ let server;
 let agent;
 
 function config(dataDir) {
-  return { port: 0, ipv6: false, dataDir, maxItemSize: 1 << 30, cooldown: 3600, carbonCost: 0.026367 };
+  return { ...defaultConfig(pathsFromEnv({})), port: 0, dataDir, maxItemSize: 1 << 30 };
 }
 
-async function startServer(discovery, webDir = join(root, 'no-web-dir')) {
+async function startServer(discovery, webDir = join(root, 'no-web-dir'), isNeighbour = undefined) {
   const s = new FileServer({
+    isNeighbour,
     config: config(join(root, 'data')),
     store,
     discovery,
@@ -325,7 +327,8 @@ test('a hash found on a peer redirects there with 302', async () => {
       return peers.get(hash) ?? [];
     },
   };
-  const redirecting = await startServer(discovery);
+  // As if this machine had 192.0.2.0/24 and a link-local address on its link.
+  const redirecting = await startServer(discovery, undefined, (address) => address.startsWith('192.0.2.') || address.startsWith('fe80::'));
   try {
     const v4 = await fetch(`/my%20file.cab?sha256=${'B'.repeat(64)}`, { port: redirecting.port });
     assert.equal(v4.status, 302);
@@ -335,6 +338,20 @@ test('a hash found on a peer redirects there with 302', async () => {
     assert.equal(v6.headers.location, `https://[fe80::1%25eth0]:27501/x.cab?sha256=${'c'.repeat(64)}`);
     assert.equal((await fetch(`/x.cab?sha256=${'d'.repeat(64)}`, { port: redirecting.port })).status, 404);
     assert.deepEqual(asked, ['b'.repeat(64), 'c'.repeat(64), 'd'.repeat(64)]);
+  } finally {
+    await redirecting.stop();
+  }
+});
+
+test('a redirect goes only to a neighbour: never loopback, never an address behind a router', async () => {
+  const hostile = [{ address: '127.0.0.1', port: 22 }, { address: '::1', port: 22 }, { address: '203.0.113.9', port: 27500 }];
+  const discovery = { find: async () => hostile };
+  // The real rule, against this machine's real interfaces: none of these is on a link of ours.
+  const redirecting = await startServer(discovery);
+  try {
+    const res = await fetch(`/x.cab?sha256=${'e'.repeat(64)}`, { port: redirecting.port });
+    assert.equal(res.status, 404);
+    assert.equal(res.headers.location, undefined);
   } finally {
     await redirecting.stop();
   }

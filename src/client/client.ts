@@ -20,6 +20,10 @@ export interface DaemonProperties {
   downloadSaving: number;
   /** kg CO₂e. */
   carbonSaving: number;
+  /** The owner's limits (0 is no limit); 0 from a daemon that does not have them (the original). */
+  maxUploadRate: number;
+  maxConnections: number;
+  maxStorageSize: number;
 }
 
 /** One entry of GetItems(): the daemon's item under its wire name `filename`; keys it left out are 0 or ''. */
@@ -154,6 +158,9 @@ export class PassimClient {
       status: asNumber(props.Status),
       downloadSaving: asNumber(props.DownloadSaving),
       carbonSaving: asNumber(props.CarbonSaving),
+      maxUploadRate: asNumber(props.MaxUploadRate),
+      maxConnections: asNumber(props.MaxConnections),
+      maxStorageSize: asNumber(props.MaxStorageSize),
     };
   }
 

@@ -23,6 +23,9 @@ function printStatus(props: DaemonProperties, items: RemoteItem[]): void {
     `Download saving: ${formatSize(props.downloadSaving)}`,
     `Carbon saving:   ${props.carbonSaving.toFixed(3)} kg CO₂e`,
     `URI:             ${props.uri}`,
+    `Upload limit:    ${props.maxUploadRate > 0 ? `${formatSize(props.maxUploadRate)}/s to other machines` : 'none'}`,
+    `Connections:     ${props.maxConnections > 0 ? `at most ${props.maxConnections} from other machines` : 'no limit known'}`,
+    `Storage limit:   ${props.maxStorageSize > 0 ? formatSize(props.maxStorageSize) : 'none'}`,
   ];
   if (items.length === 0) out.push('', 'No items published.');
   for (const item of items) {
@@ -51,6 +54,9 @@ export async function status(json: boolean): Promise<void> {
       downloadSaving: props.downloadSaving,
       carbonSaving: props.carbonSaving,
       version: props.daemonVersion,
+      maxUploadRate: props.maxUploadRate,
+      maxConnections: props.maxConnections,
+      maxStorageSize: props.maxStorageSize,
       items,
     };
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);

@@ -45,6 +45,8 @@ export interface PassimServiceOptions {
   name: string;
   /** kg CO₂e per GB, for CarbonSaving. */
   carbonCost: number;
+  /** The owner's limits from passim.conf, shown as properties (0 is no limit). */
+  limits: { maxUploadRate: number; maxConnections: number; maxStorageSize: number };
 }
 
 /** A variant in an incoming a{sv}, as dbus-next decodes it. */
@@ -119,7 +121,7 @@ export class PassimService {
   }
 
   private properties(): Record<string, Variant> {
-    const { store, version, uri, carbonCost } = this.options;
+    const { store, version, uri, carbonCost, limits } = this.options;
     const saving = store.downloadSaving;
     return {
       DaemonVersion: new Variant('s', version),
@@ -128,6 +130,9 @@ export class PassimService {
       Status: new Variant('u', this.status),
       DownloadSaving: new Variant('t', BigInt(saving)),
       CarbonSaving: new Variant('d', (saving / (1024 * 1024)) * carbonCost / 1024),
+      MaxUploadRate: new Variant('t', BigInt(limits.maxUploadRate)),
+      MaxConnections: new Variant('u', limits.maxConnections),
+      MaxStorageSize: new Variant('t', BigInt(limits.maxStorageSize)),
     };
   }
 

@@ -76,7 +76,9 @@ async function main(): Promise<void> {
     log.warn('RUNNING WITH --insecure: ANY LOCAL USER MAY PUBLISH AND UNPUBLISH FILES. NEVER USE THIS OUTSIDE TESTS.');
   }
 
-  const store = await Store.open({ dataDir: config.dataDir, maxItemSize: config.maxItemSize, auditLogPath: paths.auditLog, log });
+  const store = await Store.open({
+    dataDir: config.dataDir, maxItemSize: config.maxItemSize, maxStorageSize: config.maxStorageSize, auditLogPath: paths.auditLog, log,
+  });
   const statics = new StaticDirs({ confDir: paths.staticConfDir, store, log });
   await statics.start();
   const credentials = await loadOrCreateCredentials(paths.secretKey, paths.certificate, log);
@@ -103,6 +105,7 @@ async function main(): Promise<void> {
     uri: `https://localhost:${server.port}/`,
     name: advertiser.name,
     carbonCost: config.carbonCost,
+    limits: config,
   });
 
   // Enabled items are advertised unless the network is metered; disabled (next-reboot) items never are.

@@ -6,7 +6,6 @@ import { dirname } from 'node:path';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
 import { PassimError, errnoCode } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 
@@ -56,8 +55,12 @@ async function writeAtomically(path: string, text: string, mode: number): Promis
   }
 }
 
-/** A self-signed X.509 certificate for `privateKeyPem`, usable by a TLS web server. */
-function makeCertificate(privateKeyPem: string, publicKeyPem: string): string {
+/**
+ * A self-signed X.509 certificate for `privateKeyPem`, usable by a TLS web server. node-forge is loaded
+ * here only: it is needed on the first start alone and would cost every later one several MB of memory.
+ */
+async function makeCertificate(privateKeyPem: string, publicKeyPem: string): Promise<string> {
+  const { default: forge } = await import('node-forge');
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
   // A positive serial: clear the top bit so DER does not read it as negative.
@@ -109,7 +112,7 @@ export async function loadOrCreateCredentials(keyPath: string, certPath: string,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
   });
-  const cert = makeCertificate(privateKey, publicKey);
+  const cert = await makeCertificate(privateKey, publicKey);
   try {
     await mkdir(dirname(keyPath), { recursive: true, mode: 0o755 });
     await mkdir(dirname(certPath), { recursive: true, mode: 0o755 });

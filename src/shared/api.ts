@@ -42,6 +42,3 @@ export const U32_MAX = 0xffffffff;
 
 /** An item's hash as the API and the store write it: 64 lower-case hex digits. */
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
-
-/** The port of the HTTPS server when passim.conf does not say. */
-export const DEFAULT_PORT = 27500;

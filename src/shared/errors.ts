@@ -15,6 +15,8 @@ export type ErrorKind =
   | 'locked'
   | 'method-not-allowed'
   | 'range-not-satisfiable'
+  | 'unavailable'
+  | 'no-space'
   | 'internal';
 
 /**
@@ -25,6 +27,7 @@ export type ErrorKind =
 export const GIoErrorCode = {
   NOT_FOUND: 1,
   EXISTS: 2,
+  NO_SPACE: 12,
   PERMISSION_DENIED: 14,
   INVALID_DATA: 35,
 } as const;
@@ -54,10 +57,13 @@ const MAPPINGS: Record<ErrorKind, Mapping> = {
   'bad-request': { dbus: `${DBUS_ERROR}.InvalidArgs`, http: 400 },
   forbidden: { dbus: gioErrorName(GIoErrorCode.PERMISSION_DENIED), http: 403 },
   'not-acceptable': { dbus: `${DBUS_ERROR}.InvalidArgs`, http: 406 },
-  locked: { dbus: `${DBUS_ERROR}.Failed`, http: 423 },
   'method-not-allowed': { dbus: `${DBUS_ERROR}.NotSupported`, http: 405 },
   'range-not-satisfiable': { dbus: `${DBUS_ERROR}.InvalidArgs`, http: 416 },
+  unavailable: { dbus: `${DBUS_ERROR}.LimitsExceeded`, http: 503 },
+  'no-space': { dbus: gioErrorName(GIoErrorCode.NO_SPACE), http: 507 },
   internal: { dbus: `${DBUS_ERROR}.Failed`, http: 500 },
+  // HTTP only; after `internal`, so that a client reads Failed as internal (errorKindOfDBusName takes the first).
+  locked: { dbus: `${DBUS_ERROR}.Failed`, http: 423 },
 };
 
 /** For clients: the kind a D-Bus error name stands for (the first kind in the table that uses the name). */

@@ -20,3 +20,8 @@ export async function sha256Of(stream: AsyncIterable<unknown>): Promise<string> 
   for await (const chunk of stream) hasher.update(asBytes(chunk));
   return hasher.digest('hex');
 }
+
+/** SHA-256 (lower-case hex) of bytes in memory. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return sha256Hasher().update(bytes).digest('hex');
+}

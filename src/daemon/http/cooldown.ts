@@ -18,10 +18,10 @@ export class Cooldown {
     return last !== undefined && performance.now() - last < cooldownMs;
   }
 
-  /** Starts the cooldown of `client` for `hash`; the returned function withdraws it (an interrupted transfer). */
-  start(client: string, hash: string): () => void {
+  /** Starts the cooldown of `client` for `hash`. */
+  start(client: string, hash: string): void {
     const cooldownMs = this.seconds * 1000;
-    if (cooldownMs <= 0) return () => undefined;
+    if (cooldownMs <= 0) return;
     const key = `${client} ${hash}`;
     const now = performance.now();
     this.lastServed.delete(key); // re-insert so the map stays in age order
@@ -30,8 +30,5 @@ export class Cooldown {
       if (now - time < cooldownMs && this.lastServed.size <= MAX_COOLDOWN_ENTRIES) break;
       this.lastServed.delete(oldKey);
     }
-    return () => {
-      if (this.lastServed.get(key) === now) this.lastServed.delete(key);
-    };
   }
 }

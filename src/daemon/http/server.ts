@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The HTTPS server: routing, item transfers, redirects to peers, the index page and its assets.
-import { createReadStream, open as fsOpen, read } from 'node:fs';
+import { createReadStream, fstatSync, read } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream';
 import { PassimError, errnoCode, toPassimError } from '../../shared/errors.js';
@@ -13,13 +13,20 @@ import type { Logger } from '../../shared/log.js';
 import { VERSION } from '../../shared/version.js';
 import type { Config } from '../config.js';
 import type { Discovery, Peer } from '../lan/peers.js';
+import { isNeighbour } from '../lan/subnets.js';
 import type { Store, StoreChange } from '../store/store.js';
+import { BufferPool } from './buffer-pool.js';
+import { ConnectionLimits } from './connection-limits.js';
 import { contentType } from './content-type.js';
 import { Cooldown } from './cooldown.js';
 import { OpenFiles } from './open-files.js';
 import { errorPage, indexPage, redirectPage } from './pages.js';
+import { RateLimiter } from './rate-limit.js';
 import { clientAddress, decodeComponent, isLoopback, matchesEtag, parseFileQuery, parseRange } from './request.js';
+import { ShareTracker } from './share-tracker.js';
+import { MIN_CHUNK, sendRange } from './transfer.js';
 import { DEFAULT_FAVICON_ICO, DEFAULT_STYLE_CSS } from './web-assets.js';
+import { sha256Hex, sha256Of } from '../../shared/hash.js';
 
 export interface FileServerOptions {
   config: Config;
@@ -33,14 +40,18 @@ export interface FileServerOptions {
   host?: string;
   /** Title of the index page, e.g. the daemon's D-Bus Name; default 'Passim'. */
   name?: string;
+  /** Which peer addresses may be redirected to; default: neighbours on this machine's links (lan/subnets.ts). */
+  isNeighbour?: (address: string) => boolean;
 }
 
-/** Large reads keep the TLS layer busy with few round trips through the event loop. */
-const STREAM_CHUNK = 1024 * 1024;
 /** Idle keep-alive connections are closed after this; long enough for a client fetching several items. */
 const KEEP_ALIVE_TIMEOUT_MS = 15_000;
-/** File-system calls for a ReadStream over a cached descriptor: everything but closing it. */
-const KEEP_OPEN = { open: fsOpen, read, close: (_fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => callback(null) };
+/** A connection that neither sends nor takes a byte for this long is dropped (a client that stopped reading). */
+const IDLE_CONNECTION_MS = 60_000;
+/** Lookups on the LAN that loopback misses may run at once; more get 503, since each holds Avahi objects. */
+const MAX_LOOKUPS = 16;
+/** Seconds an over-limit client is told to wait. */
+const RETRY_AFTER_S = 5;
 const SERVER_HEADER = `Passim/${VERSION}`;
 
 /** One response carrying (part of) an item's content. */
@@ -54,8 +65,9 @@ interface Transfer {
   length: number;
   status: number;
   headers: OutgoingHttpHeaders;
-  /** Whether a completed transfer is a share. */
-  counts: boolean;
+  loopback: boolean;
+  /** The file's ctime when the transfer began: the version of the content that a check vouches for. */
+  ctime?: bigint;
 }
 
 /** HTTPS server for the published items, the index page and its assets. */
@@ -70,6 +82,14 @@ export class FileServer {
   readonly #server: Server;
   readonly #cooldown: Cooldown;
   readonly #files = new OpenFiles();
+  readonly #buffers = new BufferPool();
+  readonly #shares = new ShareTracker();
+  readonly #uploads: RateLimiter;
+  readonly #limits: ConnectionLimits;
+  /** Connections accepted over MaxConnections: each request on them gets 503 and the connection closes. */
+  readonly #overLimit = new WeakSet<Socket>();
+  #lookups = 0;
+  readonly #isNeighbour: (address: string) => boolean;
   /** Closes kept descriptors of items that went away; a share changes no file, so it needs no pass. */
   readonly #onStoreChanged = (change: StoreChange): void => {
     if (change !== 'shared') this.#files.prune((hash, path) => this.#store.get(hash)?.path === path);
@@ -84,6 +104,7 @@ export class FileServer {
     this.#webDir = options.webDir;
     this.#host = options.host ?? (options.config.ipv6 ? '::' : '0.0.0.0');
     this.#name = options.name ?? 'Passim';
+    this.#isNeighbour = options.isNeighbour ?? ((address) => isNeighbour(address));
     this.#server = createServer(
       {
         key: options.credentials.key,
@@ -94,6 +115,12 @@ export class FileServer {
       (req, res) => this.#onRequest(req, res),
     );
     this.#server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    this.#server.timeout = IDLE_CONNECTION_MS;
+    this.#uploads = new RateLimiter(options.config.maxUploadRate);
+    this.#limits = new ConnectionLimits(options.config.maxConnections);
+    // Beyond what the limits answer with 503, handshakes in flight included, connections are not even accepted.
+    this.#server.maxConnections = 4 * options.config.maxConnections;
+    this.#server.on('secureConnection', (socket: Socket) => this.#countConnection(socket));
     this.#server.on('tlsClientError', (err) => this.#log.debug(`TLS handshake failed: ${err.message}`));
   }
 
@@ -132,8 +159,23 @@ export class FileServer {
     return address !== null && typeof address === 'object' ? (address as AddressInfo).port : this.#config.port;
   }
 
+  #countConnection(socket: Socket): void {
+    const address = socket.remoteAddress ?? '';
+    const plain = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+    const loopback = isLoopback(plain);
+    if (!this.#limits.open(plain, loopback)) this.#overLimit.add(socket);
+    socket.once('close', () => this.#limits.close(plain, loopback));
+  }
+
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
     res.setHeader('Server', SERVER_HEADER);
+    if (this.#overLimit.has(req.socket)) {
+      res.shouldKeepAlive = false;
+      this.#fail(req, res, new PassimError('unavailable', 'Too many connections; try again later.'), {
+        'Retry-After': String(RETRY_AFTER_S),
+      });
+      return;
+    }
     try {
       this.#route(req, res);
     } catch (err) {
@@ -181,33 +223,35 @@ export class FileServer {
     }
     // Only this machine may make us search the network on its behalf.
     if (!loopback) throw new PassimError('forbidden', 'This file is not available here.');
-    this.#redirectToPeer(res, basename, query.hash).catch((err: unknown) => this.#fail(req, res, err));
+    if (this.#lookups >= MAX_LOOKUPS) {
+      this.#fail(req, res, new PassimError('unavailable', 'Too many searches on the network at once; try again later.'), {
+        'Retry-After': String(RETRY_AFTER_S),
+      });
+      return;
+    }
+    this.#lookups += 1;
+    this.#redirectToPeer(res, basename, query.hash)
+      .catch((err: unknown) => this.#fail(req, res, err))
+      .finally(() => {
+        this.#lookups -= 1;
+      });
   }
 
   #requireLoopback(loopback: boolean): void {
     if (!loopback) throw new PassimError('forbidden', 'This page is only available on this machine.');
   }
 
-  /**
-   * Refuses a remote client that asked for `hash` less than Cooldown seconds ago. A GET starts the cooldown
-   * and withdraws it if the response does not finish, so an interrupted download can resume at once; a HEAD
-   * is refused during a cooldown but does not start one.
-   */
-  #enforceCooldown(res: ServerResponse, client: string, hash: string, isGet: boolean): void {
+  /** Refuses a remote client that received `hash` whole less than Cooldown seconds ago. */
+  #enforceCooldown(client: string, hash: string): void {
     if (this.#cooldown.blocks(client, hash)) {
       throw new PassimError('forbidden', 'This file was sent to you recently; try again later.');
     }
-    if (!isGet) return;
-    const withdraw = this.#cooldown.start(client, hash);
-    res.once('close', () => {
-      if (!res.writableFinished) withdraw();
-    });
   }
 
   #sendItem(req: IncomingMessage, res: ServerResponse, item: Item, client: string, loopback: boolean): void {
     if (isDisabled(item)) throw new PassimError('locked', 'This file is not shared until the next reboot.');
     const head = req.method === 'HEAD';
-    if (!loopback) this.#enforceCooldown(res, client, item.hash, !head);
+    if (!loopback) this.#enforceCooldown(client, item.hash);
 
     const etag = `"${item.hash}"`;
     if (matchesEtag(req.headers['if-none-match'], etag)) {
@@ -245,10 +289,11 @@ export class FileServer {
       res.end();
       return;
     }
-    // Only a whole file delivered counts as a share; a range is part of a resumed download.
-    const transfer: Transfer = { req, res, item, client, start, length, status, headers, counts: !range };
+    const transfer: Transfer = { req, res, item, client, start, length, status, headers, loopback };
     if (length === 0) {
-      this.#finishSmall(transfer, Buffer.alloc(0));
+      res.writeHead(status, headers);
+      res.once('finish', () => this.#delivered(transfer, 0));
+      res.end();
       return;
     }
     this.#files.acquire(item, (openError, fd) => {
@@ -258,52 +303,96 @@ export class FileServer {
         this.#fail(req, res, gone ? new PassimError('not-found', 'This file is no longer available.') : openError);
         return;
       }
-      if (length <= STREAM_CHUNK) this.#sendSmall(transfer, fd);
-      else this.#sendStream(transfer, fd);
+      const send = this.#checkAndSend(transfer, fd);
+      send.catch((err: unknown) => this.#fail(req, res, err)).finally(() => this.#files.release(item));
     });
   }
 
-  /** A body that fits one read: a single pread, no stream machinery (most items are small). */
-  #sendSmall(transfer: Transfer, fd: number): void {
-    const { req, res, item, start, length } = transfer;
-    const body = Buffer.allocUnsafe(length);
-    read(fd, body, 0, length, start, (err, bytesRead) => {
-      this.#files.release(item);
-      if (err || bytesRead !== length) {
-        this.#fail(req, res, err ?? new PassimError('internal', `${item.hash}: the stored file is shorter than ${start + length} bytes`));
-        return;
+  /**
+   * The content is checked against the hash once per version of the file (its ctime): a whole-file transfer
+   * hashes the bytes as they go and is cut before the last one on a mismatch; anything else hashes the file
+   * first. Hashing costs about as much CPU as TLS, so a file that has not changed is not hashed again.
+   */
+  async #checkAndSend(transfer: Transfer, fd: number): Promise<void> {
+    const { item, start, length } = transfer;
+    const ctime = fstatSync(fd, { bigint: true }).ctimeNs;
+    transfer.ctime = ctime;
+    const whole = start === 0 && length === item.size;
+    let verify: string | undefined;
+    if (!this.#store.contentVerified(item.hash, ctime)) {
+      if (whole) {
+        verify = item.hash;
+      } else {
+        const actual = await sha256Of(createReadStream('', { fd, autoClose: false, start: 0 }));
+        if (actual !== item.hash) {
+          this.#corrupt(item, 'its content no longer matches its hash');
+          throw new PassimError('not-found', 'This file is no longer available.');
+        }
+        this.#store.setContentVerified(item.hash, ctime);
       }
-      this.#finishSmall(transfer, body);
-    });
+    }
+    if (length <= MIN_CHUNK) await this.#sendSmall(transfer, fd, verify);
+    else await this.#sendLarge(transfer, fd, verify);
   }
 
-  #finishSmall({ res, item, client, status, headers, counts }: Transfer, body: Buffer): void {
+  /** A body that fits one read: a single pread and one write (most items are small). */
+  async #sendSmall(transfer: Transfer, fd: number, verify: string | undefined): Promise<void> {
+    const { res, item, start, length, status, headers } = transfer;
+    const body = Buffer.allocUnsafe(length);
+    const bytesRead = await new Promise<number>((resolve, reject) => {
+      read(fd, body, 0, length, start, (err, n) => (err ? reject(err) : resolve(n)));
+    });
+    if (bytesRead !== length) {
+      this.#corrupt(item, `the stored file is shorter than ${start + length} bytes`);
+      throw new PassimError('not-found', 'This file is no longer available.');
+    }
+    if (verify) {
+      if (sha256Hex(body) !== verify) {
+        this.#corrupt(item, 'its content no longer matches its hash');
+        throw new PassimError('not-found', 'This file is no longer available.');
+      }
+      this.#verified(transfer);
+    }
+    if (!transfer.loopback) await this.#uploads.take(length);
     res.writeHead(status, headers);
     // 'finish' means the whole response went to the kernel; a client hanging up first gives 'close' only.
-    if (counts) res.once('finish', () => this.#recordShare(item, client));
+    res.once('finish', () => this.#delivered(transfer, length));
     res.end(body);
   }
 
-  #sendStream({ res, item, client, start, length, status, headers, counts }: Transfer, fd: number): void {
-    // Positional reads on the shared descriptor; the stream must not close it, the cache does. Released on
-    // 'close', which a destroyed stream emits only after its last read came back.
-    const file = createReadStream('', { fd, fs: KEEP_OPEN, start, end: start + length - 1, highWaterMark: STREAM_CHUNK });
-    file.once('close', () => this.#files.release(item));
+  async #sendLarge(transfer: Transfer, fd: number, verify: string | undefined): Promise<void> {
+    const { res, item, client, start, length, status, headers, loopback } = transfer;
     res.writeHead(status, headers);
-    pipeline(file, res, (err) => {
-      if (err) {
-        // Usually the client going away; the transfer does not count.
-        this.#log.debug(`transfer of ${item.hash} to ${client} stopped: ${err.message}`);
-        return;
-      }
-      if (file.bytesRead !== length) {
-        // The file on disk is shorter than the item says; the client cannot have what it was promised.
-        this.#log.warn(`${item.hash}: sent ${file.bytesRead} of ${length} bytes, the stored file is short`);
-        res.destroy();
-        return;
-      }
-      if (counts) this.#recordShare(item, client);
-    });
+    const outcome = await sendRange({ fd, start, length, res, pool: this.#buffers, verify, limiter: loopback ? undefined : this.#uploads });
+    if (outcome.corrupt) this.#corrupt(item, 'its content no longer matches its hash; the transfer was cut short');
+    else if (outcome.short) this.#corrupt(item, `the stored file is shorter than ${start + length} bytes`);
+    if (outcome.complete) {
+      if (verify) this.#verified(transfer);
+      res.end();
+    } else {
+      this.#log.debug(`transfer of ${item.hash} to ${client} stopped after ${outcome.delivered} of ${length} bytes`);
+    }
+    this.#delivered(transfer, outcome.delivered);
+  }
+
+  /** The content matched its hash; recorded before the share, whose xattr write moves the ctime. */
+  #verified({ item, ctime }: Transfer): void {
+    if (ctime !== undefined) this.#store.setContentVerified(item.hash, ctime);
+  }
+
+  /** `count` bytes reached the client; each item-size worth of them is a share (see share-tracker.ts). */
+  #delivered({ item, client, loopback }: Transfer, count: number): void {
+    const shares = this.#shares.delivered(client, item.hash, item.size, count);
+    if (shares === 0) return;
+    // The cooldown starts once a remote client has had the whole file, so a resumed download can finish.
+    if (!loopback) this.#cooldown.start(client, item.hash);
+    for (let i = 0; i < shares; i++) this.#recordShare(item, client);
+  }
+
+  /** A stored file that does not hold what its name promises: never advertised or served again unless it checks out. */
+  #corrupt(item: Item, reason: string): void {
+    this.#log.warn(`${item.path}: ${reason}; withdrawn until it is checked again`);
+    this.#store.recheck(item.hash).catch((err: unknown) => this.#log.warn(`checking ${item.hash} again failed: ${toPassimError(err).message}`));
   }
 
   #recordShare(item: Item, client: string): void {
@@ -324,7 +413,13 @@ export class FileServer {
       this.#log.warn(`searching the network for ${hash} failed: ${(err as Error).message}`);
       peers = [];
     }
-    const peer = peers[0];
+    // Only a neighbour on our own link may be trusted with our clients: an answer naming loopback, this
+    // machine or an address behind a router is a spoofed or misconfigured one.
+    const neighbours = peers.filter((p) => this.#isNeighbour(p.address));
+    if (neighbours.length < peers.length) {
+      this.#log.debug(`ignoring peers for ${hash} that are not neighbours: ${peers.filter((p) => !neighbours.includes(p)).map((p) => p.address).join(', ')}`);
+    }
+    const peer = neighbours[0];
     if (!peer) throw new PassimError('not-found', 'This file is not available here or on the local network.');
     // IPv6 needs brackets, and a zone (fe80::1%eth0) must have its '%' percent-encoded inside them.
     const host = peer.address.includes(':') ? `[${peer.address.replace(/%/g, '%25')}]` : peer.address;

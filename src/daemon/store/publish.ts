@@ -67,12 +67,12 @@ export interface Received {
  * Streams `source` into a new temporary file in `dataDir`, hashing on the way and stopping as soon as it
  * exceeds `maxItemSize`. Owns `source`: it is read to its end or destroyed. On failure nothing is left behind.
  */
-export async function receive(dataDir: string, source: Readable, maxItemSize: number): Promise<Received> {
+export async function receive(dataDir: string, source: Readable, maxItemSize: number, storage?: StorageLimit): Promise<Received> {
   const tempPath = join(dataDir, `${TEMP_PREFIX}${randomUUID()}`);
   let handle: FileHandle | undefined;
   try {
     handle = await open(tempPath, 'wx', 0o644);
-    const { hash, size } = await copyHashing(source, handle, maxItemSize);
+    const { hash, size } = await copyHashing(source, handle, maxItemSize, storage);
     return { tempPath, handle, hash, size };
   } catch (err) {
     source.destroy();
@@ -109,7 +109,18 @@ export async function discard({ tempPath, handle }: { tempPath: string; handle: 
   await unlink(tempPath).catch(() => undefined);
 }
 
-async function copyHashing(source: Readable, handle: FileHandle, limit: number): Promise<{ hash: string; size: number }> {
+/** MaxStorageSize, and the bytes the store has left under it. */
+export interface StorageLimit {
+  max: number;
+  left: number;
+}
+
+/** The refusal of a publish that would take the store over MaxStorageSize. */
+export function noSpace({ max, left }: StorageLimit): PassimError {
+  return new PassimError('no-space', `The file does not fit: the store may hold ${max} bytes (MaxStorageSize) and has ${left} left`);
+}
+
+async function copyHashing(source: Readable, handle: FileHandle, limit: number, storage?: StorageLimit): Promise<{ hash: string; size: number }> {
   const hasher = sha256Hasher();
   let size = 0;
   try {
@@ -120,6 +131,7 @@ async function copyHashing(source: Readable, handle: FileHandle, limit: number):
         if (size > limit) {
           throw new PassimError('too-large', `File is larger than the maximum item size of ${limit} bytes (MaxItemSize)`);
         }
+        if (storage && size > storage.left) throw noSpace(storage);
         hasher.update(bytes);
         await writeAll(handle, bytes);
       }

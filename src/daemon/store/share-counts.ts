@@ -14,7 +14,8 @@ export class ShareCountWriter {
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly dirty = new Set<string>();
 
-  constructor(private readonly log: Logger) {}
+  /** `write` changes nothing but the item's share-count xattr (the store wraps it to keep its bookkeeping). */
+  constructor(private readonly log: Logger, private readonly write: (item: Item) => Promise<void> = (item) => setU32(item.path, XATTR.shareCount, item.shareCount)) {}
 
   save(item: Item): Promise<void> {
     const running = this.inFlight.get(item.hash);
@@ -26,7 +27,7 @@ export class ShareCountWriter {
       do {
         this.dirty.delete(item.hash);
         try {
-          await setU32(item.path, XATTR.shareCount, item.shareCount);
+          await this.write(item);
         } catch (err) {
           this.log.warn(`share-count of ${item.hash} not saved: ${toPassimError(err).message}`);
         }

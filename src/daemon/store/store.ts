@@ -2,18 +2,20 @@
 // The content store: the index of items (published and static), publishing, unpublishing, expiry, shares,
 // in the original's on-disk format.
 import { EventEmitter } from 'node:events';
-import { constants } from 'node:fs';
-import { mkdir, open, unlink } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { mkdir, open, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { PassimError, errnoCode, toPassimError } from '../../shared/errors.js';
+import { sha256Of } from '../../shared/hash.js';
 import { ItemFlags, type Item } from '../../shared/item.js';
 import type { Logger } from '../../shared/log.js';
 import { readBootTime } from '../proc.js';
 import { AuditLog, sumShareBytes, type AuditType } from './audit-log.js';
-import { commit, discard, receive, receivedTime, validatePublish, type PublishOptions } from './publish.js';
+import { commit, discard, noSpace, receive, receivedTime, validatePublish, type PublishOptions, type StorageLimit } from './publish.js';
 import { scanDataDir } from './scan.js';
 import { ShareCountWriter } from './share-counts.js';
+import { XATTR, setU32 } from './xattrs.js';
 
 export type { PublishOptions } from './publish.js';
 
@@ -21,6 +23,8 @@ export interface StoreOptions {
   dataDir: string;
   /** Largest item accepted by publish(), in bytes. */
   maxItemSize: number;
+  /** Total bytes of published items (not static ones) that publish() may reach; 0 is no limit. */
+  maxStorageSize?: number;
   auditLogPath: string;
   log: Logger;
 }
@@ -34,11 +38,16 @@ export interface StoreEvents {
 }
 
 /** Why an item was deleted, as written to the audit log. */
-export type DeleteReason = 'unpublished' | 'expired' | 'share-limit';
+export type DeleteReason = 'unpublished' | 'expired' | 'share-limit' | 'corrupt';
 
 export class Store extends EventEmitter<StoreEvents> {
   readonly dataDir: string;
   private readonly maxItemSize: number;
+  private readonly maxStorageSize: number;
+  /** Hashes withdrawn because their file no longer matched: hidden until recheck() clears them. */
+  private readonly suspect = new Set<string>();
+  /** The ctime of each item's file when its content was last found to match its hash. */
+  private readonly verifiedCtime = new Map<string, bigint>();
   private readonly log: Logger;
   private readonly audit: AuditLog;
   private readonly bootTime: string;
@@ -61,10 +70,12 @@ export class Store extends EventEmitter<StoreEvents> {
     super();
     this.dataDir = resolve(options.dataDir);
     this.maxItemSize = options.maxItemSize;
+    this.maxStorageSize = options.maxStorageSize ?? 0;
     this.log = options.log;
     this.audit = new AuditLog(options.auditLogPath);
     this.bootTime = bootTime;
-    this.shareCounts = new ShareCountWriter(options.log);
+    this.shareCounts = new ShareCountWriter(options.log, (item) =>
+      this.keepingVerification(item, () => setU32(item.path, XATTR.shareCount, item.shareCount)));
   }
 
   /** Creates the data folder if needed, removes stale temporary files, scans items, expires old ones, reads savings from the audit log. */
@@ -85,8 +96,9 @@ export class Store extends EventEmitter<StoreEvents> {
   list(): Item[] {
     const stored = [...this.items.values()];
     const statics = [...this.staticByHash.values()].filter((item) => !this.items.has(item.hash));
-    return [...stored, ...statics].map((item) => ({ ...item }));
+    return [...stored, ...statics].filter((item) => !this.suspect.has(item.hash)).map((item) => ({ ...item }));
   }
+
 
   get(hash: string): Item | undefined {
     const item = this.visible(hash);
@@ -123,6 +135,7 @@ export class Store extends EventEmitter<StoreEvents> {
   }
 
   private visible(hash: string): Item | undefined {
+    if (this.suspect.has(hash)) return undefined;
     return this.items.get(hash) ?? this.staticByHash.get(hash);
   }
 
@@ -142,7 +155,7 @@ export class Store extends EventEmitter<StoreEvents> {
       source.destroy();
       throw err;
     }
-    const received = await receive(this.dataDir, source, this.maxItemSize);
+    const received = await receive(this.dataDir, source, this.maxItemSize, this.storageLeft());
     const { hash } = received;
     let claimed = false;
     let item: Item;
@@ -154,6 +167,8 @@ export class Store extends EventEmitter<StoreEvents> {
       if (shared) {
         throw new PassimError('exists', `An item with hash ${hash} is already shared from the static folder ${dirname(shared.path)}`);
       }
+      const storage = this.storageLeft();
+      if (storage && received.size > storage.left) throw noSpace(storage);
       this.publishing.add(hash);
       claimed = true;
       item = {
@@ -169,6 +184,8 @@ export class Store extends EventEmitter<StoreEvents> {
         ctime: await receivedTime(received),
       };
       await commit(received, item, this.bootTime);
+      // Just hashed on the way in: this version of the file (its ctime) needs no check before it is served.
+      this.verifiedCtime.set(hash, (await stat(item.path, { bigint: true })).ctimeNs);
     } catch (err) {
       await discard(received);
       if (claimed) this.publishing.delete(hash);
@@ -181,6 +198,71 @@ export class Store extends EventEmitter<StoreEvents> {
     await this.record('PBLSH', { hash: item.hash, basename: item.basename, size: item.size, cmdline: item.cmdline });
     this.emit('changed', 'added');
     return { ...item };
+  }
+
+  /**
+   * Whether `hash`'s content was found to match while its file's ctime was `ctime`. Every write to a file,
+   * restoring its modification time included, moves its ctime; so does writing an xattr, which the store
+   * itself does to count shares and accounts for (keepingVerification).
+   */
+  contentVerified(hash: string, ctime: bigint): boolean {
+    return this.verifiedCtime.get(hash) === ctime;
+  }
+
+  setContentVerified(hash: string, ctime: bigint): void {
+    this.verifiedCtime.set(hash, ctime);
+  }
+
+  /** Runs `write`, which changes only xattrs of `item`'s file: content verified before stays verified after. */
+  private async keepingVerification(item: Item, write: () => Promise<void>): Promise<void> {
+    const before = (await stat(item.path, { bigint: true }).catch(() => undefined))?.ctimeNs;
+    await write();
+    if (before === undefined || this.verifiedCtime.get(item.hash) !== before) return;
+    const after = (await stat(item.path, { bigint: true }).catch(() => undefined))?.ctimeNs;
+    if (after !== undefined) this.verifiedCtime.set(item.hash, after);
+  }
+
+  /** MaxStorageSize and what publish() may still add under it (in-flight publishes count once done); undefined without a limit. */
+  private storageLeft(): StorageLimit | undefined {
+    if (this.maxStorageSize <= 0) return undefined;
+    let used = 0;
+    for (const item of this.items.values()) used += item.size;
+    return { max: this.maxStorageSize, left: Math.max(0, this.maxStorageSize - used) };
+  }
+
+  /**
+   * An item whose file was found not to hold what its hash says: withdrawn at once (neither listed, advertised
+   * nor served), then hashed again. If it matches after all it comes back; a published one that does not is
+   * deleted; a static one stays withdrawn until its folder changes.
+   */
+  recheck(hash: string): Promise<void> {
+    const item = this.visible(hash);
+    if (!item) return Promise.resolve();
+    this.suspect.add(hash);
+    this.emit('changed', 'removed');
+    return this.track(this.recheckNow(item));
+  }
+
+  private async recheckNow(item: Item): Promise<void> {
+    let actual: string | undefined;
+    try {
+      actual = await sha256Of(createReadStream(item.path));
+    } catch (err) {
+      this.log.warn(`cannot read ${item.path} to check it: ${toPassimError(err).message}`);
+    }
+    if (actual === item.hash) {
+      this.log.info(`${item.path} matches its hash again: shared again`);
+      this.suspect.delete(item.hash);
+      this.emit('changed', 'added');
+      return;
+    }
+    if (this.items.get(item.hash) !== item) return;
+    this.log.warn(`${item.path} does not hold ${item.hash}${actual ? ` (its content has SHA-256 ${actual})` : ''}: deleting it`);
+    try {
+      await this.remove(item, 'corrupt');
+    } finally {
+      this.suspect.delete(item.hash);
+    }
   }
 
   unpublish(hash: string): Promise<Item> {
