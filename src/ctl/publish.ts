@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // passimctl publish and unpublish.
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { basename as pathBasename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { U32_MAX } from '../shared/api.js';
@@ -30,7 +30,7 @@ export async function publish(file: string, maxAgeArg: string | undefined, maxSh
   const maxAge = parseU32(maxAgeArg, 'MAX-AGE');
   const shareLimit = parseU32(maxShareArg, 'MAX-SHARE');
   const filename = pathBasename(file);
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(file, 'r');
   } catch (err) {

@@ -91,7 +91,14 @@ const TRAILING_SPACE = /[ \t\n\f\r]+$/;
 /** g_key_file_is_key_name: no brackets, except one locale suffix as in `Name[de_DE.UTF-8@euro]`. */
 const KEY_NAME = /^[^[\]]+(?:\[[\p{L}\p{N}_.@-]*\])?$/u;
 /** g_key_file_is_group_name: not empty, no brackets, no control characters. */
-const BAD_GROUP_NAME = /^$|[[\]\x00-\x1f\x7f]/;
+function badGroupName(name: string): boolean {
+  if (name === '') return true;
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i);
+    if (code === 0x5b || code === 0x5d || code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
 const ESCAPES = new Map([['s', ' '], ['n', '\n'], ['t', '\t'], ['r', '\r'], ['\\', '\\']]);
 
 /** g_key_file_parse_value_as_string: `\s \n \t \r \\`; any other escape, or `\` at the end, is an error. */
@@ -125,7 +132,7 @@ export function parseKeyFile(text: string, source: string): KeyFile {
     const header = /^\[([^\]]*)\][ \t]*$/.exec(line);
     if (header) {
       const name = header[1] ?? '';
-      if (BAD_GROUP_NAME.test(name)) throw new PassimError('invalid-argument', `${where}: invalid group name "[${name}]"`);
+      if (badGroupName(name)) throw new PassimError('invalid-argument', `${where}: invalid group name "[${name}]"`);
       current = groups.get(name) ?? new Map<string, string>();
       groups.set(name, current);
       first ??= current;

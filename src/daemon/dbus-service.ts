@@ -14,7 +14,7 @@ import { DEFAULT_MAX_AGE, DEFAULT_SHARE_LIMIT, ItemFlags, type Item } from '../s
 import type { Logger } from '../shared/log.js';
 import { readProgramName } from './proc.js';
 import { openPublishSource } from './store/publish-source.js';
-import type { Store } from './store/store.js';
+import type { Store, StoreChange } from './store/store.js';
 
 /** The interface description shipped in dbus/: served as-is by Introspect, so it cannot drift from what we export. */
 export const INTERFACE_XML_URL = new URL('../../dbus/org.freedesktop.Passim.xml', import.meta.url);
@@ -34,6 +34,9 @@ const STANDARD_INTERFACES_XML = `
     <signal name="PropertiesChanged"><arg type="s" name="interface_name"/><arg type="a{sv}" name="changed_properties"/><arg type="as" name="invalidated_properties"/></signal>
   </interface>
 `;
+
+/** Signals about shares go out at most this often. */
+const SHARE_SIGNAL_INTERVAL_MS = 1000;
 
 export interface PassimServiceOptions {
   bus: MessageBus;
@@ -72,9 +75,15 @@ export class PassimService {
       return true;
     }
   };
-  private readonly onStoreChanged = (): void => {
-    this.emitPropertiesChanged(['DownloadSaving', 'CarbonSaving']);
-    this.emitChanged();
+  /** Set while a share's signals wait: a busy item is shared thousands of times a second. */
+  private sharedSignal: NodeJS.Timeout | undefined;
+  private readonly onStoreChanged = (change: StoreChange): void => {
+    if (change !== 'shared') {
+      this.signalChanges();
+      return;
+    }
+    // Shares change only the savings and share-counts: one round of signals per interval is enough.
+    this.sharedSignal ??= setTimeout(() => this.signalChanges(), SHARE_SIGNAL_INTERVAL_MS);
   };
 
   constructor(private readonly options: PassimServiceOptions) {
@@ -96,7 +105,15 @@ export class PassimService {
     }
   }
 
+  private signalChanges(): void {
+    clearTimeout(this.sharedSignal);
+    this.sharedSignal = undefined;
+    this.emitPropertiesChanged(['DownloadSaving', 'CarbonSaving']);
+    this.emitChanged();
+  }
+
   stop(): void {
+    clearTimeout(this.sharedSignal);
     this.options.bus.removeMethodHandler(this.handler);
     this.options.store.off('changed', this.onStoreChanged);
   }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // NetworkManager's Metered property: advertising stops on a connection that costs money per byte.
 import { EventEmitter } from 'node:events';
-import { Message, MessageType, PROPERTIES_INTERFACE, addMatch, callMethod, nameOwnerChange, watchNameOwner, type MessageBus } from '../shared/dbus/bus.js';
+import { type Message, MessageType, PROPERTIES_INTERFACE, addMatch, callMethod, nameOwnerChange, watchNameOwner, type MessageBus } from '../shared/dbus/bus.js';
 import type { Logger } from '../shared/log.js';
 
 const NM_NAME = 'org.freedesktop.NetworkManager';

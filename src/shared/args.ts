@@ -106,7 +106,7 @@ export function parseCommandLine(spec: ProgramSpec, argv: string[]): ParsedComma
     throw new UsageError(`Unknown command: ${commandName}`, helpText(spec));
   }
   const options = [...spec.options, ...(command?.options ?? []), HELP];
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: ReturnType<typeof optionsConfig>; strict: true; allowPositionals: boolean }>>;
   try {
     parsed = parseArgs({ args: argv, options: optionsConfig(options), strict: true, allowPositionals: spec.commands !== undefined });
   } catch (err) {

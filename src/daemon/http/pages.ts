@@ -56,6 +56,6 @@ export function indexPage(name: string, items: readonly Item[], now: number): st
         '\n</tbody></table>';
   return htmlPage(
     name,
-    `<h1>${escapeHtml(name)}</h1>\n` + '<p>A <a href="https://github.com/hughsie/passim">local caching server</a>.</p>\n' + table,
+    `<h1>${escapeHtml(name)}</h1>\n<p>A <a href="https://github.com/hughsie/passim">local caching server</a>.</p>\n${table}`,
   );
 }

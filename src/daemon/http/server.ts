@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The HTTPS server: routing, item transfers, redirects to peers, the index page and its assets.
 import { createReadStream, fstatSync, read } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -72,70 +72,70 @@ interface Transfer {
 
 /** HTTPS server for the published items, the index page and its assets. */
 export class FileServer {
-  readonly #config: Config;
-  readonly #store: Store;
-  readonly #discovery: Discovery;
-  readonly #log: Logger;
-  readonly #webDir: string;
-  readonly #host: string;
-  readonly #name: string;
-  readonly #server: Server;
-  readonly #cooldown: Cooldown;
-  readonly #files = new OpenFiles();
-  readonly #buffers = new BufferPool();
-  readonly #shares = new ShareTracker();
-  readonly #uploads: RateLimiter;
-  readonly #limits: ConnectionLimits;
+  private readonly config: Config;
+  private readonly store: Store;
+  private readonly discovery: Discovery;
+  private readonly log: Logger;
+  private readonly webDir: string;
+  private readonly host: string;
+  private readonly name: string;
+  private readonly server: Server;
+  private readonly cooldown: Cooldown;
+  private readonly files = new OpenFiles();
+  private readonly buffers = new BufferPool();
+  private readonly shares = new ShareTracker();
+  private readonly uploads: RateLimiter;
+  private readonly limits: ConnectionLimits;
   /** Connections accepted over MaxConnections: each request on them gets 503 and the connection closes. */
-  readonly #overLimit = new WeakSet<Socket>();
-  #lookups = 0;
-  readonly #isNeighbour: (address: string) => boolean;
+  private readonly overLimit = new WeakSet<Socket>();
+  private lookups = 0;
+  private readonly isNeighbour: (address: string) => boolean;
   /** Closes kept descriptors of items that went away; a share changes no file, so it needs no pass. */
-  readonly #onStoreChanged = (change: StoreChange): void => {
-    if (change !== 'shared') this.#files.prune((hash, path) => this.#store.get(hash)?.path === path);
+  private readonly onStoreChanged = (change: StoreChange): void => {
+    if (change !== 'shared') this.files.prune((hash, path) => this.store.get(hash)?.path === path);
   };
 
   constructor(options: FileServerOptions) {
-    this.#config = options.config;
-    this.#cooldown = new Cooldown(options.config.cooldown);
-    this.#store = options.store;
-    this.#discovery = options.discovery;
-    this.#log = options.log;
-    this.#webDir = options.webDir;
-    this.#host = options.host ?? (options.config.ipv6 ? '::' : '0.0.0.0');
-    this.#name = options.name ?? 'Passim';
-    this.#isNeighbour = options.isNeighbour ?? ((address) => isNeighbour(address));
-    this.#server = createServer(
+    this.config = options.config;
+    this.cooldown = new Cooldown(options.config.cooldown);
+    this.store = options.store;
+    this.discovery = options.discovery;
+    this.log = options.log;
+    this.webDir = options.webDir;
+    this.host = options.host ?? (options.config.ipv6 ? '::' : '0.0.0.0');
+    this.name = options.name ?? 'Passim';
+    this.isNeighbour = options.isNeighbour ?? ((address) => isNeighbour(address));
+    this.server = createServer(
       {
         key: options.credentials.key,
         cert: options.credentials.cert,
         minVersion: 'TLSv1.2',
         requireHostHeader: false, // the original accepted HTTP/1.0-style requests without Host
       },
-      (req, res) => this.#onRequest(req, res),
+      (req, res) => this.onRequest(req, res),
     );
-    this.#server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-    this.#server.timeout = IDLE_CONNECTION_MS;
-    this.#uploads = new RateLimiter(options.config.maxUploadRate);
-    this.#limits = new ConnectionLimits(options.config.maxConnections);
+    this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    this.server.timeout = IDLE_CONNECTION_MS;
+    this.uploads = new RateLimiter(options.config.maxUploadRate);
+    this.limits = new ConnectionLimits(options.config.maxConnections);
     // Beyond what the limits answer with 503, handshakes in flight included, connections are not even accepted.
-    this.#server.maxConnections = 4 * options.config.maxConnections;
-    this.#server.on('secureConnection', (socket: Socket) => this.#countConnection(socket));
-    this.#server.on('tlsClientError', (err) => this.#log.debug(`TLS handshake failed: ${err.message}`));
+    this.server.maxConnections = 4 * options.config.maxConnections;
+    this.server.on('secureConnection', (socket: Socket) => this.countConnection(socket));
+    this.server.on('tlsClientError', (err) => this.log.debug(`TLS handshake failed: ${err.message}`));
   }
 
   /** Listens on the configured port (0 picks a free one). */
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => {
-        reject(new PassimError('internal', `cannot listen on ${this.#host} port ${this.#config.port}: ${err.message}`, { cause: err }));
+        reject(new PassimError('internal', `cannot listen on ${this.host} port ${this.config.port}: ${err.message}`, { cause: err }));
       };
-      this.#server.once('error', onError);
-      this.#server.listen(this.#config.port, this.#host, () => {
-        this.#server.off('error', onError);
-        this.#store.on('changed', this.#onStoreChanged);
-        this.#server.on('error', (err) => this.#log.warn(`HTTPS server: ${err.message}`));
-        this.#log.debug(`serving HTTPS on ${this.#host} port ${this.port}`);
+      this.server.once('error', onError);
+      this.server.listen(this.config.port, this.host, () => {
+        this.server.off('error', onError);
+        this.store.on('changed', this.onStoreChanged);
+        this.server.on('error', (err) => this.log.warn(`HTTPS server: ${err.message}`));
+        this.log.debug(`serving HTTPS on ${this.host} port ${this.port}`);
         resolve();
       });
     });
@@ -143,49 +143,49 @@ export class FileServer {
 
   /** Stops listening and drops every connection, including transfers in progress. */
   stop(): Promise<void> {
-    this.#store.off('changed', this.#onStoreChanged);
+    this.store.off('changed', this.onStoreChanged);
     return new Promise((resolve) => {
-      this.#server.close(() => {
-        this.#files.closeAll();
+      this.server.close(() => {
+        this.files.closeAll();
         resolve();
       });
-      this.#server.closeAllConnections();
+      this.server.closeAllConnections();
     });
   }
 
   /** The bound port once started, else the configured one. */
   get port(): number {
-    const address = this.#server.address();
-    return address !== null && typeof address === 'object' ? (address as AddressInfo).port : this.#config.port;
+    const address = this.server.address();
+    return address !== null && typeof address === 'object' ? (address as AddressInfo).port : this.config.port;
   }
 
-  #countConnection(socket: Socket): void {
+  private countConnection(socket: Socket): void {
     const address = socket.remoteAddress ?? '';
     const plain = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
     const loopback = isLoopback(plain);
-    if (!this.#limits.open(plain, loopback)) this.#overLimit.add(socket);
-    socket.once('close', () => this.#limits.close(plain, loopback));
+    if (!this.limits.open(plain, loopback)) this.overLimit.add(socket);
+    socket.once('close', () => this.limits.close(plain, loopback));
   }
 
-  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
     res.setHeader('Server', SERVER_HEADER);
-    if (this.#overLimit.has(req.socket)) {
+    if (this.overLimit.has(req.socket)) {
       res.shouldKeepAlive = false;
-      this.#fail(req, res, new PassimError('unavailable', 'Too many connections; try again later.'), {
+      this.fail(req, res, new PassimError('unavailable', 'Too many connections; try again later.'), {
         'Retry-After': String(RETRY_AFTER_S),
       });
       return;
     }
     try {
-      this.#route(req, res);
+      this.route(req, res);
     } catch (err) {
-      this.#fail(req, res, err);
+      this.fail(req, res, err);
     }
   }
 
-  #route(req: IncomingMessage, res: ServerResponse): void {
+  private route(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      this.#fail(req, res, new PassimError('method-not-allowed', 'Only GET and HEAD are supported.'), { Allow: 'GET, HEAD' });
+      this.fail(req, res, new PassimError('method-not-allowed', 'Only GET and HEAD are supported.'), { Allow: 'GET, HEAD' });
       return;
     }
     const url = req.url ?? '';
@@ -196,16 +196,16 @@ export class FileServer {
 
     switch (path) {
       case '/':
-        this.#requireLoopback(loopback);
-        this.#sendIndex(req, res);
+        this.requireLoopback(loopback);
+        this.sendIndex(req, res);
         return;
       case '/style.css':
-        this.#requireLoopback(loopback);
-        this.#sendAsset(req, res, 'style.css', 'text/css; charset=utf-8', DEFAULT_STYLE_CSS);
+        this.requireLoopback(loopback);
+        this.sendAsset(req, res, 'style.css', 'text/css; charset=utf-8', DEFAULT_STYLE_CSS);
         return;
       case '/favicon.ico':
-        this.#requireLoopback(loopback);
-        this.#sendAsset(req, res, 'favicon.ico', 'image/vnd.microsoft.icon', DEFAULT_FAVICON_ICO);
+        this.requireLoopback(loopback);
+        this.sendAsset(req, res, 'favicon.ico', 'image/vnd.microsoft.icon', DEFAULT_FAVICON_ICO);
         return;
     }
 
@@ -216,42 +216,42 @@ export class FileServer {
     const query = parseFileQuery(url.slice(queryAt + 1));
 
     // localhost=false asks for a neighbour's copy even when we hold one.
-    const item = query.localhost === false ? undefined : this.#store.get(query.hash);
+    const item = query.localhost === false ? undefined : this.store.get(query.hash);
     if (item) {
-      this.#sendItem(req, res, item, client, loopback);
+      this.sendItem(req, res, item, client, loopback);
       return;
     }
     // Only this machine may make us search the network on its behalf.
     if (!loopback) throw new PassimError('forbidden', 'This file is not available here.');
-    if (this.#lookups >= MAX_LOOKUPS) {
-      this.#fail(req, res, new PassimError('unavailable', 'Too many searches on the network at once; try again later.'), {
+    if (this.lookups >= MAX_LOOKUPS) {
+      this.fail(req, res, new PassimError('unavailable', 'Too many searches on the network at once; try again later.'), {
         'Retry-After': String(RETRY_AFTER_S),
       });
       return;
     }
-    this.#lookups += 1;
-    this.#redirectToPeer(res, basename, query.hash)
-      .catch((err: unknown) => this.#fail(req, res, err))
+    this.lookups += 1;
+    this.redirectToPeer(res, basename, query.hash)
+      .catch((err: unknown) => this.fail(req, res, err))
       .finally(() => {
-        this.#lookups -= 1;
+        this.lookups -= 1;
       });
   }
 
-  #requireLoopback(loopback: boolean): void {
+  private requireLoopback(loopback: boolean): void {
     if (!loopback) throw new PassimError('forbidden', 'This page is only available on this machine.');
   }
 
   /** Refuses a remote client that received `hash` whole less than Cooldown seconds ago. */
-  #enforceCooldown(client: string, hash: string): void {
-    if (this.#cooldown.blocks(client, hash)) {
+  private enforceCooldown(client: string, hash: string): void {
+    if (this.cooldown.blocks(client, hash)) {
       throw new PassimError('forbidden', 'This file was sent to you recently; try again later.');
     }
   }
 
-  #sendItem(req: IncomingMessage, res: ServerResponse, item: Item, client: string, loopback: boolean): void {
+  private sendItem(req: IncomingMessage, res: ServerResponse, item: Item, client: string, loopback: boolean): void {
     if (isDisabled(item)) throw new PassimError('locked', 'This file is not shared until the next reboot.');
     const head = req.method === 'HEAD';
-    if (!loopback) this.#enforceCooldown(client, item.hash);
+    if (!loopback) this.enforceCooldown(client, item.hash);
 
     const etag = `"${item.hash}"`;
     if (matchesEtag(req.headers['if-none-match'], etag)) {
@@ -266,7 +266,7 @@ export class FileServer {
     // If-Range names the version the client already has part of; anything but our ETag means "start over".
     const range = rangeHeader !== undefined && (ifRange === undefined || ifRange === etag) ? parseRange(rangeHeader, size) : undefined;
     if (range === 'unsatisfiable') {
-      this.#fail(req, res, new PassimError('range-not-satisfiable', 'The requested range is outside the file.'), {
+      this.fail(req, res, new PassimError('range-not-satisfiable', 'The requested range is outside the file.'), {
         'Content-Range': `bytes */${size}`,
       });
       return;
@@ -292,19 +292,19 @@ export class FileServer {
     const transfer: Transfer = { req, res, item, client, start, length, status, headers, loopback };
     if (length === 0) {
       res.writeHead(status, headers);
-      res.once('finish', () => this.#delivered(transfer, 0));
+      res.once('finish', () => this.delivered(transfer, 0));
       res.end();
       return;
     }
-    this.#files.acquire(item, (openError, fd) => {
+    this.files.acquire(item, (openError, fd) => {
       if (openError) {
         // Deleted since the lookup (share limit reached, unpublished, expired).
         const gone = errnoCode(openError) === 'ENOENT';
-        this.#fail(req, res, gone ? new PassimError('not-found', 'This file is no longer available.') : openError);
+        this.fail(req, res, gone ? new PassimError('not-found', 'This file is no longer available.') : openError);
         return;
       }
-      const send = this.#checkAndSend(transfer, fd);
-      send.catch((err: unknown) => this.#fail(req, res, err)).finally(() => this.#files.release(item));
+      const send = this.checkAndSend(transfer, fd);
+      send.catch((err: unknown) => this.fail(req, res, err)).finally(() => this.files.release(item));
     });
   }
 
@@ -313,111 +313,111 @@ export class FileServer {
    * hashes the bytes as they go and is cut before the last one on a mismatch; anything else hashes the file
    * first. Hashing costs about as much CPU as TLS, so a file that has not changed is not hashed again.
    */
-  async #checkAndSend(transfer: Transfer, fd: number): Promise<void> {
+  private async checkAndSend(transfer: Transfer, fd: number): Promise<void> {
     const { item, start, length } = transfer;
     const ctime = fstatSync(fd, { bigint: true }).ctimeNs;
     transfer.ctime = ctime;
     const whole = start === 0 && length === item.size;
     let verify: string | undefined;
-    if (!this.#store.contentVerified(item.hash, ctime)) {
+    if (!this.store.contentVerified(item.hash, ctime)) {
       if (whole) {
         verify = item.hash;
       } else {
         const actual = await sha256Of(createReadStream('', { fd, autoClose: false, start: 0 }));
         if (actual !== item.hash) {
-          this.#corrupt(item, 'its content no longer matches its hash');
+          this.corrupt(item, 'its content no longer matches its hash');
           throw new PassimError('not-found', 'This file is no longer available.');
         }
-        this.#store.setContentVerified(item.hash, ctime);
+        this.store.setContentVerified(item.hash, ctime);
       }
     }
-    if (length <= MIN_CHUNK) await this.#sendSmall(transfer, fd, verify);
-    else await this.#sendLarge(transfer, fd, verify);
+    if (length <= MIN_CHUNK) await this.sendSmall(transfer, fd, verify);
+    else await this.sendLarge(transfer, fd, verify);
   }
 
   /** A body that fits one read: a single pread and one write (most items are small). */
-  async #sendSmall(transfer: Transfer, fd: number, verify: string | undefined): Promise<void> {
+  private async sendSmall(transfer: Transfer, fd: number, verify: string | undefined): Promise<void> {
     const { res, item, start, length, status, headers } = transfer;
     const body = Buffer.allocUnsafe(length);
     const bytesRead = await new Promise<number>((resolve, reject) => {
       read(fd, body, 0, length, start, (err, n) => (err ? reject(err) : resolve(n)));
     });
     if (bytesRead !== length) {
-      this.#corrupt(item, `the stored file is shorter than ${start + length} bytes`);
+      this.corrupt(item, `the stored file is shorter than ${start + length} bytes`);
       throw new PassimError('not-found', 'This file is no longer available.');
     }
     if (verify) {
       if (sha256Hex(body) !== verify) {
-        this.#corrupt(item, 'its content no longer matches its hash');
+        this.corrupt(item, 'its content no longer matches its hash');
         throw new PassimError('not-found', 'This file is no longer available.');
       }
-      this.#verified(transfer);
+      this.verified(transfer);
     }
-    if (!transfer.loopback) await this.#uploads.take(length);
+    if (!transfer.loopback) await this.uploads.take(length);
     res.writeHead(status, headers);
     // 'finish' means the whole response went to the kernel; a client hanging up first gives 'close' only.
-    res.once('finish', () => this.#delivered(transfer, length));
+    res.once('finish', () => this.delivered(transfer, length));
     res.end(body);
   }
 
-  async #sendLarge(transfer: Transfer, fd: number, verify: string | undefined): Promise<void> {
+  private async sendLarge(transfer: Transfer, fd: number, verify: string | undefined): Promise<void> {
     const { res, item, client, start, length, status, headers, loopback } = transfer;
     res.writeHead(status, headers);
-    const outcome = await sendRange({ fd, start, length, res, pool: this.#buffers, verify, limiter: loopback ? undefined : this.#uploads });
-    if (outcome.corrupt) this.#corrupt(item, 'its content no longer matches its hash; the transfer was cut short');
-    else if (outcome.short) this.#corrupt(item, `the stored file is shorter than ${start + length} bytes`);
+    const outcome = await sendRange({ fd, start, length, res, pool: this.buffers, verify, limiter: loopback ? undefined : this.uploads });
+    if (outcome.corrupt) this.corrupt(item, 'its content no longer matches its hash; the transfer was cut short');
+    else if (outcome.short) this.corrupt(item, `the stored file is shorter than ${start + length} bytes`);
     if (outcome.complete) {
-      if (verify) this.#verified(transfer);
+      if (verify) this.verified(transfer);
       res.end();
     } else {
-      this.#log.debug(`transfer of ${item.hash} to ${client} stopped after ${outcome.delivered} of ${length} bytes`);
+      this.log.debug(`transfer of ${item.hash} to ${client} stopped after ${outcome.delivered} of ${length} bytes`);
     }
-    this.#delivered(transfer, outcome.delivered);
+    this.delivered(transfer, outcome.delivered);
   }
 
   /** The content matched its hash; recorded before the share, whose xattr write moves the ctime. */
-  #verified({ item, ctime }: Transfer): void {
-    if (ctime !== undefined) this.#store.setContentVerified(item.hash, ctime);
+  private verified({ item, ctime }: Transfer): void {
+    if (ctime !== undefined) this.store.setContentVerified(item.hash, ctime);
   }
 
   /** `count` bytes reached the client; each item-size worth of them is a share (see share-tracker.ts). */
-  #delivered({ item, client, loopback }: Transfer, count: number): void {
-    const shares = this.#shares.delivered(client, item.hash, item.size, count);
+  private delivered({ item, client, loopback }: Transfer, count: number): void {
+    const shares = this.shares.delivered(client, item.hash, item.size, count);
     if (shares === 0) return;
     // The cooldown starts once a remote client has had the whole file, so a resumed download can finish.
-    if (!loopback) this.#cooldown.start(client, item.hash);
-    for (let i = 0; i < shares; i++) this.#recordShare(item, client);
+    if (!loopback) this.cooldown.start(client, item.hash);
+    for (let i = 0; i < shares; i++) this.recordShare(item, client);
   }
 
   /** A stored file that does not hold what its name promises: never advertised or served again unless it checks out. */
-  #corrupt(item: Item, reason: string): void {
-    this.#log.warn(`${item.path}: ${reason}; withdrawn until it is checked again`);
-    this.#store.recheck(item.hash).catch((err: unknown) => this.#log.warn(`checking ${item.hash} again failed: ${toPassimError(err).message}`));
+  private corrupt(item: Item, reason: string): void {
+    this.log.warn(`${item.path}: ${reason}; withdrawn until it is checked again`);
+    this.store.recheck(item.hash).catch((err: unknown) => this.log.warn(`checking ${item.hash} again failed: ${toPassimError(err).message}`));
   }
 
-  #recordShare(item: Item, client: string): void {
-    this.#store.recordShare(item.hash, client).catch((err: unknown) => {
+  private recordShare(item: Item, client: string): void {
+    this.store.recordShare(item.hash, client).catch((err: unknown) => {
       const error = toPassimError(err);
       // not-found: a concurrent transfer already took the item to its share limit.
       const message = `cannot record the share of ${item.hash} to ${client}: ${error.message}`;
-      if (error.kind === 'not-found') this.#log.debug(message);
-      else this.#log.warn(message);
+      if (error.kind === 'not-found') this.log.debug(message);
+      else this.log.warn(message);
     });
   }
 
-  async #redirectToPeer(res: ServerResponse, basename: string, hash: string): Promise<void> {
+  private async redirectToPeer(res: ServerResponse, basename: string, hash: string): Promise<void> {
     let peers: Peer[];
     try {
-      peers = await this.#discovery.find(hash);
+      peers = await this.discovery.find(hash);
     } catch (err) {
-      this.#log.warn(`searching the network for ${hash} failed: ${(err as Error).message}`);
+      this.log.warn(`searching the network for ${hash} failed: ${(err as Error).message}`);
       peers = [];
     }
     // Only a neighbour on our own link may be trusted with our clients: an answer naming loopback, this
     // machine or an address behind a router is a spoofed or misconfigured one.
-    const neighbours = peers.filter((p) => this.#isNeighbour(p.address));
+    const neighbours = peers.filter((p) => this.isNeighbour(p.address));
     if (neighbours.length < peers.length) {
-      this.#log.debug(`ignoring peers for ${hash} that are not neighbours: ${peers.filter((p) => !neighbours.includes(p)).map((p) => p.address).join(', ')}`);
+      this.log.debug(`ignoring peers for ${hash} that are not neighbours: ${peers.filter((p) => !neighbours.includes(p)).map((p) => p.address).join(', ')}`);
     }
     const peer = neighbours[0];
     if (!peer) throw new PassimError('not-found', 'This file is not available here or on the local network.');
@@ -433,8 +433,8 @@ export class FileServer {
     res.end(body);
   }
 
-  #sendIndex(req: IncomingMessage, res: ServerResponse): void {
-    const body = indexPage(this.#name, this.#store.list(), Date.now() / 1000);
+  private sendIndex(req: IncomingMessage, res: ServerResponse): void {
+    const body = indexPage(this.name, this.store.list(), Date.now() / 1000);
     res.writeHead(200, {
       'Content-Type': 'text/html; charset=utf-8',
       'Content-Length': Buffer.byteLength(body),
@@ -444,24 +444,24 @@ export class FileServer {
   }
 
   /** Serves `<webDir>/<name>` if it is installed, else the built-in default. */
-  #sendAsset(req: IncomingMessage, res: ServerResponse, name: string, type: string, builtIn: string | Buffer): void {
+  private sendAsset(req: IncomingMessage, res: ServerResponse, name: string, type: string, builtIn: string | Buffer): void {
     const sendBuiltIn = (): void => {
       res.writeHead(200, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(builtIn) });
       res.end(req.method === 'HEAD' ? undefined : builtIn);
     };
     const sendFile = async (): Promise<void> => {
-      let handle;
+      let handle: FileHandle;
       try {
-        handle = await open(join(this.#webDir, name), 'r');
+        handle = await open(join(this.webDir, name), 'r');
       } catch (err) {
         const code = errnoCode(err);
-        if (code !== 'ENOENT' && code !== 'ENOTDIR') this.#log.warn(`cannot open ${name} in ${this.#webDir}: ${(err as Error).message}`);
+        if (code !== 'ENOENT' && code !== 'ENOTDIR') this.log.warn(`cannot open ${name} in ${this.webDir}: ${(err as Error).message}`);
         sendBuiltIn();
         return;
       }
       try {
         const stat = await handle.stat();
-        if (!stat.isFile()) throw new PassimError('internal', `${join(this.#webDir, name)} is not a regular file`);
+        if (!stat.isFile()) throw new PassimError('internal', `${join(this.webDir, name)} is not a regular file`);
         res.writeHead(200, { 'Content-Type': type, 'Content-Length': stat.size });
         if (req.method === 'HEAD') {
           res.end();
@@ -473,20 +473,20 @@ export class FileServer {
         throw err;
       }
       pipeline(handle.createReadStream(), res, (err) => {
-        if (err) this.#log.debug(`sending ${name} stopped: ${err.message}`);
+        if (err) this.log.debug(`sending ${name} stopped: ${err.message}`);
       });
     };
-    sendFile().catch((err: unknown) => this.#fail(req, res, err));
+    sendFile().catch((err: unknown) => this.fail(req, res, err));
   }
 
   /**
    * The one place that turns an error into a response: the PassimError kind decides the status; anything
    * else is a 500 whose detail goes to the log, never to the client.
    */
-  #fail(req: IncomingMessage, res: ServerResponse, err: unknown, extraHeaders: OutgoingHttpHeaders = {}): void {
+  private fail(req: IncomingMessage, res: ServerResponse, err: unknown, extraHeaders: OutgoingHttpHeaders = {}): void {
     const error = toPassimError(err);
     const internal = error.kind === 'internal';
-    if (internal) this.#log.warn(`${req.method ?? '?'} ${req.url ?? ''}: ${error.message}`);
+    if (internal) this.log.warn(`${req.method ?? '?'} ${req.url ?? ''}: ${error.message}`);
     if (res.headersSent) {
       // Mid-body: the only honest signal left is to cut the connection.
       res.destroy();

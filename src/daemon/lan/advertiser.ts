@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Advertising items on the LAN: one DNS-SD subtype per item, spread over as many Avahi entry groups as needed.
 import { EventEmitter } from 'node:events';
-import { Avahi, AvahiInterface, Backoff, IF_UNSPEC, ProblemLog, Protocol } from './avahi.js';
+import { type Avahi, AvahiInterface, Backoff, IF_UNSPEC, ProblemLog, Protocol } from './avahi.js';
 import type { Logger } from '../../shared/log.js';
 import { TimeoutError, withTimeout } from '../../shared/timeout.js';
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Following the system Avahi daemon over D-Bus: its state, restarts, Server2 or Server, and the objects we create.
 import { EventEmitter } from 'node:events';
-import { Message, MessageType, addMatch, callBusDaemon, callMethod, dbusErrorOf, nameOwnerChange, watchNameOwner, type MessageBus } from '../../shared/dbus/bus.js';
+import { type Message, MessageType, addMatch, callBusDaemon, callMethod, dbusErrorOf, nameOwnerChange, watchNameOwner, type MessageBus } from '../../shared/dbus/bus.js';
 import type { Logger } from '../../shared/log.js';
 
 /** Names and numbers of the Avahi D-Bus API (/usr/share/dbus-1/interfaces/org.freedesktop.Avahi.*.xml). */

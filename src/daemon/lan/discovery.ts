@@ -2,7 +2,7 @@
 // Finding peers that hold a hash: browsing for its subtype and resolving the answers through Avahi.
 import { isIP } from 'node:net';
 import { SERVICE_TYPE, subtypeOf } from './advertiser.js';
-import { Avahi, AvahiInterface, Backoff, IF_UNSPEC, LookupResultFlag, ProblemLog, Protocol } from './avahi.js';
+import { type Avahi, AvahiInterface, Backoff, IF_UNSPEC, LookupResultFlag, ProblemLog, Protocol } from './avahi.js';
 import type { Discovery, Peer } from './peers.js';
 import type { Logger } from '../../shared/log.js';
 

@@ -315,6 +315,7 @@ export class Store extends EventEmitter<StoreEvents> {
   /** Waits for operations under way (file writes, audit lines) to finish: call before exiting. */
   async close(): Promise<void> {
     await Promise.allSettled([...this.pending]);
+    await this.shareCounts.flush();
   }
 
   private track<T>(operation: Promise<T>): Promise<T> {
@@ -333,7 +334,7 @@ export class Store extends EventEmitter<StoreEvents> {
     item.shareCount += 1;
     this.saving += item.size;
     if (stored) {
-      await this.shareCounts.save(item);
+      this.shareCounts.save(item);
     }
     await this.record('SHARE', { hash: item.hash, basename: item.basename, size: item.size, ipaddr: address });
     if (stored && item.shareLimit > 0 && item.shareCount >= item.shareLimit) await this.remove(item, 'share-limit');
@@ -360,6 +361,7 @@ export class Store extends EventEmitter<StoreEvents> {
     }
     // Deleted from the map only once unlinked, so a publish of the same content in between is refused, never unlinked.
     this.items.delete(item.hash);
+    this.shareCounts.forget(item.hash);
     this.log.debug(`deleted ${item.path} (${reason})`);
     await this.record('DELTE', { hash: item.hash, basename: item.basename, size: item.size, reason });
     this.emit('changed', 'removed');

@@ -245,8 +245,9 @@ export function readIncomingMessages(stream: Readable, onMessage: OnRawMessage, 
       }
       return true;
     }
-    const littleEndian = fixed[0] === LITTLE_ENDIAN;
-    const u32 = (at: number): number => (littleEndian ? fixed!.readUInt32LE(at) : fixed!.readUInt32BE(at));
+    const fixedHeader = fixed;
+    const littleEndian = fixedHeader[0] === LITTLE_ENDIAN;
+    const u32 = (at: number): number => (littleEndian ? fixedHeader.readUInt32LE(at) : fixedHeader.readUInt32BE(at));
     const fieldsLength = u32(12);
     const fieldsPadded = Math.ceil(fieldsLength / 8) * 8;
     if (!header) {
