@@ -39,10 +39,75 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
+/**
+ * Memory figures of a process from /proc/PID/status, in MiB, and the peaks a sampler saw.
+ * @typedef {{ rss: number, hwm: number, anon: number, file: number, shmem: number }} Memory
+ * @typedef {{ rss: number, anon: number, file: number }} Peak
+ */
+/**
+ * A program run to its end by run(): exit code (-1 for a signal or timeout), output, and the error if any.
+ * @typedef {{ code: number, stdout: string, stderr: string, err: import('node:child_process').ExecFileException | null }} CommandResult
+ */
+/**
+ * The stall client's two JSON lines: once its connections are open, and after they were released.
+ * @typedef {{ ready: true, connected: number, failed: number, openMs: number, errors: Record<string, number> }} StallReady
+ * @typedef {{ done: true, connected: number, failed: number, closedWhileHeld: number, stillOpen: number, errors: Record<string, number> }} StallDone
+ */
+/**
+ * The concurrent downloads of the medium item against one daemon.
+ * @typedef {{ ok: number, wall: number, cpu: number, hwm: number, peak: Peak, after: number, statuses: Record<string, number>,
+ *   alive: boolean, last: number, medianTime: number }} Concurrent
+ */
+/**
+ * The stalled connections against one daemon: skipped, or measured.
+ * @typedef {{ skipped: string, ready?: undefined, done?: undefined, held?: undefined, alive?: undefined }} StallSkipped
+ * @typedef {{ skipped?: undefined, ready: StallReady, done: StallDone, probe: { code: number, status: string, ms: number },
+ *   established: number, held: Memory, hwm: number, peak: Peak, cpu: number, alive: boolean, after: number }} StallMeasured
+ */
+/**
+ * One server under measurement and what was measured of it. Made with label, ns, pid and port; the other
+ * fields are filled in as the runs go (the optional ones only for some servers, or only when something happened).
+ * @typedef {object} Server
+ * @property {string} label
+ * @property {string} ns
+ * @property {number} pid
+ * @property {number} port
+ * @property {string} [version]
+ * @property {string} [comm]
+ * @property {string} [nofile]
+ * @property {string} [backlog]
+ * @property {number} rssIdle
+ * @property {number} rssServed
+ * @property {string} tls
+ * @property {string} alpn
+ * @property {string} connectedTo
+ * @property {string} [httpVersion]
+ * @property {number[]} speeds
+ * @property {number} bigCpu
+ * @property {number} bigBytes
+ * @property {string[]} bigFailures
+ * @property {number[]} rps the small-item runs (not for the 1 MiB bare server)
+ * @property {string[]} wrkNotes likewise
+ * @property {Concurrent} [concurrent]
+ * @property {StallSkipped | StallMeasured} [stall]
+ */
+/**
+ * A daemon started for startLan (startOriginal, startOurs).
+ * @typedef {{ pid: number, child: import('node:child_process').ChildProcess, output: () => string,
+ *   exited: Promise<number | NodeJS.Signals | null>, cleanup: () => Promise<void> }} BenchDaemon
+ */
+/** @typedef {import('../test/lib/lan.js').Host<BenchDaemon | import('../test/lib/harness.js').Daemon>} BenchHost */
+/** @typedef {Server & { host: BenchHost, rssPublished: number }} DaemonServer */
+/** @typedef {Server & { child: import('node:child_process').ChildProcess }} BareServer */
+
 const SELF = fileURLToPath(import.meta.url);
 const PORT = 27500;
 const BARE_PORT = 27600;
 
+/**
+ * @param {string} name
+ * @param {number} fallback
+ */
 const envInt = (name, fallback) => {
   const value = process.env[name];
   if (value === undefined || value === '') return fallback;
@@ -59,11 +124,12 @@ const envInt = (name, fallback) => {
 /**
  * The bare Node HTTPS server: GET /NAME serves DIR/NAME with fs.createReadStream piped to the response,
  * read in chunks of HWM bytes (0: createReadStream's default, 64 KiB).
+ * @param {string[]} args DIR PORT CERT KEY HWM
  */
 function bareServer([dir, port, certPath, keyPath, hwm]) {
   const streamOptions = Number(hwm) > 0 ? { highWaterMark: Number(hwm) } : undefined;
   const server = createServer({ cert: readFileSync(certPath), key: readFileSync(keyPath) }, (req, res) => {
-    const name = basename(decodeURIComponent(new URL(req.url, 'https://localhost').pathname));
+    const name = basename(decodeURIComponent(new URL(req.url ?? '/', 'https://localhost').pathname));
     const path = join(dir, name);
     statCb(path, (err, st) => {
       if (err || !st.isFile()) {
@@ -83,18 +149,21 @@ function bareServer([dir, port, certPath, keyPath, hwm]) {
  * COUNT TLS connections to 127.0.0.1:PORT, at most CONCURRENCY handshakes at a time; each sends
  * `GET PATH` and is paused, so it never reads the response. Writes one JSON line when all are open, then
  * holds them until a line arrives on stdin, writes a last JSON line with what happened meanwhile and exits.
+ * @param {string[]} args PORT PATH COUNT CONCURRENCY
  */
 async function stallClient([port, path, count, concurrency]) {
-  const send = (m) => process.stdout.write(`${JSON.stringify(m)}\n`);
+  const send = (/** @type {StallReady | StallDone} */ m) => process.stdout.write(`${JSON.stringify(m)}\n`);
   const request = `GET ${path} HTTP/1.1\r\nHost: localhost:${port}\r\nUser-Agent: passim-bench-stall\r\n\r\n`;
+  /** @type {import('node:tls').TLSSocket[]} */
   const sockets = [];
+  /** @type {Record<string, number>} */
   const errors = {};
   let connected = 0;
   let failed = 0;
   let closedWhileHeld = 0;
   let holding = false;
   const started = performance.now();
-  const open = () => new Promise((resolve) => {
+  const open = () => /** @type {Promise<void>} */ (new Promise((resolve) => {
     let isOpen = false;
     const socket = tlsConnect({ host: '127.0.0.1', port: Number(port), servername: 'localhost', rejectUnauthorized: false });
     const timer = setTimeout(() => socket.destroy(new Error('no TLS handshake within 20 s')), 20000);
@@ -108,7 +177,7 @@ async function stallClient([port, path, count, concurrency]) {
       resolve();
     });
     socket.on('error', (err) => {
-      const key = err.code ?? err.message;
+      const key = String(('code' in err ? err.code : undefined) ?? err.message);
       errors[key] = (errors[key] ?? 0) + 1;
     });
     socket.once('close', () => {
@@ -120,7 +189,7 @@ async function stallClient([port, path, count, concurrency]) {
         closedWhileHeld += 1;
       }
     });
-  });
+  }));
   let next = 0;
   const total = Number(count);
   await Promise.all(Array.from({ length: Math.min(Number(concurrency), total) }, async () => {
@@ -165,7 +234,8 @@ async function main() {
 
   const t0 = performance.now();
   const loadAtStart = loadavg()[0];
-  const say = (text) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${text}\n`);
+  const say = (/** @type {string} */ text) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${text}\n`);
+  /** @type {(text: string) => never} */
   const fail = (text) => {
     console.error(`bench/compare.js: ${text}`);
     process.exit(1);
@@ -175,25 +245,33 @@ async function main() {
   if (process.getuid?.() !== 0) fail('it builds network namespaces and runs the original daemon from a chroot: run it as root.');
   if (!existsSync(new URL('../dist/daemon/main.js', import.meta.url))) fail('dist/ is missing: run `npx tsc -p .` first.');
   const { SID_ROOT, requireRoot, rootCommand } = await import('../test/lib/debian-root.js');
+  /** @type {string} */
   let root;
   try {
     root = requireRoot(SID_ROOT);
   } catch (err) {
-    fail(err.message);
+    fail(err instanceof Error ? err.message : String(err));
   }
   for (const tool of ['curl', 'wrk', 'openssl', 'ip', 'ss']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
       fail(`${tool} is not installed${tool === 'wrk' ? ' (apt-get install wrk)' : ''}.`);
     }
   }
-  const { PASSIMD, connect, nameHasOwner, stopProcess, waitFor } = await import('../test/lib/harness.js');
+  const { PASSIMD, connect, nameHasOwner } = await import('../test/lib/harness.js');
+  const { pidOf, stopProcess, waitFor } = await import('../test/lib/process.js');
   const { startLan } = await import('../test/lib/lan.js');
   const { getProperty, publish } = await import('../test/lib/passim.js');
 
   const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim()) || 100;
 
   // ---- cleanup of what this process starts besides the LAN (lan.js cleans up its own)
+  /** @type {Set<import('node:child_process').ChildProcess>} */
   const children = new Set();
+  /**
+   * @template {import('node:child_process').ChildProcess} C
+   * @param {C} child
+   * @returns {C}
+   */
   const track = (child) => {
     children.add(child);
     child.once('exit', () => children.delete(child));
@@ -201,65 +279,72 @@ async function main() {
   };
   process.once('exit', () => {
     for (const child of children) {
-      try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+      try { if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
     }
   });
   for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
 
   // ---- small helpers
-  const median = (values) => {
+  const median = (/** @type {number[]} */ values) => {
     const s = [...values].sort((a, b) => a - b);
     if (!s.length) return NaN;
     const m = Math.floor(s.length / 2);
     return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
   };
+  /** @type {(command: string, args: string[], options?: { timeout?: number }) => Promise<CommandResult>} */
   const run = (command, args, options = {}) => new Promise((resolve) => {
     track(execFile(command, args, { maxBuffer: 64 * 1024 * 1024, timeout: options.timeout ?? 0, env: { PATH: process.env.PATH, LANG: 'C.UTF-8' } },
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr, err })));
   });
+  /** @type {(ns: string, command: string, args: string[], options?: { timeout?: number }) => Promise<CommandResult>} */
   const inNs = (ns, command, args, options) => run('ip', ['netns', 'exec', ns, command, ...args], options);
 
   /** utime + stime (whole process, all threads) in seconds, from /proc/PID/stat. */
-  const cpuSeconds = (pid) => {
+  const cpuSeconds = (/** @type {number} */ pid) => {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // fields 14 and 15 of proc(5)
   };
   /** VmRSS, VmHWM, RssAnon, RssFile, RssShmem from /proc/PID/status, in MiB. */
+  /** @type {(pid: number) => Memory} */
   const memory = (pid) => {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    const kb = (/** @type {string} */ key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
     return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024, anon: kb('RssAnon') / 1024, file: kb('RssFile') / 1024, shmem: kb('RssShmem') / 1024 };
   };
   /** Resets VmHWM to the current RSS (proc(5), clear_refs value 5). */
-  const resetPeak = (pid) => writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  const resetPeak = (/** @type {number} */ pid) => writeFileSync(`/proc/${pid}/clear_refs`, '5');
   /** Samples memory(pid) every 100 ms until stop(); returns the peaks of each figure. */
-  const sampler = (pid) => {
+  const sampler = (/** @type {number} */ pid) => {
+    /** @type {Peak} */
     const peak = { rss: 0, anon: 0, file: 0 };
     const take = () => {
       try {
         const m = memory(pid);
-        for (const k of Object.keys(peak)) peak[k] = Math.max(peak[k], m[k]);
+        for (const k of /** @type {const} */ (['rss', 'anon', 'file'])) peak[k] = Math.max(peak[k], m[k]);
       } catch { /* gone */ }
     };
     take();
     const timer = setInterval(take, 100);
     return () => { clearInterval(timer); take(); return peak; };
   };
-  const alive = (pid) => existsSync(`/proc/${pid}/stat`) && !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  const comm = (pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  const maxOpenFiles = (pid) => /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))?.slice(1).join('/') ?? '?';
+  const alive = (/** @type {number} */ pid) => existsSync(`/proc/${pid}/stat`) && !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  const comm = (/** @type {number} */ pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  const maxOpenFiles = (/** @type {number} */ pid) => /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))?.slice(1).join('/') ?? '?';
 
   const scratch = await mkdtemp(join(tmpdir(), 'passim-compare-'));
   process.once('exit', () => rmSync(scratch, { recursive: true, force: true })); // after an interrupt
   await chmod(scratch, 0o755);
+  /** @type {import('../test/lib/lan.js').Lan<BenchDaemon | import('../test/lib/harness.js').Daemon> | undefined} */
   let lan;
+  /** @type {BareServer[]} */
   const bares = [];
   try {
     // ---- the items: written once, published to both daemons
     say(`writing items: ${BIG_SIZE / 1e6} MB, ${MEDIUM_SIZE / 1048576} MiB, ${SMALL_CONTENT.length} bytes`);
     const itemsDir = join(scratch, 'items');
     await mkdir(itemsDir, { mode: 0o755 });
+    /** @type {(name: string, size: number, content?: Buffer) => Promise<{ name: string, path: string, size: number, hash: string }>} */
     const writeItem = async (name, size, content) => {
       const path = join(itemsDir, name);
       const hash = createHash('sha256');
@@ -283,9 +368,11 @@ async function main() {
     const big = await writeItem('big.bin', BIG_SIZE);
     const medium = await writeItem('medium.bin', MEDIUM_SIZE);
     const small = await writeItem('small.txt', 0, SMALL_CONTENT);
-    const itemPath = (item) => `/${item.name}?sha256=${item.hash}`;
+    const itemPath = (/** @type {{ name: string, hash: string }} */ item) => `/${item.name}?sha256=${item.hash}`;
 
     // ---- the two daemons, each started as shipped, output to a file
+    /** @typedef {{ ns: string, bus: import('../test/lib/harness.js').Bus, port: number }} HostToStart */
+    /** @type {(host: HostToStart) => Promise<BenchDaemon>} */
     const startOriginal = async ({ ns, bus, port }) => {
       const dir = await mkdtemp(join(scratch, 'original-'));
       const stateDir = join(dir, 'lib');
@@ -309,6 +396,7 @@ async function main() {
       closeSync(logFd);
       return waitOwner({ child, bus, logPath, what: 'the original passimd' });
     };
+    /** @type {(host: HostToStart) => Promise<BenchDaemon>} */
     const startOurs = async ({ ns, bus, port }) => {
       const dir = await mkdtemp(join(scratch, 'ours-'));
       const localStateDir = join(dir, 'var');
@@ -325,8 +413,14 @@ async function main() {
       closeSync(logFd);
       return waitOwner({ child, bus, logPath, what: 'our passimd' });
     };
+    /**
+     * Waits until `child` owns org.freedesktop.Passim on `bus`.
+     * @param {{ child: import('node:child_process').ChildProcess, bus: import('../test/lib/harness.js').Bus, logPath: string, what: string }} started
+     * @returns {Promise<BenchDaemon>}
+     */
     async function waitOwner({ child, bus, logPath, what }) {
       const output = () => { try { return readFileSync(logPath, 'utf8').slice(-5000); } catch { return ''; } };
+      /** @type {Promise<number | NodeJS.Signals | null>} */
       const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
       const client = await connect(bus);
       try {
@@ -340,15 +434,16 @@ async function main() {
       } finally {
         client.disconnect();
       }
-      return { pid: child.pid, child, output, exited, cleanup: () => stopProcess(child) };
+      return { pid: pidOf(child), child, output, exited, cleanup: () => stopProcess(child) };
     }
 
     say('starting two test hosts: h1 the original passimd, h2 ours (each with its bus and avahi-daemon)');
     lan = await startLan(2, { daemons: { 1: startOriginal, 2: startOurs } });
     const [h1, h2] = lan.hosts;
+    // The measured fields are filled in below (see Server).
     const servers = {
-      original: { label: 'original', host: h1, ns: h1.ns, pid: h1.daemon.pid, port: PORT },
-      ours: { label: 'ours', host: h2, ns: h2.ns, pid: h2.daemon.pid, port: PORT },
+      original: /** @type {DaemonServer} */ ({ label: 'original', host: h1, ns: h1.ns, pid: h1.daemon.pid, port: PORT }),
+      ours: /** @type {DaemonServer} */ ({ label: 'ours', host: h2, ns: h2.ns, pid: h2.daemon.pid, port: PORT }),
     };
     servers.original.version = await getProperty(h1.client, 'DaemonVersion');
     servers.ours.version = await getProperty(h2.client, 'DaemonVersion');
@@ -367,17 +462,19 @@ async function main() {
     const openssl = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath,
       '-days', '1', '-subj', '/CN=localhost']);
     if (openssl.code !== 0) throw new Error(`openssl req failed: ${openssl.stderr}`);
+    /** @type {(label: string, port: number, hwm: number) => Promise<BareServer>} */
     const startBare = async (label, port, hwm) => {
       const child = track(spawn('ip', ['netns', 'exec', h2.ns, process.execPath, SELF, '--bare-server', itemsDir, String(port), certPath, keyPath, String(hwm)], {
         stdio: ['ignore', 'pipe', 'inherit'],
       }));
-      bares.push({ label, ns: h2.ns, pid: child.pid, port, child });
+      const server = /** @type {BareServer} */ ({ label, ns: h2.ns, pid: pidOf(child), port, child }); // measured fields: below
+      bares.push(server);
       await new Promise((resolve, reject) => {
         child.stdout.once('data', resolve);
         child.once('exit', (code) => reject(new Error(`the bare Node server exited with ${code}`)));
       });
       child.removeAllListeners('exit');
-      return bares.at(-1);
+      return server;
     };
     // The first is the minimal server; the second reads 1 MiB at a time, as ours does (src/http-server.ts).
     const bare = await startBare('bare Node', BARE_PORT, 0);
@@ -400,7 +497,7 @@ async function main() {
     for (const s of [servers.original, servers.ours]) s.rssPublished = memory(s.pid).rss;
     say(`RSS after publishing: ${[servers.original, servers.ours].map((s) => `${s.label} ${s.rssPublished.toFixed(1)} MiB`).join(', ')}`);
 
-    const url = (s, item) => `https://localhost:${s.port}${itemPath(item)}`;
+    const url = (/** @type {Server} */ s, /** @type {{ name: string, hash: string }} */ item) => `https://localhost:${s.port}${itemPath(item)}`;
 
     // sanity: each serves the small item with the right bytes; which protocol and cipher curl gets
     for (const s of all) {
@@ -480,6 +577,7 @@ async function main() {
       });
       const done = transfers.filter((t) => t.complete);
       const ok = done.length;
+      /** @type {Record<string, number>} */
       const statuses = {};
       for (const t of transfers) {
         if (t.complete) continue;
@@ -510,6 +608,8 @@ async function main() {
         stdio: ['pipe', 'pipe', 'inherit'],
       }));
       const messages = createInterface({ input: client.stdout });
+      // The stall client's next JSON line (StallReady, then StallDone).
+      /** @type {(timeoutMs: number) => Promise<any>} */
       const nextMessage = (timeoutMs) => new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('the stall client did not answer in time')), timeoutMs);
         messages.once('line', (line) => { clearTimeout(timer); resolve(JSON.parse(line)); });
@@ -551,11 +651,11 @@ async function main() {
     // ---- the table
     const o = servers.original;
     const u = servers.ours;
-    const fmt = (v, digits = 0) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
-    const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : 'n/a');
-    const withRange = (values, digits = 0) => (values.length
+    const fmt = (/** @type {number} */ v, digits = 0) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
+    const ratio = (/** @type {number} */ a, /** @type {number} */ b) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : 'n/a');
+    const withRange = (/** @type {number[]} */ values, digits = 0) => (values.length
       ? `${fmt(median(values), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})` : 'n/a');
-    const cpuPerGb = (s) => (s.bigBytes ? s.bigCpu / (s.bigBytes / 1e9) : NaN);
+    const cpuPerGb = (/** @type {Server} */ s) => (s.bigBytes ? s.bigCpu / (s.bigBytes / 1e9) : NaN);
     const rows = [
       [`1. ${BIG_SIZE / 1e6} MB over TLS, curl, MB/s: median (range), ${BIG_RUNS} runs`, withRange(o.speeds), withRange(u.speeds), ratio(median(u.speeds), median(o.speeds))],
       ['2. daemon CPU per GB served (utime+stime), s', fmt(cpuPerGb(o), 2), fmt(cpuPerGb(u), 2), ratio(cpuPerGb(u), cpuPerGb(o))],
@@ -590,7 +690,7 @@ async function main() {
     }
     const header = ['measure', `original (${o.version})`, `ours (${u.version})`, 'ours/original'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-    const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' | ')} |`;
+    const line = (/** @type {string[]} */ cells) => `| ${cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' | ')} |`;
     const out = [];
     out.push('');
     out.push(`passimd side by side: the original (C, Debian unstable) and ours (Node ${process.version}), one run, ${new Date().toISOString()}`);

@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { PASSIMD, nameHasOwner, stopProcess, waitFor } from '../test/lib/harness.js';
-import { PASSIM_PORT, startLan } from '../test/lib/lan.js';
+import { PASSIMD, nameHasOwner } from '../test/lib/harness.js';
+import { errorMessage, stopProcess, waitFor } from '../test/lib/process.js';
+import { startLan } from '../test/lib/lan.js';
 import { nsExec } from '../test/lib/netns.js';
 import { getProperty } from '../test/lib/passim.js';
 import { DEFAULT_MAX_AGE, DEFAULT_SHARE_LIMIT } from '../dist/shared/item.js';
@@ -39,15 +40,25 @@ if (process.getuid?.() !== 0) {
 }
 
 const t0 = performance.now();
-const say = (text) => console.log(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${text}`);
-const sha256 = (data) => createHash('sha256').update(data).digest('hex');
+const say = (/** @type {string} */ text) => console.log(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${text}`);
+const sha256 = (/** @type {Buffer} */ data) => createHash('sha256').update(data).digest('hex');
 const randomHash = () => randomBytes(32).toString('hex');
 const execFileAsync = promisify(execFile);
 
-/** Nearest-rank percentile of sorted values. */
+/**
+ * Nearest-rank percentile of sorted values.
+ * @param {number[]} sorted
+ * @param {number} p
+ */
 const percentile = (sorted, p) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
 
+/** @type {string[]} */
 const results = [];
+/**
+ * @param {string} label
+ * @param {number[]} samples
+ * @param {string} target
+ */
 function report(label, samples, target, note = '') {
   const sorted = [...samples].sort((a, b) => a - b);
   const line = sorted.length === 0 ? `${label}: no samples`
@@ -57,13 +68,17 @@ function report(label, samples, target, note = '') {
   say(line);
 }
 
+/** @type {string} */
 let scratch;
+/** @type {Promise<import('../test/lib/lan.js').Lan> | null} */
 let lanStarting = null;
+/** @type {import('node:child_process').ChildProcessByStdio<null, import('node:stream').Readable, import('node:stream').Readable> | null} */
 let bigDaemon = null;
+/** @type {Promise<void> | null} */
 let tearingDown = null;
 // Last resort if the process dies without the teardown: the daemon this script started itself.
 process.once('exit', () => {
-  if (bigDaemon && bigDaemon.exitCode === null) {
+  if (bigDaemon && bigDaemon.exitCode === null && bigDaemon.pid !== undefined) {
     try { process.kill(bigDaemon.pid, 'SIGKILL'); } catch { /* already gone */ }
   }
 });
@@ -83,7 +98,14 @@ process.once('SIGINT', () => {
   tearDown().catch((err) => console.error(`teardown: ${err.message}`)).finally(() => process.exit(130));
 });
 
-/** Runs `work` over `items` with `limit` in flight, starting no new item after `deadline` (ms since epoch). */
+/**
+ * Runs `work` over `items` with `limit` in flight, starting no new item after `deadline` (ms since epoch).
+ * @template T
+ * @param {T[]} items
+ * @param {number} limit
+ * @param {number} deadline
+ * @param {(item: T) => Promise<void>} work
+ */
 async function forEachLimited(items, limit, deadline, work) {
   let next = 0;
   const lane = async () => {
@@ -93,8 +115,14 @@ async function forEachLimited(items, limit, deadline, work) {
   return next;
 }
 
-/** Publishes `count` small distinct files on h1 over D-Bus; returns [{ name, hash }]. */
+/**
+ * Publishes `count` small distinct files on h1 over D-Bus; returns [{ name, hash }].
+ * @param {import('../test/lib/lan.js').Host} h1
+ * @param {number} count
+ * @param {string} prefix
+ */
 async function publishOnH1(h1, count, prefix) {
+  /** @type {{ name: string, hash: string }[]} */
   const files = [];
   for (let i = 0; i < count; i++) {
     const name = `${prefix}-${i}.bin`;
@@ -110,21 +138,31 @@ async function publishOnH1(h1, count, prefix) {
 /**
  * Turns flooding of multicast from the LAN's bridge to h2's port off or on. test/lib/netns.js names the
  * switch namespace like the hosts' with "-sw" and h2's bridge port "sw2".
+ * @param {import('../test/lib/lan.js').Host} h1
+ * @param {'on' | 'off'} state
  */
 async function setMulticastToH2(h1, state) {
   const switchNs = h1.ns.replace(/-h1$/, '-sw');
   await execFileAsync('bridge', ['-n', switchNs, 'link', 'set', 'dev', 'sw2', 'mcast_flood', state]);
 }
 
-/** The records in `host`'s Avahi cache, as avahi-daemon dumps them on SIGUSR1 (to its stderr). */
+/**
+ * The records in `host`'s Avahi cache, as avahi-daemon dumps them on SIGUSR1 (to its stderr).
+ * @param {import('../test/lib/lan.js').Host} host
+ */
 async function avahiCache(host) {
   const from = host.avahi.output().length;
+  if (host.avahi.pid === null) throw new Error(`avahi-daemon on ${host.name} is not running`);
   process.kill(host.avahi.pid, 'SIGUSR1');
   await sleep(DUMP_WAIT_MS);
   return host.avahi.output().slice(from).split('\n').filter((line) => line.includes('; ttl=')).join('\n');
 }
 
-/** h1's instances (Name or Name-<n>) that h2's Avahi lists for `_cache._tcp` right now. */
+/**
+ * h1's instances (Name or Name-<n>) that h2's Avahi lists for `_cache._tcp` right now.
+ * @param {import('../test/lib/lan.js').Host} h2
+ * @param {string} name
+ */
 async function instancesSeen(h2, name) {
   const { code, stdout, stderr } = await nsExec(h2.ns, 'avahi-browse', ['-pt', '_cache._tcp'], { env: { ...process.env, ...h2.bus.env } });
   if (code !== 0) throw new Error(`avahi-browse failed (${code}): ${stderr}`);
@@ -170,7 +208,8 @@ async function main() {
   await waitFor(async () => (await instancesSeen(h2, h1Name)) === 1, "h2's Avahi to list h1's instance", 30000, 200);
   say(`h1 (${h1Name}) advertises ${files.length} items; h2 lists its instance`);
 
-  const hitRuns = async (list) => {
+  const hitRuns = async (/** @type {{ name: string, hash: string }[]} */ list) => {
+    /** @type {number[]} */
     const times = [];
     let wrong = 0;
     for (const file of list) {
@@ -235,15 +274,16 @@ async function main() {
   const start = performance.now();
   // Started here rather than with harness.js's startDaemon, whose 15 s wait for the bus name is shorter than
   // the start-up scan of 10,000 unverified files on a busy machine. Same command line and environment.
-  bigDaemon = spawn('ip', ['netns', 'exec', h1.ns, process.execPath, PASSIMD, '--verbose', '--insecure'], {
+  const big = spawn('ip', ['netns', 'exec', h1.ns, process.execPath, PASSIMD, '--verbose', '--insecure'], {
     env: { ...process.env, ...h1.bus.env, LOCALSTATEDIR: h1.daemon.localStateDir, SYSCONFDIR: h1.daemon.sysconfDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  bigDaemon = big;
   let bigOutput = '';
-  bigDaemon.stdout.on('data', (d) => { bigOutput += d; });
-  bigDaemon.stderr.on('data', (d) => { bigOutput += d; });
+  big.stdout.on('data', (d) => { bigOutput += d; });
+  big.stderr.on('data', (d) => { bigOutput += d; });
   await waitFor(async () => {
-    if (bigDaemon.exitCode !== null) throw new Error(`passimd exited with ${bigDaemon.exitCode}:\n${bigOutput}`);
+    if (big.exitCode !== null) throw new Error(`passimd exited with ${big.exitCode}:\n${bigOutput}`);
     return nameHasOwner(h1.client, 'org.freedesktop.Passim');
   }, "h1's passimd to own its bus name", ADVERTISE_BUDGET_MS, 100);
   const ownsName = Math.round(performance.now() - start);
@@ -284,7 +324,9 @@ async function main() {
   // ---- Found/sampled: every item from h2, random order, until the time budget runs out.
   const order = [...many].sort(() => Math.random() - 0.5);
   let found = 0;
+  /** @type {{ name: string, hash: string }[]} */
   const failures = [];
+  /** @type {number[]} */
   const lookupTimes = [];
   const deadline = Date.now() + SAMPLE_BUDGET_MS;
   const sampled = await forEachLimited(order, LOOKUP_CONCURRENCY, deadline, async (file) => {
@@ -295,7 +337,7 @@ async function main() {
       else failures.push(file);
     } catch (err) {
       failures.push(file);
-      say(`lookup of ${file.name} failed: ${err.message}`);
+      say(`lookup of ${file.name} failed: ${errorMessage(err)}`);
     }
   });
   const foundLine = `found ${found} of ${sampled} sampled (of ${MANY})   [target ${MANY} of ${MANY}; original: nothing past 31 items]`
@@ -320,7 +362,7 @@ async function main() {
 try {
   await main();
 } catch (err) {
-  console.error(`benchmark failed: ${err.stack ?? err.message}`);
+  console.error(`benchmark failed: ${err instanceof Error ? err.stack ?? err.message : err}`);
   process.exitCode = 1;
 } finally {
   await tearDown().catch((err) => console.error(`teardown: ${err.message}`));

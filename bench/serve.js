@@ -16,13 +16,24 @@ const THROUGHPUT_RUNS = 7;
 const CONNECTIONS = 16;
 const REQUESTS_SECONDS = 5;
 
-const median = (values) => {
+const median = (/** @type {number[]} */ values) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
 };
 
 // ---------------------------------------------------------------- client side (forked process)
 
+/**
+ * What the server side asks of a forked client.
+ * @typedef {{ kind: 'throughput', port: number, ca: string, path: string, runs: number }} ThroughputJob
+ * @typedef {{ kind: 'requests', port: number, ca: string, path: string, extraHeaders?: string, seconds: number }} RequestsJob
+ */
+
+/**
+ * @param {number} port
+ * @param {string} ca
+ * @returns {Promise<import('node:tls').TLSSocket>}
+ */
 function openTls(port, ca) {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => resolve(socket));
@@ -30,20 +41,23 @@ function openTls(port, ca) {
   });
 }
 
-const requestBytes = (path, extraHeaders = '') =>
+const requestBytes = (/** @type {string} */ path, extraHeaders = '') =>
   Buffer.from(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n${extraHeaders}\r\n`);
 
 /**
  * Sends `request` on `socket` and resolves with the length of the whole response (head and body) once it has
  * arrived. The body is counted, not parsed or kept: a plain TLS socket keeps the client's own cost low, so
  * what gets measured is the server.
+ * @param {import('node:tls').TLSSocket} socket
+ * @param {Buffer} request
+ * @returns {Promise<number>}
  */
 function exchange(socket, request) {
   return new Promise((resolve, reject) => {
     let head = Buffer.alloc(0);
     let total = -1;
     let received = 0;
-    const onData = (chunk) => {
+    const onData = (/** @type {Buffer} */ chunk) => {
       received += chunk.length;
       if (total < 0) {
         head = Buffer.concat([head, chunk]);
@@ -52,7 +66,7 @@ function exchange(socket, request) {
         const match = /content-length: *(\d+)/i.exec(head.subarray(0, end).toString());
         if (!match) return reject(new Error(`no Content-Length in: ${head.subarray(0, end)}`));
         total = end + 4 + Number(match[1]);
-        head = undefined;
+        head = Buffer.alloc(0); // not needed any more
       }
       if (received >= total) {
         socket.off('data', onData);
@@ -64,9 +78,13 @@ function exchange(socket, request) {
   });
 }
 
-/** Downloads the big item `runs` times over one kept-alive connection; returns MB/s per run. */
+/**
+ * Downloads the big item `runs` times over one kept-alive connection; returns MB/s per run.
+ * @param {ThroughputJob} job
+ */
 async function clientThroughput({ port, ca, path, runs }) {
   const socket = await openTls(port, ca);
+  /** @type {number[]} */
   const rates = [];
   for (let i = 0; i < runs; i++) {
     const started = process.hrtime.bigint();
@@ -80,6 +98,7 @@ async function clientThroughput({ port, ca, path, runs }) {
 /**
  * Small requests on CONNECTIONS kept-alive connections, one in flight on each. Every response to the same
  * request has the same length (the Date header is fixed-width), so counting bytes counts responses.
+ * @param {RequestsJob} job
  */
 async function clientRequests({ port, ca, path, extraHeaders, seconds }) {
   const request = requestBytes(path, extraHeaders);
@@ -92,9 +111,9 @@ async function clientRequests({ port, ca, path, extraHeaders, seconds }) {
   let running = true;
   const done = sockets.map(
     (socket) =>
-      new Promise((resolve) => {
+      /** @type {Promise<void>} */ (new Promise((resolve) => {
         let pending = 0;
-        socket.on('data', (chunk) => {
+        socket.on('data', (/** @type {Buffer} */ chunk) => {
           pending += chunk.length;
           while (pending >= responseLength) {
             pending -= responseLength;
@@ -104,7 +123,7 @@ async function clientRequests({ port, ca, path, extraHeaders, seconds }) {
           }
         });
         socket.write(request);
-      }),
+      })),
   );
   const started = process.hrtime.bigint();
   await new Promise((r) => setTimeout(r, seconds * 1000));
@@ -117,8 +136,11 @@ async function clientRequests({ port, ca, path, extraHeaders, seconds }) {
 }
 
 if (process.argv[2] === '--client') {
-  process.once('message', async (job) => {
+  process.once('message', async (message) => {
+    // The job runClient() sent over the IPC channel.
+    const job = /** @type {ThroughputJob | RequestsJob} */ (message);
     const result = job.kind === 'throughput' ? await clientThroughput(job) : await clientRequests(job);
+    if (!process.send) throw new Error('--client runs as a child forked by this benchmark');
     process.send(result, () => process.exit(0));
   });
 } else {
@@ -127,17 +149,27 @@ if (process.argv[2] === '--client') {
 
 // ---------------------------------------------------------------- server side (this process)
 
+/**
+ * Runs `job` in a forked client; resolves with its answer: MB/s per run for throughput, requests/s for requests.
+ * @template {ThroughputJob | RequestsJob} J
+ * @param {J} job
+ * @returns {Promise<J extends ThroughputJob ? number[] : number>}
+ */
 function runClient(job) {
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(import.meta.url), ['--client'], { stdio: 'inherit' });
-    child.once('message', resolve);
+    // What the client's process.send(result) carried over the IPC channel.
+    child.once('message', (answer) => resolve(/** @type {J extends ThroughputJob ? number[] : number} */ (answer)));
     child.once('error', reject);
     child.once('exit', (code) => code !== 0 && reject(new Error(`client exited with ${code}`)));
     child.send(job);
   });
 }
 
-/** 1 MiB random blocks, generated on the fly so the item is never held in memory. */
+/**
+ * 1 MiB random blocks, generated on the fly so the item is never held in memory.
+ * @param {number} size
+ */
 function randomContent(size) {
   return Readable.from(
     (function* () {
@@ -158,11 +190,10 @@ function opensslAes() {
 }
 
 async function main() {
-  const dist = new URL('../dist/', import.meta.url);
-  const { FileServer } = await import(new URL('daemon/http/server.js', dist));
-  const { Store } = await import(new URL('daemon/store/store.js', dist));
-  const { loadOrCreateCredentials } = await import(new URL('daemon/tls.js', dist));
-  const { silentLogger } = await import(new URL('shared/log.js', dist));
+  const { FileServer } = await import('../dist/daemon/http/server.js');
+  const { Store } = await import('../dist/daemon/store/store.js');
+  const { loadOrCreateCredentials } = await import('../dist/daemon/tls.js');
+  const { silentLogger } = await import('../dist/shared/log.js');
 
   const root = await mkdtemp(join(tmpdir(), 'passim-bench-'));
   let server;
@@ -177,7 +208,7 @@ async function main() {
     const unlimited = { maxAge: 86400, shareLimit: 0xffffffff, shareCount: 0, nextReboot: false, cmdline: 'bench' };
     const big = await store.publish(randomContent(BIG_SIZE), { ...unlimited, basename: 'big.bin' });
     const small = await store.publish(randomContent(1024), { ...unlimited, basename: 'small.bin' });
-    const { defaultConfig, pathsFromEnv } = await import(new URL('daemon/config.js', dist));
+    const { defaultConfig, pathsFromEnv } = await import('../dist/daemon/config.js');
     // Loopback clients are never rate-limited; MaxConnections is raised so the load test measures serving.
     const config = { ...defaultConfig(pathsFromEnv({})), port: 0, dataDir: join(root, 'data'), maxItemSize: 2 * BIG_SIZE, maxConnections: 4096 };
     server = new FileServer({ config, store, discovery: { find: async () => [] }, credentials, log: silentLogger, webDir: root, host: '127.0.0.1' });

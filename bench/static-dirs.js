@@ -8,7 +8,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { connect, startBus, startDaemon, waitFor } from '../test/lib/harness.js';
+import { connect, startBus, startDaemon } from '../test/lib/harness.js';
+import { waitFor } from '../test/lib/process.js';
 import { getItems, getProperty } from '../test/lib/passim.js';
 
 const FILES = 10_000;

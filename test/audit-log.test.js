@@ -11,6 +11,7 @@ import {
   sumShareBytes,
 } from '../dist/daemon/store/audit-log.js';
 
+/** @param {import('node:test').TestContext} t */
 async function tempDir(t) {
   const dir = await mkdtemp(join(tmpdir(), 'passim-audit-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
@@ -42,12 +43,14 @@ test('line format is <ISO-8601 UTC> <TYPE> key=value,...', () => {
   const line = formatAuditLine('SHARE', { hash: HASH, basename: 'f.bin', size: 5, ipaddr: '::1' }, new Date(Date.UTC(2026, 10, 25, 14, 0, 0, 123)));
   assert.equal(line, `2026-11-25T14:00:00Z SHARE hash=${HASH},basename=f.bin,size=5,ipaddr=::1`);
   const entry = parseAuditLine(line);
+  assert.ok(entry);
   assert.equal(entry.time.toISOString(), '2026-11-25T14:00:00.000Z');
 });
 
 test('DELETE and DELTE are both read as deletions', () => {
   const a = parseAuditLine(`2026-11-25T14:00:00Z DELTE hash=${HASH},basename=a,size=1`);
   const b = parseAuditLine(`2026-11-25T14:00:00Z DELETE hash=${HASH},basename=a,size=1`);
+  assert.ok(a && b);
   assert.equal(a.type, 'DELTE');
   assert.equal(b.type, 'DELTE');
   assert.equal(b.fields.get('basename'), 'a');
@@ -83,7 +86,7 @@ test('append creates folder (0755) and file (0640) and appends lines', async (t)
   assert.equal(lines.length, 3);
   assert.equal(lines[2], '');
   assert.match(lines[0], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ PBLSH hash=a{64},basename=a\\,b,size=3,cmdline=fwupd$/);
-  assert.equal(parseAuditLine(lines[1]).fields.get('reason'), 'unpublished');
+  assert.equal(parseAuditLine(lines[1])?.fields.get('reason'), 'unpublished');
 });
 
 test('sumShareBytes streams the log, sums SHARE sizes and skips malformed lines', async (t) => {

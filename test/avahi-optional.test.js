@@ -8,12 +8,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dbus from 'dbus-next';
-import { nameHasOwner, waitFor } from './lib/harness.js';
+import { nameHasOwner } from './lib/harness.js';
+import { waitFor } from './lib/process.js';
 import { PASSIM_PORT, startLan } from './lib/lan.js';
 import { getItems, getProperty } from './lib/passim.js';
 
-const sha256 = (data) => createHash('sha256').update(data).digest('hex');
-const subtype = (hash) => `_${hash.slice(0, 60)}._sub._cache._tcp`;
+const sha256 = (/** @type {Buffer} */ data) => createHash('sha256').update(data).digest('hex');
+const subtype = (/** @type {string} */ hash) => `_${hash.slice(0, 60)}._sub._cache._tcp`;
 const STATUS_RUNNING = 3;
 
 // Mandatory, not default: avahi-dbus.conf allows root (passimd here) everything in a <policy user="root">, which
@@ -30,24 +31,37 @@ const DENY_AVAHI = `<policy context="mandatory">
     <deny send_destination="org.freedesktop.Avahi"/>
   </policy>`;
 
+/**
+ * @param {import('dbus-next').MessageBus} client
+ * @param {string} iface
+ */
 async function avahiGetState(client, iface) {
   const reply = await client.call(new dbus.Message({
     destination: 'org.freedesktop.Avahi', path: '/', interface: iface, member: 'GetState',
   }));
+  if (!reply) throw new Error('GetState: no reply');
   return reply.body[0];
 }
 
+/**
+ * The D-Bus error name `promise` rejects with (undefined for another error), or null if it resolves.
+ * @param {Promise<unknown>} promise
+ */
 async function dbusErrorName(promise) {
   try {
     await promise;
   } catch (err) {
-    return err.type;
+    return err instanceof dbus.DBusError ? err.type : undefined;
   }
   return null;
 }
 
-/** Common to both suites: scratch files, lookups and failure reports that carry every passimd's output. */
+/**
+ * Common to both suites: scratch files, lookups and failure reports that carry every passimd's output.
+ * @param {() => import('./lib/lan.js').Lan} getLan
+ */
 function lanHelpers(getLan) {
+  /** @type {string} */
   let scratch;
   let counter = 0;
   return {
@@ -64,23 +78,32 @@ function lanHelpers(getLan) {
       await writeFile(path, content);
       return { path, name, hash: sha256(content), content };
     },
-    /** Waits (bounded) until `from` redirects a lookup of `file` to `peer`. */
+    /**
+     * Waits (bounded) until `from` redirects a lookup of `file` to `peer`.
+     * @param {import('./lib/lan.js').Host} from
+     * @param {{ name: string, hash: string }} file
+     * @param {import('./lib/lan.js').Host} peer
+     */
     waitFound(from, file, peer, timeoutMs = 15000) {
       return waitFor(async () => {
         const result = await from.lookup(file.name, file.hash);
         return result.status === 302 && result.peer === peer.address ? result : null;
       }, `${from.name} to find ${file.name} on ${peer.name}`, timeoutMs);
     },
-    /** A test that fails early if a passimd died before, and whose failure report carries every passimd's output. */
+    /**
+     * A test that fails early if a passimd died before, and whose failure report carries every passimd's output.
+     * @param {string} name
+     * @param {() => Promise<void>} fn
+     */
     lanTest(name, fn) {
       test(name, async () => {
         const lan = getLan();
         const owned = await Promise.all(lan.hosts.map((h) => nameHasOwner(h.client, 'org.freedesktop.Passim')));
-        assert.deepEqual(lan.hosts.filter((h, i) => !owned[i]).map((h) => h.name), [], 'every passimd is still running');
+        assert.deepEqual(lan.hosts.filter((_, i) => !owned[i]).map((h) => h.name), [], 'every passimd is still running');
         try {
           await fn();
         } catch (err) {
-          err.message += `\n${lan.hosts.map((h) => `--- passimd on ${h.name}:\n${h.daemon.output().slice(-6000)}`).join('\n')}`;
+          if (err instanceof Error) err.message += `\n${lan.hosts.map((h) => `--- passimd on ${h.name}:\n${h.daemon.output().slice(-6000)}`).join('\n')}`;
           throw err;
         }
       });
@@ -90,9 +113,13 @@ function lanHelpers(getLan) {
 
 // h1 has no Server2, h2 a full Avahi 0.8, h3 a Server2 without *Prepare methods.
 describe('Avahi without org.freedesktop.Avahi.Server2 (as before Avahi 0.8)', () => {
+  /** @type {import('./lib/lan.js').Lan} */
   let lan;
+  /** @type {import('./lib/lan.js').Host} */
   let h1;
+  /** @type {import('./lib/lan.js').Host} */
   let h2;
+  /** @type {import('./lib/lan.js').Host} */
   let h3;
   const t = lanHelpers(() => lan);
 
@@ -189,7 +216,9 @@ describe('Avahi without org.freedesktop.Avahi.Server2 (as before Avahi 0.8)', ()
 });
 
 describe('Avahi refusing every call', () => {
+  /** @type {import('./lib/lan.js').Lan} */
   let lan;
+  /** @type {import('./lib/lan.js').Host} */
   let h1;
   const t = lanHelpers(() => lan);
 

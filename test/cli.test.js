@@ -17,12 +17,16 @@ import { VERSION } from '../dist/shared/version.js';
 
 const { Message, Variant } = dbus;
 
-const sha256 = (data) => createHash('sha256').update(data).digest('hex');
+const sha256 = (/** @type {string | Buffer} */ data) => createHash('sha256').update(data).digest('hex');
 
 describe('passimctl with passimd', () => {
+  /** @type {import('./lib/harness.js').Bus} */
   let bus;
+  /** @type {import('./lib/harness.js').Daemon} */
   let daemon;
+  /** @type {import('dbus-next').MessageBus} */
   let client;
+  /** @type {string} */
   let work;
 
   before(async () => {
@@ -39,7 +43,10 @@ describe('passimctl with passimd', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  /** A fresh empty folder inside `work`, to see exactly which files a command leaves. */
+  /**
+   * A fresh empty folder inside `work`, to see exactly which files a command leaves.
+   * @param {string} name
+   */
   async function emptyDir(name) {
     const dir = join(work, name);
     await mkdir(dir);
@@ -113,7 +120,7 @@ describe('passimctl with passimd', () => {
     assert.match(human.stdout, /^ {2}Published: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/m);
 
     const json = JSON.parse((await runCli(bus, ['status', '--json'])).stdout);
-    const listed = json.items.find((i) => i.hash === hash);
+    const listed = json.items.find((/** @type {{ hash: string }} */ i) => i.hash === hash);
     assert.equal(listed.filename, 'firmware.cab');
     assert.equal(listed.shareLimit, 3);
     assert.equal(listed.maxAge, 600);
@@ -220,8 +227,11 @@ describe('passimctl with passimd', () => {
 });
 
 describe('passimctl as an unprivileged user with a secure passimd', () => {
+  /** @type {import('./lib/harness.js').Bus} */
   let bus;
+  /** @type {import('./lib/harness.js').Daemon} */
   let daemon;
+  /** @type {string} */
   let work;
 
   before(async () => {
@@ -256,6 +266,7 @@ describe('passimctl as an unprivileged user with a secure passimd', () => {
 });
 
 describe('passimctl without a daemon', () => {
+  /** @type {import('./lib/harness.js').Bus} */
   let bus;
 
   before(async () => {
@@ -285,11 +296,17 @@ describe('passimctl download against a fake daemon and peer', () => {
   const good = Buffer.alloc(3 * 1024 * 1024 + 7, 'good bytes ');
   const goodHash = sha256(good);
   const claimedHash = sha256('what the client asked for');
+  /** @type {import('./lib/harness.js').Bus} */
   let bus;
+  /** @type {import('dbus-next').MessageBus} */
   let service;
+  /** @type {import('node:https').Server} */
   let server;
+  /** @type {string} */
   let certDir;
+  /** @type {string} */
   let work;
+  /** @type {string[]} */
   const requests = [];
 
   before(async () => {
@@ -297,8 +314,9 @@ describe('passimctl download against a fake daemon and peer', () => {
     work = await mkdtemp(join(tmpdir(), 'passimctl-dl-'));
     const { key, cert } = await loadOrCreateCredentials(join(certDir, 'key.pem'), join(certDir, 'cert.pem'), silentLogger);
     server = createServer({ key, cert }, (req, res) => {
-      requests.push(req.url);
-      const url = new URL(req.url, 'https://127.0.0.1');
+      const path = req.url ?? ''; // always set on a server's request
+      requests.push(path);
+      const url = new URL(path, 'https://127.0.0.1');
       if (url.pathname === '/good.bin') {
         // Plays the local daemon: sends the client on to a "peer" (ourselves, under another path).
         res.writeHead(302, { Location: `/peer/good.bin${url.search}` });
@@ -310,23 +328,24 @@ describe('passimctl download against a fake daemon and peer', () => {
         res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
         res.end('these are not the bytes you are looking for');
       } else if (url.pathname === '/loop.bin') {
-        res.writeHead(302, { Location: req.url });
+        res.writeHead(302, { Location: path });
         res.end();
       } else {
         res.writeHead(500);
         res.end();
       }
     });
-    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const uri = `https://127.0.0.1:${server.address().port}/`;
+    await /** @type {Promise<void>} */ (new Promise((resolve) => server.listen(0, '127.0.0.1', resolve)));
+    const uri = `https://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}/`;
 
     bus = await startBus();
     service = await connect(bus);
+    /** @type {Record<string, InstanceType<typeof Variant>>} */
     const props = {
       DaemonVersion: new Variant('s', 'fake'), Uri: new Variant('s', uri), Name: new Variant('s', 'Passim-FAKE'),
       Status: new Variant('u', 3), DownloadSaving: new Variant('t', 0n), CarbonSaving: new Variant('d', 0),
     };
-    service.addMethodHandler((msg) => {
+    service.addMethodHandler((/** @type {import('dbus-next').Message} */ msg) => {
       if (msg.interface !== 'org.freedesktop.DBus.Properties' || msg.path !== '/') return false;
       if (msg.member === 'GetAll') service.send(Message.newMethodReturn(msg, 'a{sv}', [props]));
       else if (msg.member === 'Get') service.send(Message.newMethodReturn(msg, 'v', [props[msg.body[1]]]));

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import dbus from 'dbus-next';
-import { ROOT, connect, startBus, startDaemon, waitFor } from './lib/harness.js';
+import { ROOT, connect, startBus, startDaemon } from './lib/harness.js';
+import { waitFor } from './lib/process.js';
 import { call, expectDBusError, fetchItem, getAllProperties, getItems, getProperty, publish } from './lib/passim.js';
 import { EXISTS, INVALID_ARGS, INVALID_DATA, NOT_FOUND, PERMISSION_DENIED } from './lib/dbus-errors.js';
 
@@ -16,10 +17,12 @@ const { Variant } = dbus;
 const execFileAsync = promisify(execFile);
 const VERSION = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')).version;
 
-const sha256 = (data) => createHash('sha256').update(data).digest('hex');
+const sha256 = (/** @type {string | Buffer} */ data) => createHash('sha256').update(data).digest('hex');
 
 
+/** @type {import('./lib/harness.js').Bus} */
 let bus;
+/** @type {string} */
 let scratch;
 
 before(async () => {
@@ -32,6 +35,11 @@ after(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
+/**
+ * Writes `content` to `name` in the scratch folder; returns its path.
+ * @param {string} name
+ * @param {string | Buffer} content
+ */
 async function writeScratch(name, content) {
   const path = join(scratch, name);
   await writeFile(path, content);
@@ -39,7 +47,9 @@ async function writeScratch(name, content) {
 }
 
 describe('properties and introspection', () => {
+  /** @type {import('./lib/harness.js').Daemon} */
   let daemon;
+  /** @type {import('dbus-next').MessageBus} */
   let client;
   before(async () => {
     daemon = await startDaemon(bus);
@@ -75,8 +85,8 @@ describe('properties and introspection', () => {
     const [xml] = await call(client, 'Introspect', '', [], { interface: 'org.freedesktop.DBus.Introspectable' });
     const shipped = await readFile(join(ROOT, 'dbus', 'org.freedesktop.Passim.xml'), 'utf8');
     assert.match(shipped, /<doc:doc>/, 'the shipped file carries doc comments');
-    const members = (text) => [...text.matchAll(/<(property|method|signal|arg) ([^>]*?)\/?>/g)].map((m) => m[0].replace(/\s+/g, ' '));
-    const ours = (text) => text.slice(text.indexOf('<interface name="org.freedesktop.Passim">'), text.indexOf('</interface>', text.indexOf('<interface name="org.freedesktop.Passim">')));
+    const members = (/** @type {string} */ text) => [...text.matchAll(/<(property|method|signal|arg) ([^>]*?)\/?>/g)].map((m) => m[0].replace(/\s+/g, ' '));
+    const ours = (/** @type {string} */ text) => text.slice(text.indexOf('<interface name="org.freedesktop.Passim">'), text.indexOf('</interface>', text.indexOf('<interface name="org.freedesktop.Passim">')));
     assert.deepEqual(members(ours(xml)), members(ours(shipped)), 'Introspect serves dbus/org.freedesktop.Passim.xml');
     const declared = [...shipped.matchAll(/<property name="([^"]+)"/g)].map((m) => m[1]).sort();
     assert.deepEqual(declared, Object.keys(await getAllProperties(client)).sort());
@@ -96,7 +106,9 @@ describe('properties and introspection', () => {
 });
 
 describe('Publish, GetItems and Unpublish', () => {
+  /** @type {import('./lib/harness.js').Daemon} */
   let daemon;
+  /** @type {import('dbus-next').MessageBus} */
   let client;
   before(async () => {
     daemon = await startDaemon(bus, { configText: 'MaxItemSize=2000000000\n' });
@@ -113,7 +125,7 @@ describe('Publish, GetItems and Unpublish', () => {
     const content = 'hello passim\n';
     const path = await writeScratch('hello.txt', content);
     let changed = 0;
-    const onMessage = (msg) => {
+    const onMessage = (/** @type {import('dbus-next').Message} */ msg) => {
       if (msg.member === 'Changed' && msg.interface === 'org.freedesktop.Passim') changed++;
     };
     await call(client, 'AddMatch', 's', ["type='signal',interface='org.freedesktop.Passim',member='Changed'"],
@@ -142,6 +154,7 @@ describe('Publish, GetItems and Unpublish', () => {
     const path = await writeScratch('empty.bin', '');
     await publish(client, path, { filename: 'empty.bin' });
     const item = (await getItems(client)).find((i) => i.filename === 'empty.bin');
+    assert.ok(item);
     assert.equal(item.hash, sha256(''));
     assert.ok(!('size' in item), 'zero size is left out');
     assert.equal(item['max-age'], 86400, 'default max-age');
@@ -152,12 +165,13 @@ describe('Publish, GetItems and Unpublish', () => {
     const path = join(scratch, 'big.img');
     await writeFile(path, '');
     await truncate(path, 1024 * 1024 * 1024); // sparse: zeros, hashed like any content
-    const peak = async () => Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${daemon.pid}/status`, 'utf8'))[1]) * 1024;
+    const peak = async () => Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${daemon.pid}/status`, 'utf8'))?.[1]) * 1024;
     const peakBefore = await peak();
     await publish(client, path, { filename: 'big.img' });
     const growth = (await peak()) - peakBefore;
     assert.ok(growth < 64 * 1024 * 1024, `peak RSS grew by ${(growth / 1048576).toFixed(1)} MiB`);
     const item = (await getItems(client)).find((i) => i.filename === 'big.img');
+    assert.ok(item);
     assert.equal(item.size, 1024n * 1024n * 1024n);
     assert.equal(item.hash, '49bc20df15e412a64472421e13fe86ff1c5165e18b2afccf160d4dc19fe68a14');
     await call(client, 'Unpublish', 's', [item.hash]);
@@ -189,6 +203,7 @@ describe('Publish, GetItems and Unpublish', () => {
   test('every refusal has a proper error name and leaves no file behind', async () => {
     const path = await writeScratch('refused.txt', 'refused content');
     const files = await storedFiles();
+    /** @type {[Record<string, unknown>, string, RegExp][]} */
     const cases = [
       [{}, 'org.freedesktop.DBus.Error.InvalidArgs', /filename/],
       [{ filename: '' }, 'org.freedesktop.DBus.Error.InvalidArgs', /filename/],
@@ -232,6 +247,7 @@ describe('Publish, GetItems and Unpublish', () => {
     await publish(client, path, { filename: 'reboot.txt', flags: 2n });
     const hash = sha256('after reboot');
     const item = (await getItems(client)).find((i) => i.hash === hash);
+    assert.ok(item);
     assert.equal(item.flags, 3n, 'disabled and next-reboot');
     assert.equal((await fetchItem(daemon.port, 'reboot.txt', hash)).status, 423);
   });
@@ -313,7 +329,13 @@ describe('limits and persistence', () => {
   });
 });
 
-/** Runs test/lib/call-as.js as `uid` against `bus`; resolves with its JSON answer. */
+/**
+ * Runs test/lib/call-as.js as `uid` against `bus`; resolves with its JSON answer.
+ * @param {number} uid
+ * @param {string[]} args
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {Promise<any>} { ok: true, result } or { ok: false, name, text }
+ */
 export function callAs(uid, args, env = {}) {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [join(ROOT, 'test', 'lib', 'call-as.js'), ...args],
@@ -327,7 +349,9 @@ export function callAs(uid, args, env = {}) {
 
 describe('privileges without --insecure', () => {
   const NOBODY = 65534;
+  /** @type {import('./lib/harness.js').Daemon} */
   let daemon;
+  /** @type {import('dbus-next').MessageBus} */
   let client;
   before(async () => {
     daemon = await startDaemon(bus, { insecure: false });

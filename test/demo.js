@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitFor } from './lib/harness.js';
+import { errorMessage, waitFor } from './lib/process.js';
 import { startLan } from './lib/lan.js';
 
 if (process.getuid?.() !== 0) {
@@ -15,17 +15,20 @@ if (process.getuid?.() !== 0) {
 
 const t0 = performance.now();
 let phaseStart = t0;
-const ms = (from) => `${Math.round(performance.now() - from)} ms`;
-const say = (text) => console.log(`[${(((performance.now() - t0) / 1000).toFixed(2)).padStart(6)} s] ${text}`);
-const indent = (text) => text.trim().split('\n').map((line) => `           | ${line}`).join('\n');
-const phaseDone = (text) => {
+const ms = (/** @type {number} */ from) => `${Math.round(performance.now() - from)} ms`;
+const say = (/** @type {string} */ text) => console.log(`[${(((performance.now() - t0) / 1000).toFixed(2)).padStart(6)} s] ${text}`);
+const indent = (/** @type {string} */ text) => text.trim().split('\n').map((line) => `           | ${line}`).join('\n');
+const phaseDone = (/** @type {string} */ text) => {
   say(`${text} (${ms(phaseStart)})`);
   phaseStart = performance.now();
 };
 
+/** @type {Promise<import('./lib/lan.js').Lan> | null} */
 let lanStarting = null;
+/** @type {string | undefined} */
 let scratch;
 let interrupted = false;
+/** @type {Promise<void> | null} */
 let tearingDown = null;
 function tearDown() {
   tearingDown ??= (async () => {
@@ -90,7 +93,7 @@ try {
 } catch (err) {
   // After an interrupt, failures are the teardown's doing and the SIGINT handler finishes the job.
   if (!interrupted) {
-    console.error(`\ndemo failed: ${err.message}`);
+    console.error(`\ndemo failed: ${errorMessage(err)}`);
     const lan = await lanStarting?.catch(() => null);
     for (const host of lan?.hosts ?? []) {
       console.error(`--- passimd on ${host.name}, last lines:\n${host.daemon.output().split('\n').slice(-15).join('\n')}`);

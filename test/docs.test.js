@@ -9,9 +9,9 @@ import { CONFIG_KEYS } from '../dist/daemon/config.js';
 import { PASSIMCTL, PASSIMD, ROOT } from './lib/harness.js';
 
 const run = promisify(execFile);
-const page = (name) => readFile(join(ROOT, 'man', name), 'utf8');
+const page = (/** @type {string} */ name) => readFile(join(ROOT, 'man', name), 'utf8');
 /** The text of a roff page with font escapes and hyphen escapes removed. */
-const plain = (roff) => roff.replace(/\\f[BIRP]/g, '').replace(/\\-/g, '-').replace(/\\&/g, '');
+const plain = (/** @type {string} */ roff) => roff.replace(/\\f[BIRP]/g, '').replace(/\\-/g, '-').replace(/\\&/g, '');
 
 test('every man page renders and lexgrog reads its NAME section', async () => {
   for (const name of ['passimd.8', 'passimctl.1', 'passim.conf.5']) {

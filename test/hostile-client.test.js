@@ -7,26 +7,35 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ROOT, connect, runProcess, startBus, startDaemon, waitFor } from './lib/harness.js';
+import { ROOT, connect, startBus, startDaemon } from './lib/harness.js';
+import { runProcess, waitFor } from './lib/process.js';
 import { INVALID_ARGS, LIMITS_EXCEEDED, PERMISSION_DENIED } from './lib/dbus-errors.js';
 import { call, fetchItem, getItems, publish } from './lib/passim.js';
 
 const NOBODY = 65534;
-const sha256 = (data) => createHash('sha256').update(data).digest('hex');
+const sha256 = (/** @type {string} */ data) => createHash('sha256').update(data).digest('hex');
 
+/** @param {number} pid */
 async function descriptorCount(pid) {
   return (await readdir(`/proc/${pid}/fd`)).length;
 }
 
+/** @param {number} pid */
 async function residentBytes(pid) {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)[1]) * 1024;
+  const vmRss = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  assert.ok(vmRss, `VmRSS in /proc/${pid}/status`);
+  return Number(vmRss[1]) * 1024;
 }
 
 describe('a hostile unprivileged client', () => {
+  /** @type {import('./lib/harness.js').Bus} */
   let bus;
+  /** @type {import('./lib/harness.js').Daemon} */
   let daemon;
+  /** @type {import('dbus-next').MessageBus} */
   let client;
+  /** @type {string} */
   let scratch;
 
   before(async () => {
@@ -98,9 +107,13 @@ describe('a hostile unprivileged client', () => {
 });
 
 describe('publishes that never finish', () => {
+  /** @type {import('./lib/harness.js').Bus} */
   let bus;
+  /** @type {import('./lib/harness.js').Daemon} */
   let daemon;
+  /** @type {import('dbus-next').MessageBus} */
   let client;
+  /** @type {string} */
   let scratch;
 
   before(async () => {
@@ -129,8 +142,8 @@ describe('publishes that never finish', () => {
     for (const writer of writers) writeSync(writer, 'partial ');
     const started = Date.now();
     const stalled = fifos.map((fifo, i) => publish(client, fifo, { filename: `stalled-${i}.txt` }).then(
-      () => ({ ok: true }),
-      (err) => ({ ok: false, name: err.type, text: err.text }),
+      () => /** @type {const} */ ({ ok: true }),
+      (err) => /** @type {const} */ ({ ok: false, name: err.type, text: err.text }),
     ));
 
     // Meanwhile the file thread pool is free: downloads and another publish go through.

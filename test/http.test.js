@@ -18,16 +18,27 @@ import { defaultConfig, pathsFromEnv } from '../dist/daemon/config.js';
 /** Discovery that finds nobody: these tests are about this machine's own items. */
 const NO_PEERS = { find: async () => [] };
 
+/** @type {string} */
 let root;
+/** @type {Store} */
 let store;
+/** @type {import('../dist/daemon/tls.js').Credentials} */
 let credentials;
+/** @type {FileServer} */
 let server;
+/** @type {Agent} */
 let agent;
 
+/** @param {string} dataDir */
 function config(dataDir) {
   return { ...defaultConfig(pathsFromEnv({})), port: 0, dataDir, maxItemSize: 1 << 30 };
 }
 
+/**
+ * @param {import('../dist/daemon/lan/peers.js').Discovery} discovery
+ * @param {string} webDir
+ * @param {((address: string) => boolean) | undefined} isNeighbour
+ */
 async function startServer(discovery, webDir = join(root, 'no-web-dir'), isNeighbour = undefined) {
   const s = new FileServer({
     isNeighbour,
@@ -44,12 +55,23 @@ async function startServer(discovery, webDir = join(root, 'no-web-dir'), isNeigh
   return s;
 }
 
-/** One HTTPS request; resolves with status, headers and the whole body. */
+/**
+ * What fetch() resolves with.
+ * @typedef {{ status: number | undefined, headers: import('node:http').IncomingHttpHeaders, body: Buffer, reusedSocket: boolean }} Response
+ */
+
+/**
+ * One HTTPS request; resolves with status, headers and the whole body.
+ * @param {string} path
+ * @param {{ method?: string, headers?: Record<string, string>, port?: number }} options
+ * @returns {Promise<Response>}
+ */
 function fetch(path, { method = 'GET', headers = {}, port = server.port } = {}) {
   return new Promise((resolve, reject) => {
     const req = request(
       { host: '127.0.0.1', port, path, method, headers, ca: credentials.cert, agent },
       (res) => {
+        /** @type {Buffer[]} */
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
         res.on('end', () =>
@@ -63,6 +85,12 @@ function fetch(path, { method = 'GET', headers = {}, port = server.port } = {}) 
   });
 }
 
+/**
+ * Publishes `content` as `basename` straight into the store.
+ * @param {Buffer} content
+ * @param {string} basename
+ * @param {Partial<import('../dist/daemon/store/store.js').PublishOptions>} options
+ */
 async function publish(content, basename, options = {}) {
   return store.publish(Readable.from([content]), {
     basename,
@@ -75,7 +103,11 @@ async function publish(content, basename, options = {}) {
   });
 }
 
-/** Waits (bounded) for a condition that an asynchronous server-side step makes true. */
+/**
+ * Waits (bounded) for a condition that an asynchronous server-side step makes true.
+ * @param {() => boolean} condition
+ * @param {string} what
+ */
 async function until(condition, what) {
   for (let i = 0; i < 500; i++) {
     if (condition()) return;
@@ -84,6 +116,11 @@ async function until(condition, what) {
   assert.fail(`gave up waiting for ${what}`);
 }
 
+/**
+ * until() for a condition that takes a while to compute.
+ * @param {() => Promise<boolean>} condition
+ * @param {string} what
+ */
 async function untilAsync(condition, what) {
   for (let i = 0; i < 500; i++) {
     if (await condition()) return;
@@ -99,7 +136,7 @@ async function openPaths() {
   return targets;
 }
 
-const sha256 = (buffer) => createHash('sha256').update(buffer).digest('hex');
+const sha256 = (/** @type {Buffer} */ buffer) => createHash('sha256').update(buffer).digest('hex');
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'passim-http-'));
@@ -135,7 +172,7 @@ test('credentials: key 0600, cert 0644, a valid self-signed pair, reused on the 
   const years = (Date.parse(x509.validTo) - Date.now()) / (365.25 * 86400_000);
   assert.ok(years > 9.9 && years < 10.1, `valid for ${years} years`);
   assert.equal(x509.publicKey.asymmetricKeyType, 'rsa');
-  assert.equal(x509.publicKey.asymmetricKeyDetails.modulusLength, 2048);
+  assert.equal(x509.publicKey.asymmetricKeyDetails?.modulusLength, 2048);
 
   const again = await loadOrCreateCredentials(keyPath, certPath, silentLogger);
   assert.equal(again.key, credentials.key);
@@ -171,7 +208,9 @@ test('GET serves the exact bytes with the expected headers, over a kept-alive co
   assert.equal(res.headers['content-disposition'], 'attachment; filename="hello%20world.txt"');
   assert.equal(res.headers.etag, `"${item.hash}"`);
   assert.equal(res.headers['accept-ranges'], 'bytes');
-  assert.match(res.headers.server, /^Passim\//);
+  const serverHeader = res.headers.server;
+  assert.ok(typeof serverHeader === 'string', 'one Server header');
+  assert.match(serverHeader, /^Passim\//);
 
   // The URL's basename is informative only, upper-case hex is accepted, and the connection is reused.
   const other = await fetch(`/other.bin?sha256=${item.hash.toUpperCase()}`);
@@ -209,6 +248,7 @@ test('Range requests: 206 for single ranges, 200 for several or malformed, 416 w
   const content = Buffer.from('0123456789abcdefghij');
   const item = await publish(content, 'range.bin');
   const url = `/range.bin?sha256=${item.hash}`;
+  /** @type {[string, number, number][]} */
   const cases = [
     ['bytes=2-5', 2, 5],
     ['bytes=15-', 15, 19],
@@ -256,12 +296,13 @@ test('If-None-Match with our ETag or * gives 304; another tag gives 200', async 
     assert.equal(res.body.length, 0);
   }
   assert.equal((await fetch(url, { headers: { 'If-None-Match': '"other"' } })).status, 200);
-  await until(() => store.get(item.hash).shareCount === 1, 'the one 200 counted');
+  await until(() => store.get(item.hash)?.shareCount === 1, 'the one 200 counted');
 });
 
 test('malformed requests get 400 or 406 with an escaped HTML error page', async () => {
   const item = await publish(Buffer.from('bad requests'), 'bad.txt');
   const h = item.hash;
+  /** @type {[string, number][]} */
   const cases = [
     ['/bad.txt', 400],
     ['/bad.txt?', 400],
@@ -316,19 +357,21 @@ test('an unknown hash, or localhost=false, with no peers is 404', async () => {
 });
 
 test('a hash found on a peer redirects there with 302', async () => {
+  /** @type {string[]} */
   const asked = [];
   const peers = new Map([
     ['b'.repeat(64), [{ address: '192.0.2.7', port: 27500 }, { address: '192.0.2.8', port: 1 }]],
     ['c'.repeat(64), [{ address: 'fe80::1%eth0', port: 27501 }]],
   ]);
   const discovery = {
+    /** @param {string} hash */
     async find(hash) {
       asked.push(hash);
       return peers.get(hash) ?? [];
     },
   };
   // As if this machine had 192.0.2.0/24 and a link-local address on its link.
-  const redirecting = await startServer(discovery, undefined, (address) => address.startsWith('192.0.2.') || address.startsWith('fe80::'));
+  const redirecting = await startServer(discovery, undefined, (/** @type {string} */ address) => address.startsWith('192.0.2.') || address.startsWith('fe80::'));
   try {
     const v4 = await fetch(`/my%20file.cab?sha256=${'B'.repeat(64)}`, { port: redirecting.port });
     assert.equal(v4.status, 302);
@@ -410,7 +453,7 @@ test('share counting: once per completed full GET, not HEAD, range or 304; delet
   assert.equal(first.status, 200);
   await until(() => store.get(item.hash)?.shareCount === 1, 'share-count 1');
   await fetch(url, { method: 'HEAD' });
-  assert.equal(store.get(item.hash).shareCount, 1);
+  assert.equal(store.get(item.hash)?.shareCount, 1);
 
   const second = await fetch(url);
   assert.deepEqual(second.body, content);
@@ -433,30 +476,30 @@ test('a large item: an aborted transfer does not count; full and ranged bodies a
   const item = await publish(content, 'big.img', { shareLimit: 10 });
   const url = `/big.img?sha256=${item.hash}`;
 
-  await new Promise((resolve, reject) => {
+  await /** @type {Promise<void>} */ (new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: server.port, path: url, ca: credentials.cert }, (res) => {
       res.once('data', () => {
         req.destroy();
         resolve();
       });
     });
-    req.on('error', (err) => (err.code === 'ECONNRESET' ? resolve() : reject(err)));
+    req.on('error', (err) => ('code' in err && err.code === 'ECONNRESET' ? resolve() : reject(err)));
     req.end();
-  });
+  }));
 
   const full = await fetch(url);
   assert.equal(full.status, 200);
   assert.equal(sha256(full.body), item.hash);
   await until(() => store.get(item.hash)?.shareCount === 1, 'share-count 1');
   // The complete transfer above took far longer than noticing the hang-up; one count means the abort made none.
-  assert.equal(store.get(item.hash).shareCount, 1);
+  assert.equal(store.get(item.hash)?.shareCount, 1);
 
   // A range larger than one read, across read boundaries, streamed from an offset.
   const part = await fetch(url, { headers: { Range: 'bytes=1000001-4000000' } });
   assert.equal(part.status, 206);
   assert.equal(part.headers['content-range'], `bytes 1000001-4000000/${content.length}`);
   assert.ok(part.body.equals(content.subarray(1000001, 4000001)));
-  assert.equal(store.get(item.hash).shareCount, 1);
+  assert.equal(store.get(item.hash)?.shareCount, 1);
 });
 
 test('a file removed behind the store is 404, not a crash', async () => {
@@ -478,5 +521,5 @@ test('port 0 binds a free port; a taken port is a clear error', async () => {
     webDir: root,
     host: '127.0.0.1',
   });
-  await assert.rejects(clash.start(), (err) => err.name === 'PassimError' && /port/.test(err.message));
+  await assert.rejects(clash.start(), (err) => err instanceof Error && err.name === 'PassimError' && /port/.test(err.message));
 });

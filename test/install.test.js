@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { access, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, runProcess, startBus, startDaemon } from './lib/harness.js';
+import { ROOT, startBus, startDaemon } from './lib/harness.js';
+import { runProcess } from './lib/process.js';
 import { CONFIG_KEYS } from '../dist/daemon/config.js';
 
 const FETCH = join(ROOT, 'test', 'lib', 'fetch.js');
@@ -36,6 +37,7 @@ const INSTALLED = {
   'etc/passim.conf': 0o644,
 };
 
+/** @param {string} path */
 async function exists(path) {
   try {
     await access(path);
@@ -129,7 +131,7 @@ test('install.sh lays out the tree, and the installed passimd and passimctl publ
 
   const status = await runProcess(passimctl, ['status', '--json'], { env });
   assert.equal(status.code, 0, status.stderr);
-  assert.deepEqual(JSON.parse(status.stdout).items.map((i) => i.hash), [hash]);
+  assert.deepEqual(JSON.parse(status.stdout).items.map((/** @type {{ hash: string }} */ i) => i.hash), [hash]);
 
   const fetched = await runProcess(process.execPath, [FETCH, `${daemon.uri}metadata.xml?sha256=${hash}`]);
   const reply = JSON.parse(fetched.stdout);
@@ -152,7 +154,10 @@ test('the icon is well-formed SVG', async () => {
   assert.match(await readFile(path, 'utf8'), /<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]* viewBox=/);
 });
 
-/** Sources the completion in a fresh bash, completes `words` at the last word, prints COMPREPLY. */
+/**
+ * Sources the completion in a fresh bash, completes `words` at the last word, prints COMPREPLY.
+ * @param {string[]} words
+ */
 async function complete(words) {
   const script = [
     'source "$0"',

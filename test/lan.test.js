@@ -6,19 +6,25 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nameHasOwner, waitFor } from './lib/harness.js';
+import { nameHasOwner } from './lib/harness.js';
+import { waitFor } from './lib/process.js';
 import { PASSIM_PORT, startLan } from './lib/lan.js';
 import { Metered } from './lib/fake-network-manager.js';
 import { call, getItems, getProperty } from './lib/passim.js';
 
-const sha256 = (data) => createHash('sha256').update(data).digest('hex');
-const subtype = (hash) => `_${hash.slice(0, 60)}._sub._cache._tcp`;
+const sha256 = (/** @type {Buffer} */ data) => createHash('sha256').update(data).digest('hex');
+const subtype = (/** @type {string} */ hash) => `_${hash.slice(0, 60)}._sub._cache._tcp`;
 
 describe('LAN discovery through Avahi', () => {
+  /** @type {import('./lib/lan.js').Lan} */
   let lan;
+  /** @type {import('./lib/lan.js').Host} */
   let h1;
+  /** @type {import('./lib/lan.js').Host} */
   let h2;
+  /** @type {import('./lib/lan.js').Host} */
   let h3;
+  /** @type {string} */
   let scratch;
   let fileCounter = 0;
 
@@ -41,15 +47,26 @@ describe('LAN discovery through Avahi', () => {
     return { path, name, hash: sha256(content), content };
   }
 
-  /** Waits (bounded) until `from` redirects a lookup of `file` to one of `peers`; returns the lookup. */
+  /**
+   * Waits (bounded) until `from` redirects a lookup of `file` to one of `peers`; returns the lookup.
+   * @param {import('./lib/lan.js').Host} from
+   * @param {{ name: string, hash: string }} file
+   * @param {import('./lib/lan.js').Host[]} peers
+   */
   function waitFound(from, file, peers, timeoutMs = 15000) {
     const addresses = peers.map((p) => p.address);
     return waitFor(async () => {
       const result = await from.lookup(file.name, file.hash);
-      return result.status === 302 && addresses.includes(result.peer) ? result : null;
+      return result.status === 302 && result.peer !== undefined && addresses.includes(result.peer) ? result : null;
     }, `${from.name} to find ${file.name} on ${peers.map((p) => p.name).join(' or ')}`, timeoutMs);
   }
 
+  /**
+   * Waits (bounded) until `from` answers 404 for `file`.
+   * @param {import('./lib/lan.js').Host} from
+   * @param {{ name: string, hash: string }} file
+   * @param {number} [timeoutMs]
+   */
   function waitNotFound(from, file, timeoutMs) {
     return waitFor(async () => (await from.lookup(file.name, file.hash)).status === 404,
       `${from.name} to get 404 for ${file.name}`, timeoutMs);
@@ -57,17 +74,21 @@ describe('LAN discovery through Avahi', () => {
 
   const daemonOutputs = () => lan.hosts.map((h) => `--- passimd on ${h.name}:\n${h.daemon.output().slice(-6000)}`).join('\n');
 
-  /** A test whose failure report carries every passimd's output; it fails early if a passimd died before. */
+  /**
+   * A test whose failure report carries every passimd's output; it fails early if a passimd died before.
+   * @param {string} name
+   * @param {() => Promise<void>} fn
+   */
   function lanTest(name, fn) {
     test(name, async () => {
       // Asked on the bus: the bus drops a dead daemon's name before this process may have reaped it.
       const owned = await Promise.all(lan.hosts.map((h) => nameHasOwner(h.client, 'org.freedesktop.Passim')));
-      const dead = lan.hosts.filter((h, i) => !owned[i]).map((h) => h.name);
+      const dead = lan.hosts.filter((_, i) => !owned[i]).map((h) => h.name);
       assert.deepEqual(dead, [], 'every passimd is still running (an earlier test killed one)');
       try {
         await fn();
       } catch (err) {
-        err.message += `\n${daemonOutputs()}`;
+        if (err instanceof Error) err.message += `\n${daemonOutputs()}`;
         throw err;
       }
     });
@@ -130,7 +151,7 @@ describe('LAN discovery through Avahi', () => {
     for (let i = 0; i < 20; i++) {
       const { status, peer, ms } = await h2.lookup(file.name, file.hash);
       assert.equal(status, 302, `lookup ${i} of the shared item (answered in ${ms} ms)`);
-      assert.ok([h1.address, h3.address].includes(peer), `lookup ${i} redirects to ${peer}, not h1 or h3`);
+      assert.ok(peer !== undefined && [h1.address, h3.address].includes(peer), `lookup ${i} redirects to ${peer}, not h1 or h3`);
       peers.set(peer, (peers.get(peer) ?? 0) + 1);
     }
     assert.equal(peers.size, 2, `20 redirects all went to ${[...peers.keys()].join()}`);
@@ -173,7 +194,8 @@ describe('LAN discovery through Avahi', () => {
           await h1.publish(file.path, { filename: file.name });
           current.push(file);
           await nextLookup();
-          if (current.length > 3) await h1.unpublish(current.shift().hash);
+          const oldest = current.length > 3 ? current.shift() : undefined;
+          if (oldest) await h1.unpublish(oldest.hash);
           await nextLookup();
         }
         for (const file of current) await h1.unpublish(file.hash);
@@ -223,9 +245,10 @@ describe('LAN discovery through Avahi', () => {
     await waitFound(h2, file, [h1]);
     assert.equal(await getProperty(h1.client, 'Status'), 3, 'GUESS_NO is not metered');
 
+    /** @type {number[]} */
     const statuses = [];
     let changed = 0;
-    const onMessage = (msg) => {
+    const onMessage = (/** @type {import('dbus-next').Message} */ msg) => {
       if (msg.path !== '/') return;
       if (msg.interface === 'org.freedesktop.DBus.Properties' && msg.member === 'PropertiesChanged'
         && msg.body[0] === 'org.freedesktop.Passim' && 'Status' in msg.body[1]) statuses.push(msg.body[1].Status.value);
@@ -236,6 +259,7 @@ describe('LAN discovery through Avahi', () => {
       "type='signal',sender='org.freedesktop.Passim',path='/',interface='org.freedesktop.Passim',member='Changed'",
     ];
     const bus = { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus' };
+    assert.ok(h1.networkManager, 'h1 runs the fake NetworkManager');
     for (const rule of matchRules) await call(h1.client, 'AddMatch', 's', [rule], bus);
     h1.client.on('message', onMessage);
     try {

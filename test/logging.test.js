@@ -6,9 +6,12 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { PASSIMD, freePort, startBus, stopProcess, waitFor } from './lib/harness.js';
+import { PASSIMD, startBus } from './lib/harness.js';
+import { freePort, stopProcess, waitFor } from './lib/process.js';
 
+/** @type {import('./lib/harness.js').Bus} */
 let bus;
+/** @type {string} */
 let dir;
 
 before(async () => {
@@ -21,7 +24,11 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Runs passimd with stderr going to a file until it serves; returns what it logged. */
+/**
+ * Runs passimd with stderr going to a file until it serves; returns what it logged.
+ * @param {string} name
+ * @param {string} journalStream JOURNAL_STREAM, or 'match' for the log file's own device and inode
+ */
 async function logOf(name, journalStream) {
   const logPath = join(dir, `${name}.log`);
   const fd = openSync(logPath, 'w');

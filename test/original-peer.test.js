@@ -8,19 +8,26 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nameHasOwner, waitFor } from './lib/harness.js';
+import { nameHasOwner } from './lib/harness.js';
+import { waitFor } from './lib/process.js';
 import { PASSIM_PORT, startLan } from './lib/lan.js';
 import { SID_ROOT, requireRoot, runInRoot, startOriginalDaemon } from './lib/debian-root.js';
 import { getItems, getProperty } from './lib/passim.js';
 
-const sha256 = (data) => createHash('sha256').update(data).digest('hex');
+const sha256 = (/** @type {Buffer} */ data) => createHash('sha256').update(data).digest('hex');
 const WORK_IN_ROOT = '/tmp/work';
 
 describe('our passimd and the original passimd (Debian unstable) on one LAN', () => {
+  /** @typedef {import('./lib/debian-root.js').OriginalDaemon | import('./lib/harness.js').Daemon} EitherDaemon */
+  /** @type {string} */
   let root;
+  /** @type {import('./lib/lan.js').Lan<EitherDaemon>} */
   let lan;
+  /** @type {import('./lib/lan.js').Host<EitherDaemon>} */
   let original; // h1: the original passimd
+  /** @type {import('./lib/lan.js').Host<EitherDaemon>} */
   let ours; // h2: our passimd
+  /** @type {string} */
   let scratch;
   let counter = 0;
 
@@ -39,7 +46,10 @@ describe('our passimd and the original passimd (Debian unstable) on one LAN', ()
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
-  /** A new file in the scratch folder (visible at /tmp/work inside the root): { name, path, inRoot, content, hash }. */
+  /**
+   * A new file in the scratch folder (visible at /tmp/work inside the root): { name, path, inRoot, content, hash }.
+   * @param {string} name
+   */
   async function makeFile(name, size = 96 * 1024) {
     const content = randomBytes(size);
     const dir = `f${++counter}`;
@@ -56,7 +66,13 @@ describe('our passimd and the original passimd (Debian unstable) on one LAN', ()
     return { path: join(scratch, dir), inRoot: `${WORK_IN_ROOT}/${dir}` };
   }
 
-  /** Runs a program from the root inside `host`'s namespace, on its bus, with the scratch folder at /tmp/work. */
+  /**
+   * Runs a program from the root inside `host`'s namespace, on its bus, with the scratch folder at /tmp/work.
+   * @param {import('./lib/lan.js').Host<EitherDaemon>} host
+   * @param {string} program
+   * @param {string[]} args
+   * @param {import('./lib/debian-root.js').RootOptions} options
+   */
   function inRoot(host, program, args, options = {}) {
     return runInRoot(root, program, args, {
       bus: host.bus,
@@ -67,7 +83,12 @@ describe('our passimd and the original passimd (Debian unstable) on one LAN', ()
     });
   }
 
-  /** curl from the root inside `host`: `https://localhost:27500/NAME?sha256=HASH`, following redirects or not. */
+  /**
+   * curl from the root inside `host`: `https://localhost:27500/NAME?sha256=HASH`, following redirects or not.
+   * @param {import('./lib/lan.js').Host<EitherDaemon>} host
+   * @param {{ name: string, hash: string }} file
+   * @param {{ follow: boolean, output?: string }} options
+   */
   async function curl(host, file, { follow, output = '/dev/null' }) {
     const url = `https://localhost:${PASSIM_PORT}/${file.name}?sha256=${file.hash}`;
     const r = await inRoot(host, '/usr/bin/curl', [
@@ -80,21 +101,30 @@ describe('our passimd and the original passimd (Debian unstable) on one LAN', ()
 
   const outputs = () => lan.hosts.map((h) => `--- passimd on ${h.name}${h === original ? ' (original)' : ''}:\n${h.daemon.output().slice(-5000)}`).join('\n');
 
-  /** A test whose failure report carries both daemons' output; fails early if one died. */
+  /**
+   * A test whose failure report carries both daemons' output; fails early if one died.
+   * @param {string} name
+   * @param {() => Promise<void>} fn
+   */
   function peerTest(name, fn) {
     test(name, async () => {
       const owned = await Promise.all(lan.hosts.map((h) => nameHasOwner(h.client, 'org.freedesktop.Passim')));
-      assert.deepEqual(lan.hosts.filter((h, i) => !owned[i]).map((h) => h.name), [], 'both daemons still own their name');
+      assert.deepEqual(lan.hosts.filter((_, i) => !owned[i]).map((h) => h.name), [], 'both daemons still own their name');
       try {
         await fn();
       } catch (err) {
-        err.message += `\n${outputs()}`;
+        if (err instanceof Error) err.message += `\n${outputs()}`;
         throw err;
       }
     });
   }
 
-  /** Waits until `host`'s own daemon redirects a loopback request for `file` to `peer`; returns the curl result. */
+  /**
+   * Waits until `host`'s own daemon redirects a loopback request for `file` to `peer`; returns the curl result.
+   * @param {import('./lib/lan.js').Host<EitherDaemon>} host
+   * @param {{ name: string, hash: string }} file
+   * @param {import('./lib/lan.js').Host<EitherDaemon>} peer
+   */
   function waitRedirect(host, file, peer) {
     return waitFor(async () => {
       const r = await curl(host, file, { follow: false });
@@ -103,7 +133,10 @@ describe('our passimd and the original passimd (Debian unstable) on one LAN', ()
   }
 
   // Published once, fetched by several tests below.
+  /** @typedef {Awaited<ReturnType<typeof makeFile>>} ScratchFile */
+  /** @type {ScratchFile} */
   let fromOriginal;
+  /** @type {ScratchFile} */
   let fromOurs;
 
   peerTest('h1 runs the original passimd from the root; the original passim tool publishes on it', async () => {

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { ROOT, connect, runCli, startBus, startDaemon, waitFor } from './lib/harness.js';
+import { ROOT, connect, runCli, startBus, startDaemon } from './lib/harness.js';
+import { waitFor } from './lib/process.js';
 import { call, publish } from './lib/passim.js';
 import { POLICY, createUser, installPolicy, installRule, startPolkitd, waitForAnswer } from './lib/polkit.js';
 import { PERMISSION_DENIED } from './lib/dbus-errors.js';
@@ -19,18 +20,31 @@ const INTERACTIVE_REQUIRED = 'org.freedesktop.DBus.Error.InteractiveAuthorizatio
 const FALLBACK_WARNING = /warning: polkit is not available/g;
 
 const run = promisify(execFile);
-const sha256 = (data) => createHash('sha256').update(data).digest('hex');
+const sha256 = (/** @type {string} */ data) => createHash('sha256').update(data).digest('hex');
 
+/** @type {import('./lib/harness.js').Bus} */
 let bus;
+/** @type {Awaited<ReturnType<typeof startPolkitd>>} */
 let polkitd;
+/** @type {import('./lib/harness.js').Daemon} */
 let daemon;
+/** @type {import('dbus-next').MessageBus} */
 let client;
+/** @type {Awaited<ReturnType<typeof createUser>>} */
 let user;
+/** @type {Awaited<ReturnType<typeof passimUser>>} */
 let passim;
+/** @type {string} */
 let scratch;
-/** Puts back what the policy file replaced; replaced itself when a test reinstalls the policy. */
+/**
+ * Puts back what the policy file replaced; replaced itself when a test reinstalls the policy.
+ * @type {() => Promise<void>}
+ */
 let removePolicy;
-/** Undo steps for everything installed on the system, run in reverse even when a step failed. */
+/**
+ * Undo steps for everything installed on the system, run in reverse even when a step failed.
+ * @type {(() => unknown)[]}
+ */
 const undo = [];
 
 before(async () => {
@@ -56,6 +70,7 @@ before(async () => {
 });
 
 after(async () => {
+  /** @type {unknown[]} */
   const errors = [];
   for (const step of undo.reverse()) {
     try {
@@ -67,6 +82,11 @@ after(async () => {
   if (errors.length > 0) throw new AggregateError(errors, 'cleanup failed');
 });
 
+/**
+ * Writes `content` to `name` in the scratch folder, readable by everyone; returns its path.
+ * @param {string} name
+ * @param {string} content
+ */
 async function writeScratch(name, content) {
   const path = join(scratch, name);
   await writeFile(path, content);
@@ -74,8 +94,13 @@ async function writeScratch(name, content) {
   return path;
 }
 
-/** Runs test/lib/call-as.js as the test user; resolves with its JSON answer. */
+/**
+ * Runs test/lib/call-as.js as the test user; resolves with its JSON answer.
+ * @param {string[]} args
+ * @returns {Promise<any>} { ok: true, result } or { ok: false, name, text }
+ */
 function callAsUser(args, { interactive = false } = {}) {
+  /** @type {NodeJS.ProcessEnv} */
   const env = { ...process.env, ...bus.env };
   if (interactive) env.PASSIM_INTERACTIVE = '1';
   else delete env.PASSIM_INTERACTIVE;
@@ -89,13 +114,22 @@ function callAsUser(args, { interactive = false } = {}) {
   });
 }
 
-/** A rules.d file granting (or asking authentication for) actions to the test user's group. */
+/**
+ * A rules.d file granting (or asking authentication for) actions to the test user's group.
+ * @param {Record<string, string>} results action ID → polkit.Result name
+ */
 function groupRule(results) {
   const lines = Object.entries(results).map(([actionId, result]) =>
     `  if (action.id == "${actionId}" && subject.isInGroup("${user.name}")) return polkit.Result.${result};`);
   return `polkit.addRule(function(action, subject) {\n${lines.join('\n')}\n});\n`;
 }
 
+/**
+ * Runs `body` with a groupRule(results) installed, once pkcheck gives `expectations`; waits for the rule to go.
+ * @param {Record<string, string>} results
+ * @param {Record<string, 'yes' | 'no' | 'challenge'>} expectations
+ * @param {() => Promise<unknown>} body
+ */
 async function withRule(results, expectations, body) {
   const remove = await installRule(`49-passim-test-${process.pid}.rules`, groupRule(results));
   try {
@@ -216,8 +250,11 @@ describe('with polkitd running', () => {
 });
 
 describe('passimd running as the passim user, as the service does', () => {
+  /** @type {import('./lib/harness.js').Daemon} */
   let unprivileged;
+  /** @type {Awaited<ReturnType<typeof unprivilegedFolders>>} */
   let folders;
+  /** @type {import('dbus-next').MessageBus} */
   let rootClient;
   before(async () => {
     folders = await unprivilegedFolders(passim);

@@ -16,7 +16,14 @@ import { SID_ROOT, requireRoot, runInRoot } from './lib/debian-root.js';
 import { fetchItem, getItems, getProperty } from './lib/passim.js';
 import { EXISTS, INVALID_ARGS, INVALID_DATA, NOT_FOUND, PERMISSION_DENIED } from './lib/dbus-errors.js';
 
-const sha256 = (data) => createHash('sha256').update(data).digest('hex');
+const sha256 = (/** @type {Buffer} */ data) => createHash('sha256').update(data).digest('hex');
+
+/**
+ * What test/fixtures/libpassim_client.py prints: the action's result (its shape depends on the action), or the
+ * GError with which GIOErrorEnum and GDBusError values it matches.
+ * @typedef {{ ok: true, result: any } | { ok: false, error: LibpassimError }} LibpassimAnswer
+ */
+/** @typedef {{ domain: string, code: number, message: string, matches: Record<string, boolean>, dbus_matches: Record<string, boolean> }} LibpassimError */
 
 const MAX_ITEM_SIZE = 256 * 1024;
 const WORK_IN_ROOT = '/tmp/work';
@@ -26,9 +33,26 @@ const NOBODY = 65534;
 /**
  * The shared set-up of both suites: a bus root may monitor, our passimd on it, the error monitor, a work folder
  * every user can read that appears at /tmp/work inside the root, and helpers to run the original tools.
+ * @param {import('./lib/harness.js').DaemonOptions} daemonOptions
  */
 function realClients(daemonOptions) {
+  /**
+   * What setUp() starts, set before any test runs (tearDown copes with a setUp that failed half-way).
+   * @typedef {object} Started
+   * @property {string} root
+   * @property {import('./lib/harness.js').Bus} bus
+   * @property {import('./lib/harness.js').Daemon} daemon
+   * @property {import('dbus-next').MessageBus} client
+   * @property {Awaited<ReturnType<typeof startErrorMonitor>>} monitor
+   * @property {string} work
+   * @property {string} daemonName our passimd's unique bus name
+   */
+  /**
+   * A file made by makeFile().
+   * @typedef {{ name: string, path: string, inRoot: string, content: Buffer, hash: string }} WorkFile
+   */
   const ctx = {
+    ...(/** @type {Started} */ ({})),
     files: 0,
     async setUp() {
       ctx.root = requireRoot(SID_ROOT);
@@ -42,6 +66,7 @@ function realClients(daemonOptions) {
         destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus',
         member: 'GetNameOwner', signature: 's', body: ['org.freedesktop.Passim'],
       }));
+      assert.ok(reply, 'GetNameOwner answered');
       ctx.daemonName = reply.body[0];
     },
     async tearDown() {
@@ -51,6 +76,11 @@ function realClients(daemonOptions) {
       await ctx.bus?.stop();
       if (ctx.work) await rm(ctx.work, { recursive: true, force: true });
     },
+    /**
+     * How the original tools run from the root: on our bus, in the work folder.
+     * @param {import('./lib/debian-root.js').RootOptions} extra
+     * @returns {import('./lib/debian-root.js').RootOptions}
+     */
     options(extra = {}) {
       return {
         bus: ctx.bus,
@@ -62,21 +92,34 @@ function realClients(daemonOptions) {
         ...extra,
       };
     },
-    /** The original `passim` tool; options: uid/gid. Resolves with { code, stdout, stderr }. */
+    /**
+     * The original `passim` tool; options: uid/gid. Resolves with { code, stdout, stderr }.
+     * @param {string[]} args
+     * @param {import('./lib/debian-root.js').RootOptions} [extra]
+     */
     passim(args, extra) {
       return runInRoot(ctx.root, '/usr/bin/passim', args, ctx.options(extra));
     },
-    /** test/fixtures/libpassim_client.py with the root's python3: its JSON answer ({ ok, result | error }). */
+    /**
+     * test/fixtures/libpassim_client.py with the root's python3: its JSON answer ({ ok, result | error }).
+     * @param {string[]} args
+     * @param {import('./lib/debian-root.js').RootOptions} [extra]
+     * @returns {Promise<LibpassimAnswer>}
+     */
     async libpassim(args, extra) {
       const r = await runInRoot(ctx.root, '/usr/bin/python3', [`${FIXTURES_IN_ROOT}/libpassim_client.py`, ...args], ctx.options(extra));
       assert.equal(r.code, 0, `libpassim_client.py ${args.join(' ')} failed:\n${r.stdout}${r.stderr}`);
       try {
-        return JSON.parse(r.stdout.trim().split('\n').at(-1));
+        return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '');
       } catch {
         throw new Error(`libpassim_client.py ${args.join(' ')} printed no JSON:\n${r.stdout}${r.stderr}`);
       }
     },
-    /** A new file in the work folder: { name, path (host), inRoot (path inside the root), content, hash }. */
+    /**
+     * A new file in the work folder: { name, path (host), inRoot (path inside the root), content, hash }.
+     * @param {string} name
+     * @returns {Promise<WorkFile>}
+     */
     async makeFile(name, size = 4096) {
       const content = randomBytes(size);
       const dir = join(ctx.work, `f${++ctx.files}`);
@@ -86,7 +129,10 @@ function realClients(daemonOptions) {
       await writeFile(path, content, { mode: 0o644 });
       return { name, path, inRoot: `${WORK_IN_ROOT}/f${ctx.files}/${name}`, content, hash: sha256(content) };
     },
-    /** Runs `fn`, then returns the errors our daemon sent while it ran, as [{ name, text }]. */
+    /**
+     * Runs `fn`, then returns the errors our daemon sent while it ran, as [{ name, text }].
+     * @param {() => Promise<unknown>} fn
+     */
     async daemonErrors(fn) {
       await ctx.monitor.sync();
       const before = ctx.monitor.errors().length;
@@ -100,18 +146,23 @@ function realClients(daemonOptions) {
       assert.ok(child.exitCode === null && child.signalCode === null,
         `our passimd died in an earlier test (${child.exitCode ?? child.signalCode}):\n${ctx.daemon.output().slice(-3000)}`);
     },
+    /** @param {string} hash */
     async item(hash) {
       return (await getItems(ctx.client)).find((i) => i.hash === hash);
     },
     async storeFiles() {
       return (await readdir(ctx.daemon.dataDir).catch(() => [])).sort();
     },
-    /** Asserts our daemon serves `file` over HTTPS under `basename` with the right bytes. */
+    /**
+     * Asserts our daemon serves `file` over HTTPS under `basename` with the right bytes.
+     * @param {WorkFile} file
+     */
     async assertServed(file, basename = file.name) {
       const { status, body } = await fetchItem(ctx.daemon.port, basename, file.hash);
       assert.equal(status, 200, `GET /${basename}?sha256=${file.hash}`);
       assert.equal(sha256(body), file.hash, `the bytes served for ${basename} hash right`);
     },
+    /** @param {WorkFile} file */
     async assertStored(file, basename = file.name) {
       const stored = await readFile(join(ctx.daemon.dataDir, `${file.hash}-${basename}`));
       assert.ok(stored.equals(file.content), `the store holds ${file.hash}-${basename} with the published bytes`);
@@ -214,8 +265,10 @@ describe('the original passim tool (Debian unstable) against our passimd', () =>
     const file = await ctx.makeFile('twice.bin');
     assert.equal((await ctx.passim(['publish', file.inRoot])).code, 0);
     const storeBefore = await ctx.storeFiles();
+    /** @type {import('./lib/process.js').RunResult | undefined} */
     let r;
     const errors = await ctx.daemonErrors(async () => { r = await ctx.passim(['publish', file.inRoot]); });
+    assert.ok(r);
     assert.equal(r.code, 1, r.stdout);
     assert.match(r.stderr, new RegExp(file.hash), 'the message names the hash');
     assert.deepEqual(errors.map((e) => e.name), [EXISTS], `errors sent: ${JSON.stringify(errors)}`);
@@ -233,8 +286,10 @@ describe('the original passim tool (Debian unstable) against our passimd', () =>
     assert.equal((await ctx.storeFiles()).some((f) => f.startsWith(file.hash)), false, 'the store no longer holds it');
     assert.equal((await fetchItem(ctx.daemon.port, file.name, file.hash)).status, 404);
 
+    /** @type {import('./lib/process.js').RunResult | undefined} */
     let again;
     const errors = await ctx.daemonErrors(async () => { again = await ctx.passim(['unpublish', file.hash]); });
+    assert.ok(again);
     assert.equal(again.code, 1, again.stdout);
     assert.match(again.stderr, new RegExp(file.hash));
     assert.deepEqual(errors.map((e) => e.name), [NOT_FOUND], `errors sent: ${JSON.stringify(errors)}`);
@@ -243,8 +298,10 @@ describe('the original passim tool (Debian unstable) against our passimd', () =>
   test('passim publish of a file over MaxItemSize: exit 1, G_IO_ERROR_INVALID_DATA, nothing stored', async () => {
     const file = await ctx.makeFile('huge.bin', MAX_ITEM_SIZE + 1);
     const storeBefore = await ctx.storeFiles();
+    /** @type {import('./lib/process.js').RunResult | undefined} */
     let r;
     const errors = await ctx.daemonErrors(async () => { r = await ctx.passim(['publish', file.inRoot]); });
+    assert.ok(r);
     assert.equal(r.code, 1, r.stdout);
     assert.deepEqual(errors.map((e) => e.name), [INVALID_DATA], `errors sent: ${JSON.stringify(errors)}`);
     assert.equal(await ctx.item(file.hash), undefined);
@@ -299,10 +356,12 @@ describe('libpassim (Debian unstable, through GObject introspection) against our
   test('a second publish of the same file raises a GLib.Error matching G_IO_ERROR_EXISTS', async () => {
     const file = await ctx.makeFile('dup.bin');
     assert.ok((await ctx.libpassim(['publish-file', file.inRoot, file.name, '600', '5'])).ok);
+    /** @type {LibpassimAnswer | undefined} */
     let answer;
     const errors = await ctx.daemonErrors(async () => {
       answer = await ctx.libpassim(['publish-file', file.inRoot, file.name, '600', '5']);
     });
+    assert.ok(answer);
     assert.equal(answer.ok, false, 'the second publish fails');
     assert.equal(answer.error.matches.exists, true, `error.matches(G_IO_ERROR, G_IO_ERROR_EXISTS): ${JSON.stringify(answer.error)}`);
     assert.equal(answer.error.domain, 'g-io-error-quark');
@@ -361,8 +420,8 @@ describe('libpassim (Debian unstable, through GObject introspection) against our
     const answer = await ctx.libpassim(['items']);
     assert.ok(answer.ok, JSON.stringify(answer));
     const ours = await getItems(ctx.client);
-    assert.deepEqual(answer.result.map((i) => i.hash).sort(), ours.map((i) => i.hash).sort());
-    const listed = answer.result.find((i) => i.hash === file.hash);
+    assert.deepEqual(answer.result.map((/** @type {{ hash: string }} */ i) => i.hash).sort(), ours.map((i) => i.hash).sort());
+    const listed = answer.result.find((/** @type {{ hash: string }} */ i) => i.hash === file.hash);
     assert.equal(listed.basename, file.name);
     assert.equal(listed.max_age, 1200);
     assert.equal(listed.share_limit, 4);
@@ -381,8 +440,10 @@ describe('libpassim (Debian unstable, through GObject introspection) against our
     assert.equal(await ctx.item(file.hash), undefined);
     assert.equal((await fetchItem(ctx.daemon.port, file.name, file.hash)).status, 404);
 
+    /** @type {LibpassimAnswer | undefined} */
     let again;
     const errors = await ctx.daemonErrors(async () => { again = await ctx.libpassim(['unpublish', file.hash]); });
+    assert.ok(again);
     assert.equal(again.ok, false);
     assert.equal(again.error.matches.not_found, true, JSON.stringify(again.error));
     assert.deepEqual(errors.map((e) => e.name), [NOT_FOUND]);
@@ -390,8 +451,10 @@ describe('libpassim (Debian unstable, through GObject introspection) against our
 
   test('an item without a basename is refused with org.freedesktop.DBus.Error.InvalidArgs', async () => {
     const file = await ctx.makeFile('nameless.bin');
+    /** @type {LibpassimAnswer | undefined} */
     let answer;
     const errors = await ctx.daemonErrors(async () => { answer = await ctx.libpassim(['publish-stream', file.inRoot, '']); });
+    assert.ok(answer);
     assert.equal(answer.ok, false);
     assert.equal(answer.error.dbus_matches.invalid_args, true, JSON.stringify(answer.error));
     assert.deepEqual(errors.map((e) => e.name), [INVALID_ARGS]);
@@ -401,8 +464,10 @@ describe('libpassim (Debian unstable, through GObject introspection) against our
   test('bytes over MaxItemSize are refused with G_IO_ERROR_INVALID_DATA and leave nothing', async () => {
     const file = await ctx.makeFile('too-big.bin', MAX_ITEM_SIZE + 4096);
     const storeBefore = await ctx.storeFiles();
+    /** @type {LibpassimAnswer | undefined} */
     let answer;
     const errors = await ctx.daemonErrors(async () => { answer = await ctx.libpassim(['publish-bytes', file.inRoot, file.name]); });
+    assert.ok(answer);
     assert.equal(answer.ok, false);
     assert.equal(answer.error.matches.invalid_data, true, JSON.stringify(answer.error));
     assert.deepEqual(errors.map((e) => e.name), [INVALID_DATA]);
@@ -421,8 +486,10 @@ describe('the original tools as an unprivileged user (uid 65534) against our pas
   test('passim publish as uid 65534 is refused with G_IO_ERROR_PERMISSION_DENIED and stores nothing', async () => {
     const file = await ctx.makeFile('sneaky.bin');
     const storeBefore = await ctx.storeFiles();
+    /** @type {import('./lib/process.js').RunResult | undefined} */
     let r;
     const errors = await ctx.daemonErrors(async () => { r = await ctx.passim(['publish', file.inRoot], nobody); });
+    assert.ok(r);
     assert.equal(r.code, 1, r.stdout);
     assert.notEqual(r.stderr.trim(), '', 'the tool prints the reason');
     assert.deepEqual(errors.map((e) => e.name), [PERMISSION_DENIED], `errors sent: ${JSON.stringify(errors)}`);
@@ -442,8 +509,10 @@ describe('the original tools as an unprivileged user (uid 65534) against our pas
     const file = await ctx.makeFile('kept.bin');
     const published = await ctx.passim(['publish', file.inRoot]);
     assert.equal(published.code, 0, `root may publish without polkit:\n${published.stderr}`);
+    /** @type {import('./lib/process.js').RunResult | undefined} */
     let r;
     const errors = await ctx.daemonErrors(async () => { r = await ctx.passim(['unpublish', file.hash], nobody); });
+    assert.ok(r);
     assert.equal(r.code, 1, r.stdout);
     assert.deepEqual(errors.map((e) => e.name), [PERMISSION_DENIED], `errors sent: ${JSON.stringify(errors)}`);
     assert.ok(await ctx.item(file.hash), 'the item is still published');

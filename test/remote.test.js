@@ -10,16 +10,24 @@ import { createLan, nsExec } from './lib/netns.js';
 import { getItems, publish } from './lib/passim.js';
 
 const FETCH = join(ROOT, 'test', 'lib', 'fetch.js');
-const sha256 = (data) => createHash('sha256').update(data).digest('hex');
+const sha256 = (/** @type {string} */ data) => createHash('sha256').update(data).digest('hex');
 
 describe('remote clients', () => {
+  /** @type {import('./lib/netns.js').NamespaceLan} */
   let lan;
+  /** @type {import('./lib/harness.js').Bus} */
   let bus;
+  /** @type {import('./lib/harness.js').Daemon} */
   let daemon;
+  /** @type {import('dbus-next').MessageBus} */
   let client;
+  /** @type {string} */
   let scratch;
+  /** @type {import('./lib/netns.js').NamespaceHost} */
   let server;
+  /** @type {import('./lib/netns.js').NamespaceHost} */
   let remote;
+  /** @type {Record<string, string>} */
   const items = {};
 
   before(async () => {
@@ -45,13 +53,18 @@ describe('remote clients', () => {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
-  /** GET (or HEAD) from inside `host`'s namespace; { status, sha256, headers }. */
+  /**
+   * GET (or HEAD) from inside `host`'s namespace; { status, sha256, headers }.
+   * @param {import('./lib/netns.js').NamespaceHost} host
+   * @param {string} address
+   * @param {string} path
+   */
   async function fetchFrom(host, address, path, method = 'GET') {
     const { stdout } = await nsExec(host.ns, process.execPath, [FETCH, `https://${address}:${daemon.port}${path}`, method]);
     return JSON.parse(stdout);
   }
 
-  const itemPath = (name) => `/${name}?sha256=${items[name]}`;
+  const itemPath = (/** @type {string} */ name) => `/${name}?sha256=${items[name]}`;
 
   test('the index page and its assets are for this machine only', async () => {
     for (const path of ['/', '/style.css', '/favicon.ico']) {

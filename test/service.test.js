@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PASSIMD, ROOT, connect, runProcess, startBus, startDaemon } from './lib/harness.js';
+import { PASSIMD, ROOT, connect, startBus, startDaemon } from './lib/harness.js';
+import { runProcess } from './lib/process.js';
 import { getItems, publish } from './lib/passim.js';
 import { SYSUSERS, passimUser, runSysusers, unprivilegedFolders } from './lib/system-user.js';
 
@@ -47,8 +48,13 @@ SystemCallFilter=@system-service
 SystemCallArchitectures=native
 `;
 
-/** key → list of values of one section of a systemd/D-Bus ini file ("#" comments skipped). */
+/**
+ * key → list of values of one section of a systemd/D-Bus ini file ("#" comments skipped).
+ * @param {string} text
+ * @param {string} name
+ */
 function section(text, name) {
+  /** @type {Map<string, string[]>} */
   const values = new Map();
   let current;
   for (const raw of text.split('\n')) {
@@ -64,7 +70,10 @@ function section(text, name) {
   return values;
 }
 
-/** A copy of our unit in a temporary folder whose ExecStart is the checkout's launcher, which exists. */
+/**
+ * A copy of our unit in a temporary folder whose ExecStart is the checkout's launcher, which exists.
+ * @param {string} dir
+ */
 async function unitCopy(dir) {
   const text = await readFile(UNIT, 'utf8');
   const path = join(dir, 'passim.service');
@@ -72,6 +81,7 @@ async function unitCopy(dir) {
   return path;
 }
 
+/** @param {string} unitPath */
 async function exposure(unitPath) {
   const { code, stdout, stderr } = await runProcess('systemd-analyze', ['security', '--offline=true', '--no-pager', unitPath]);
   assert.equal(code, 0, stderr);
@@ -84,7 +94,7 @@ test('passim.service has the directives of the issue and no MemoryDenyWriteExecu
   const text = await readFile(UNIT, 'utf8');
   const service = section(text, 'Service');
   const unit = section(text, 'Unit');
-  const one = (key) => service.get(key)?.join(' ');
+  const one = (/** @type {string} */ key) => service.get(key)?.join(' ');
   assert.equal(one('Type'), 'dbus');
   assert.equal(one('BusName'), 'org.freedesktop.Passim');
   assert.equal(one('ExecStart'), '/usr/libexec/passimd');
@@ -162,6 +172,7 @@ test('the D-Bus activation file hands activation to systemd as the passim user',
 
 test('passimd runs as the passim user: root publishes, the store and key belong to passim, HTTPS serves', async (t) => {
   // Undone last-in first-out: the daemon must be gone before its user is deleted.
+  /** @type {(() => Promise<unknown>)[]} */
   const cleanups = [];
   t.after(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();

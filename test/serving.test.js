@@ -7,28 +7,38 @@ import { createHash, randomBytes } from 'node:crypto';
 import { open, readFile, rm, stat, utimes, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
-import { ROOT, connect, startBus, startDaemon, waitFor } from './lib/harness.js';
+import { ROOT, connect, startBus, startDaemon } from './lib/harness.js';
+import { waitFor } from './lib/process.js';
 import { createLan, nsExec } from './lib/netns.js';
 import { getItems, publish } from './lib/passim.js';
 
 const FETCH = join(ROOT, 'test', 'lib', 'fetch.js');
-const sha256 = (data) => createHash('sha256').update(data).digest('hex');
+const sha256 = (/** @type {string | Buffer} */ data) => createHash('sha256').update(data).digest('hex');
 const MiB = 1024 * 1024;
 
+/** @param {number} pid */
 async function residentBytes(pid) {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)[1]) * 1024;
+  const vmRss = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  assert.ok(vmRss, `VmRSS in /proc/${pid}/status`);
+  return Number(vmRss[1]) * 1024;
 }
 
 describe('serving limits', () => {
+  /** @type {import('./lib/netns.js').NamespaceLan} */
   let lan;
+  /** @type {import('./lib/harness.js').Bus} */
   let bus;
+  /** @type {import('./lib/harness.js').Daemon} */
   let daemon;
+  /** @type {import('dbus-next').MessageBus} */
   let client;
+  /** @type {string} */
   let scratch;
+  /** @type {import('./lib/netns.js').NamespaceHost} */
   let server;
+  /** @type {import('./lib/netns.js').NamespaceHost} */
   let remote;
   const RATE = 2 * MiB;
 
@@ -52,6 +62,12 @@ describe('serving limits', () => {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
+  /**
+   * Publishes `content` as `name` (share-limit 1000 unless `attrs` says otherwise); returns its hash.
+   * @param {string} name
+   * @param {Buffer} content
+   * @param {Record<string, unknown>} attrs
+   */
   async function publishBytes(name, content, attrs = {}) {
     const path = join(scratch, name);
     await writeFile(path, content);
@@ -59,12 +75,25 @@ describe('serving limits', () => {
     return sha256(content);
   }
 
+  /**
+   * GET from inside `host`'s namespace with test/lib/fetch.js; what it reports.
+   * @param {import('./lib/netns.js').NamespaceHost} host
+   * @param {string} address
+   * @param {string} path
+   * @param {string} [range]
+   */
   async function fetchFrom(host, address, path, range) {
     const { stdout } = await nsExec(host.ns, process.execPath, [FETCH, `https://${address}:${daemon.port}${path}`, 'GET', ...(range ? [range] : [])]);
     return JSON.parse(stdout);
   }
 
-  /** A TLS connection from inside `host`'s namespace that asks for `path` and never reads the answer. */
+  /**
+   * A TLS connection from inside `host`'s namespace that asks for `path` and never reads the answer.
+   * @param {import('./lib/netns.js').NamespaceHost} host
+   * @param {string} address
+   * @param {string} path
+   * @param {number} count
+   */
   function stalledClients(host, address, path, count) {
     const script = `
       const tls = require('node:tls');
@@ -148,11 +177,13 @@ describe('serving limits', () => {
     const first = await fetchFrom(remote, server.address, path, `bytes=0-${half - 1}`);
     assert.equal(first.status, 206);
     let item = (await getItems(client)).find((i) => i.hash === hash);
+    assert.ok(item);
     assert.equal(item['share-count'], undefined, 'half a file is not a share');
     // The rest, as a download resumed after an interruption.
     const second = await fetchFrom(remote, server.address, path, `bytes=${half}-`);
     assert.equal(second.status, 206);
     item = (await getItems(client)).find((i) => i.hash === hash);
+    assert.ok(item);
     assert.equal(item['share-count'], 1, 'the whole file in two ranges is one share');
     // Another whole file's worth, in ranges again: the second share reaches the limit.
     await fetchFrom(remote, server.address, path, 'bytes=0-');

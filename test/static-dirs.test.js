@@ -6,27 +6,48 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { getAttributeSync } from '@napi-rs/xattr';
-import { connect, startBus, startDaemon, waitFor } from './lib/harness.js';
+import { connect, startBus, startDaemon } from './lib/harness.js';
+import { waitFor } from './lib/process.js';
 import { call, expectDBusError, fetchItem, getItems, getProperty, publish } from './lib/passim.js';
 import { EXISTS } from './lib/dbus-errors.js';
 
-const sha256 = (data) => createHash('sha256').update(data).digest('hex');
+const sha256 = (/** @type {string} */ data) => createHash('sha256').update(data).digest('hex');
 /** A whole second, so that the nanosecond mtime can be put back exactly. */
 const MTIME = 1_700_000_000;
 
 
+/**
+ * GetItems by filename.
+ * @typedef {Record<string, Record<string, any>>} ItemsByName
+ */
+
+/**
+ * @param {Record<string, any>[]} items
+ * @returns {ItemsByName}
+ */
 const byName = (items) => Object.fromEntries(items.map((item) => [item.filename, item]));
-/** Waits until GetItems satisfies `check` (bounded: a few seconds at most). */
+/**
+ * Waits until GetItems satisfies `check` (bounded: a few seconds at most).
+ * @param {import('dbus-next').MessageBus} client
+ * @param {(items: ItemsByName) => unknown} check
+ * @param {string} what
+ */
 const itemsUntil = (client, check, what) => waitFor(async () => {
   const items = byName(await getItems(client));
-  return check(items) && items;
+  return check(items) ? items : undefined;
 }, what, 5000);
 
+/** @type {import('./lib/harness.js').Bus} */
 let bus;
+/** @type {string} */
 let root;
+/** @type {string} */
 let etc;
+/** @type {string} */
 let shared;
+/** @type {import('./lib/harness.js').Daemon} */
 let daemon;
+/** @type {import('dbus-next').MessageBus} */
 let client;
 
 before(async () => {
@@ -73,8 +94,8 @@ describe('static folders', () => {
   });
 
   test('the hash is cached in user.checksum.sha256', () => {
-    assert.equal(getAttributeSync(join(shared, 'a.txt'), 'user.checksum.sha256').toString(), sha256('alpha content'));
-    assert.equal(getAttributeSync(join(shared, 'b.bin'), 'user.checksum.sha256').toString(), sha256('bravo content'));
+    assert.equal(getAttributeSync(join(shared, 'a.txt'), 'user.checksum.sha256')?.toString(), sha256('alpha content'));
+    assert.equal(getAttributeSync(join(shared, 'b.bin'), 'user.checksum.sha256')?.toString(), sha256('bravo content'));
   });
 
   test('files are served over HTTPS, and sharing never deletes them', async () => {
@@ -136,6 +157,6 @@ describe('static folders', () => {
     const items = byName(await getItems(client));
     assert.equal(items['a.txt'].hash, sha256('alpha content'));
     assert.equal(items['b.bin'].hash, sha256('bravo changed'));
-    assert.equal(getAttributeSync(join(shared, 'b.bin'), 'user.checksum.sha256').toString(), sha256('bravo changed'));
+    assert.equal(getAttributeSync(join(shared, 'b.bin'), 'user.checksum.sha256')?.toString(), sha256('bravo changed'));
   });
 });

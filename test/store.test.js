@@ -12,32 +12,46 @@ import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs
 import { Store } from '../dist/daemon/store/store.js';
 import { parseAuditLine } from '../dist/daemon/store/audit-log.js';
 import { readBootTime } from '../dist/daemon/proc.js';
+import { PassimError } from '../dist/shared/errors.js';
 
-const sha256 = (data) => createHash('sha256').update(data).digest('hex');
-const u32 = (n) => {
+const sha256 = (/** @type {string | Buffer} */ data) => createHash('sha256').update(data).digest('hex');
+const u32 = (/** @type {number} */ n) => {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(n);
   return b;
 };
 
-/** A temporary root with data/ and log/audit.log paths, removed after the test. */
+/**
+ * A temporary root with data/ and log/audit.log paths, removed after the test.
+ * @param {import('node:test').TestContext} t
+ */
 async function setup(t) {
   const root = await mkdtemp(join(tmpdir(), 'passim-store-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   const dataDir = join(root, 'data');
   const auditLogPath = join(root, 'log', 'passim', 'audit.log');
+  /** @type {string[]} */
   const warnings = [];
-  const log = { debug() {}, info() {}, warn: (m) => warnings.push(m), error: (m) => warnings.push(m) };
+  const log = { debug() {}, info() {}, warn: (/** @type {string} */ m) => warnings.push(m), error: (/** @type {string} */ m) => warnings.push(m) };
   const open = (maxItemSize = 100 * 1024 * 1024) => Store.open({ dataDir, auditLogPath, maxItemSize, log });
   const files = async () => (await readdir(dataDir)).sort();
   const audit = async () =>
     (await readFile(auditLogPath, 'utf8'))
       .split('\n')
       .filter((l) => l !== '')
-      .map((l) => parseAuditLine(l));
+      .map((l) => {
+        const entry = parseAuditLine(l);
+        assert.ok(entry, `an audit line: ${l}`);
+        return entry;
+      });
   return { root, dataDir, auditLogPath, warnings, open, files, audit };
 }
 
+/**
+ * Publish options for `basename`, `extra` replacing the defaults.
+ * @param {string} basename
+ * @param {Partial<import('../dist/daemon/store/store.js').PublishOptions>} extra
+ */
 const opts = (basename, extra = {}) => ({
   basename,
   maxAge: 86400,
@@ -48,7 +62,13 @@ const opts = (basename, extra = {}) => ({
   ...extra,
 });
 
-/** Writes a file as the original would: content under its hash, optional xattrs, none of ours. */
+/**
+ * Writes a file as the original would: content under its hash, optional xattrs, none of ours.
+ * @param {string} dataDir
+ * @param {string} basename
+ * @param {string} content
+ * @param {Record<string, Uint8Array | string>} xattrs
+ */
 async function writeOriginal(dataDir, basename, content, xattrs = {}) {
   const hash = sha256(content);
   const path = join(dataDir, `${hash}-${basename}`);
@@ -97,7 +117,7 @@ test('publish a small file: name, content, xattr bytes, item, audit line', async
   assert.deepEqual(getAttributeSync(path, 'user.share_count'), Buffer.from([2, 0, 0, 0]));
   assert.equal(getAttributeSync(path, 'user.boot_time'), null);
   const st = await stat(path, { bigint: true });
-  assert.equal(getAttributeSync(path, 'user.passim.verified').toString(), `${st.size}:${st.mtimeNs}:${hash}`);
+  assert.equal(getAttributeSync(path, 'user.passim.verified')?.toString(), `${st.size}:${st.mtimeNs}:${hash}`);
 
   const [entry] = await s.audit();
   assert.equal(entry.type, 'PBLSH');
@@ -141,6 +161,7 @@ test('every refusal leaves no file behind', async (t) => {
   for (const o of refusals) {
     const source = Readable.from([Buffer.from('data')]);
     await assert.rejects(store.publish(source, o), (err) => {
+      assert.ok(err instanceof PassimError);
       assert.equal(err.kind, 'invalid-argument', JSON.stringify(o));
       assert.ok(err.message.length > 10);
       return true;
@@ -165,6 +186,7 @@ test('too large: nothing is kept and the error names the limit', async (t) => {
     },
   });
   await assert.rejects(store.publish(endless, opts('big.bin')), (err) => {
+    assert.ok(err instanceof PassimError);
     assert.equal(err.kind, 'too-large');
     assert.match(err.message, /maximum item size of 1000 bytes \(MaxItemSize\)/);
     return true;
@@ -185,6 +207,7 @@ test('a source that fails leaves nothing', async (t) => {
     throw new Error('the fd went away');
   }
   await assert.rejects(store.publish(Readable.from(failing()), opts('broken')), (err) => {
+    assert.ok(err instanceof PassimError);
     assert.equal(err.kind, 'invalid-argument');
     assert.match(err.message, /the fd went away/);
     return true;
@@ -203,6 +226,7 @@ test('a full disk leaves nothing', async (t) => {
   try {
     const store = await Store.open({ dataDir: join(small, 'data'), auditLogPath: s.auditLogPath, maxItemSize: 1 << 30, log: { debug() {}, info() {}, warn() {}, error() {} } });
     await assert.rejects(store.publish(Readable.from([Buffer.alloc(1 << 20)]), opts('huge')), (err) => {
+      assert.ok(err instanceof PassimError);
       assert.equal(err.kind, 'internal');
       assert.match(err.message, /Cannot store the file: .*no space/i);
       return true;
@@ -218,6 +242,7 @@ test('duplicate hash is refused, also for two concurrent publishes', async (t) =
   const store = await s.open();
   const item = await store.publish(Readable.from([Buffer.from('same')]), opts('one'));
   await assert.rejects(store.publish(Readable.from([Buffer.from('same')]), opts('two')), (err) => {
+    assert.ok(err instanceof PassimError);
     assert.equal(err.kind, 'exists');
     assert.ok(err.message.includes(item.hash));
     return true;
@@ -229,7 +254,7 @@ test('duplicate hash is refused, also for two concurrent publishes', async (t) =
     store.publish(Readable.from([Buffer.from('race')]), opts('b')),
   ]);
   assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
-  assert.equal(results.find((r) => r.status === 'rejected').reason.kind, 'exists');
+  assert.equal(results.find((r) => r.status === 'rejected')?.reason.kind, 'exists');
   assert.equal((await s.files()).filter((f) => f.startsWith(sha256('race'))).length, 1);
   assert.equal((await s.files()).length, 2);
 });
@@ -245,11 +270,13 @@ test('unpublish removes file and item; unknown hash is not-found naming it', asy
   assert.deepEqual(await s.files(), []);
   assert.equal(store.get(item.hash), undefined);
   await assert.rejects(store.unpublish(item.hash), (err) => {
+    assert.ok(err instanceof PassimError);
     assert.equal(err.kind, 'not-found');
     assert.ok(err.message.includes(item.hash));
     return true;
   });
   const last = (await s.audit()).at(-1);
+  assert.ok(last);
   assert.equal(last.type, 'DELTE');
   assert.equal(last.fields.get('hash'), item.hash);
   assert.equal(last.fields.get('size'), '3');
@@ -292,6 +319,7 @@ test('a store written by the original loads, with defaults for missing xattrs', 
     ctime: Math.floor((await stat(a.path)).mtimeMs / 1000),
   });
   const itemB = store.get(b.hash);
+  assert.ok(itemB);
   assert.equal(itemB.maxAge, 86400);
   assert.equal(itemB.shareLimit, 5);
   assert.equal(itemB.cmdline, '');
@@ -352,7 +380,7 @@ test('the verification cache is trusted while size and mtime match, and only the
 
   const first = await s.open();
   assert.ok(first.get(hash));
-  assert.equal(getAttributeSync(path, 'user.passim.verified').toString(), `16:${BigInt(mtime) * 1_000_000_000n}:${hash}`);
+  assert.equal(getAttributeSync(path, 'user.passim.verified')?.toString(), `16:${BigInt(mtime) * 1_000_000_000n}:${hash}`);
 
   // Same size, same mtime, different bytes: a second open does not re-hash, so it still loads.
   await writeFile(path, 'TAMPERED content');
@@ -373,17 +401,17 @@ test('next-reboot: disabled during this boot, enabled after a reboot', async (t)
   assert.equal(item.flags, 3);
   const bootTime = await readBootTime();
   assert.match(bootTime, /^\d+$/);
-  assert.equal(getAttributeSync(item.path, 'user.boot_time').toString(), bootTime);
+  assert.equal(getAttributeSync(item.path, 'user.boot_time')?.toString(), bootTime);
 
   const sameBoot = await s.open();
-  assert.equal(sameBoot.get(item.hash).flags, 3);
+  assert.equal(sameBoot.get(item.hash)?.flags, 3);
 
   // As if the machine had rebooted since.
   setAttributeSync(item.path, 'user.boot_time', String(Number(bootTime) - 1000));
   const rebooted = await s.open();
-  assert.equal(rebooted.get(item.hash).flags, 0);
+  assert.equal(rebooted.get(item.hash)?.flags, 0);
   assert.equal(getAttributeSync(item.path, 'user.boot_time'), null);
-  assert.equal((await s.open()).get(item.hash).flags, 0);
+  assert.equal((await s.open()).get(item.hash)?.flags, 0);
 });
 
 test('expiry: at open and by expire()', async (t) => {
@@ -416,7 +444,7 @@ test('recordShare counts, logs and deletes at the share-limit', async (t) => {
   let changed = 0;
   store.on('changed', () => changed++);
   await store.recordShare(item.hash, '10.0.0.5');
-  assert.equal(store.get(item.hash).shareCount, 1);
+  assert.equal(store.get(item.hash)?.shareCount, 1);
   assert.deepEqual(getAttributeSync(item.path, 'user.share_count'), u32(1));
   await store.recordShare(item.hash, 'fe80::1');
   assert.equal(store.get(item.hash), undefined);

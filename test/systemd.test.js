@@ -10,17 +10,24 @@ import { createHash } from 'node:crypto';
 import { readFile, readdir, stat, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ROOT, runProcess, waitFor } from './lib/harness.js';
+import { ROOT } from './lib/harness.js';
+import { runProcess, waitFor } from './lib/process.js';
 import { SYSTEMD_ROOT, bootContainer, requireSystemdRoot } from './lib/nspawn.js';
 
-const sha256 = (data) => createHash('sha256').update(data).digest('hex');
+const sha256 = (/** @type {string} */ data) => createHash('sha256').update(data).digest('hex');
 /** The exposure README.md promises for passim.service (`systemd-analyze security`). */
 const MAX_EXPOSURE = 1.6;
 /** Where the tests keep their files inside the container. */
 const FILES = '/srv/passim-test';
 
-/** `what` with the command's exit status and output, for assertion messages. */
-function describeRun(what, { code, stdout, stderr }) {
+/**
+ * `what` with the command's exit status and output, for assertion messages.
+ * @param {string} what
+ * @param {import('./lib/process.js').RunResult | undefined} result undefined if it never ran to its end
+ */
+function describeRun(what, result) {
+  if (!result) return `${what} never ran to its end`;
+  const { code, stdout, stderr } = result;
   return `${what} exited with ${code}\n--- stdout:\n${stdout}--- stderr:\n${stderr}`;
 }
 
@@ -40,21 +47,34 @@ async function buildIfStale() {
 }
 
 describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => {
+  /** @type {import('./lib/nspawn.js').Container} */
   let container;
   const started = Date.now();
   /** The host's uptime when the test began, to compare with the kernel log's timestamps. */
   let bootUptime = Infinity;
 
-  /** Runs argv in the container; options.user runs it as that user. */
+  /**
+   * Runs argv in the container; options.user runs it as that user.
+   * @param {string[]} argv
+   * @param {import('./lib/nspawn.js').ExecOptions} [options]
+   */
   const run = (argv, options) => container.exec(argv, options);
-  /** Runs argv and asserts it succeeded; returns its stdout. */
+  /**
+   * Runs argv and asserts it succeeded; returns its stdout.
+   * @param {string[]} argv
+   * @param {import('./lib/nspawn.js').ExecOptions} [options]
+   */
   async function ok(argv, options) {
     const result = await run(argv, options);
     assert.equal(result.code, 0, describeRun(argv.join(' '), result));
     return result.stdout;
   }
-  const show = async (property) => (await ok(['systemctl', 'show', '-p', property, '--value', 'passim.service'])).trim();
-  /** Writes a file into the container (through /proc/PID/root) readable by everyone. */
+  const show = async (/** @type {string} */ property) => (await ok(['systemctl', 'show', '-p', property, '--value', 'passim.service'])).trim();
+  /**
+   * Writes a file into the container (through /proc/PID/root) readable by everyone.
+   * @param {string} path
+   * @param {string} content
+   */
   async function putFile(path, content) {
     await mkdir(container.rootPath(join(path, '..')), { recursive: true, mode: 0o755 });
     await writeFile(container.rootPath(path), content, { mode: 0o644 });
@@ -65,9 +85,13 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
     if (result.code !== 0) return undefined;
     return JSON.parse(result.stdout);
   }
-  const hashes = async () => ((await status())?.items ?? []).map((item) => item.hash);
-  /** Waits until passimctl status answers; fails with its last output after `timeoutMs`. */
+  const hashes = async () => ((await status())?.items ?? []).map((/** @type {{ hash: string }} */ item) => item.hash);
+  /**
+   * Waits until passimctl status answers; fails with its last output after `timeoutMs`.
+   * @param {string} what
+   */
   async function waitForStatus(what, timeoutMs = 60000) {
+    /** @type {import('./lib/process.js').RunResult | undefined} */
     let last;
     await waitFor(async () => {
       last = await run(['passimctl', 'status']);
@@ -97,7 +121,7 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
 
     // Avahi wants a multicast interface; --private-network gives only lo and the kernel has no dummy driver.
     // A veth pair, both ends inside the container's network namespace; only pv0 gets addresses.
-    const net = (args) => runProcess('nsenter', ['-t', String(container.pid), '-n', '--', 'ip', ...args]);
+    const net = (/** @type {string[]} */ args) => runProcess('nsenter', ['-t', String(container.pid), '-n', '--', 'ip', ...args]);
     for (const args of [
       ['link', 'add', 'pv0', 'type', 'veth', 'peer', 'name', 'pv1'],
       ['link', 'set', 'pv1', 'addrgenmode', 'none'],
@@ -201,6 +225,7 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
     const content = 'published by a member of updaters\n';
     await putFile(`${FILES}/delegated.txt`, content);
     // polkitd picks up rules.d changes by itself (inotify); give it a moment.
+    /** @type {import('./lib/process.js').RunResult | undefined} */
     let last;
     await waitFor(async () => {
       last = await run(['passimctl', 'publish', `${FILES}/delegated.txt`], { user: 'updater' });
@@ -208,6 +233,7 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
     }, 'the updaters rule to let updater publish', 20000, 500).catch((err) => {
       throw new Error(`${err.message}\n${describeRun('passimctl publish (as updater)', last)}`);
     });
+    assert.ok(last);
     assert.match(last.stdout, /^Published: delegated\.txt/m);
     assert.ok((await hashes()).includes(sha256(content)));
     // Still nobody else.
@@ -268,6 +294,7 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
       await writeFile(conf, '[daemon]\nPort=notaport\n');
       const restart = await run(['systemctl', 'restart', 'passim']);
       assert.notEqual(restart.code, 0, describeRun('systemctl restart passim (Port=notaport)', restart));
+      /** @type {import('./lib/process.js').RunResult | undefined} */
       let errors;
       await waitFor(async () => {
         errors = await run(['journalctl', '--no-pager', '-o', 'cat', '-p', 'err', '-u', 'passim', '--since', since]);
@@ -280,6 +307,7 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
         throw new Error(`${err.message}\n--- journalctl -p err -u passim:\n${errors?.stdout}`
           + `--- journalctl -u passim:\n${all.stdout}--- its priorities:\n${verbose.stdout}`);
       });
+      assert.ok(errors);
       assert.match(errors.stdout, /\/etc\/passim\.conf.*Port=notaport/);
     } finally {
       await writeFile(conf, original);

@@ -3,7 +3,8 @@
 // The bus must let root monitor it: startBus({ extraPolicy: MONITOR_POLICY }), as Debian's system.conf does.
 import { spawn } from 'node:child_process';
 import dbus from 'dbus-next';
-import { connect, stopProcess, waitFor } from './harness.js';
+import { connect } from './harness.js';
+import { stopProcess, waitFor } from './process.js';
 
 export const MONITOR_POLICY = `  <policy user="root">
     <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
@@ -21,6 +22,7 @@ let markers = 0;
  * Starts dbus-monitor on `bus` for error messages. Returns { errors(), sync(), stop() }:
  * errors() → [{ name, sender, destination, text }] seen so far; sync() waits until every error sent before it
  * was called has been read (it sends a marker error through the bus and waits for it).
+ * @param {{ address: string }} bus
  */
 export async function startErrorMonitor(bus) {
   const child = spawn('dbus-monitor', ['--address', bus.address, '--monitor', "type='error'"], {
@@ -28,8 +30,11 @@ export async function startErrorMonitor(bus) {
   });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
+  /** @typedef {{ sender: string, destination: string, name: string, text: string | undefined }} SeenError */
+  /** @type {SeenError[]} */
   const seen = [];
   let buffered = '';
+  /** @type {SeenError | null} */
   let current = null;
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk) => {

@@ -10,6 +10,7 @@ const [action, ...args] = process.argv.slice(2);
 const bus = dbus.systemBus({ negotiateUnixFd: true });
 // A connection failure is an answer too: print it instead of dying with an unhandled 'error'.
 let answered = false;
+/** @param {string} text */
 const connectionLost = (text) => {
   if (answered) return;
   answered = true;
@@ -18,7 +19,8 @@ const connectionLost = (text) => {
 };
 bus.on('error', (err) => connectionLost(err.message));
 // dbus-next does not report the bus closing the connection; without this the process would just end.
-bus._connection.once('end', () => connectionLost('the bus closed the connection'));
+// (any: _connection, the socket stream, is private to dbus-next and not in its types.)
+/** @type {any} */ (bus)._connection.once('end', () => connectionLost('the bus closed the connection'));
 const base = { destination: 'org.freedesktop.Passim', path: '/', interface: 'org.freedesktop.Passim' };
 const flags = process.env.PASSIM_INTERACTIVE ? 0x4 : 0;
 
@@ -38,10 +40,12 @@ async function run() {
       return null;
     case 'getitems': {
       const reply = await bus.call(new Message({ ...base, member: 'GetItems' }));
+      if (!reply) throw new Error('GetItems: no reply');
       return reply.body[0].length;
     }
     case 'property': {
       const reply = await bus.call(new Message({ ...base, interface: 'org.freedesktop.DBus.Properties', member: 'Get', signature: 'ss', body: ['org.freedesktop.Passim', args[0]] }));
+      if (!reply) throw new Error('Get: no reply');
       return String(reply.body[0].value);
     }
     default:
@@ -49,6 +53,7 @@ async function run() {
   }
 }
 
+/** @param {object} json */
 const answer = (json) => {
   if (answered) return;
   answered = true;

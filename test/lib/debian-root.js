@@ -12,7 +12,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { connect, nameHasOwner, runProcess, stopProcess, waitFor } from './harness.js';
+import { connect, nameHasOwner } from './harness.js';
+import { pidOf, runProcess, stopProcess, waitFor } from './process.js';
 
 /** The root `bash .ci/setup` builds with `.ci/debian-root sid-passim sid passim,libpassim1,...`. */
 export const SID_ROOT = '/var/cache/passim-ci/roots/sid-passim';
@@ -65,6 +66,22 @@ exec chroot "$root" env -i -C "$cwd" "$@"
 `;
 
 /**
+ * A host file or folder that appears at `target` inside the root.
+ * @typedef {{ source: string, target: string, readOnly?: boolean }} Bind
+ */
+
+/**
+ * @typedef {object} RootOptions
+ * @property {{ socketPath: string }} [bus]
+ * @property {string} [netns]
+ * @property {number} [uid]
+ * @property {number} [gid]
+ * @property {Bind[]} [binds]
+ * @property {Record<string, string>} [env]
+ * @property {string} [cwd]
+ */
+
+/**
  * The command line (for spawn) that runs `program args` from `root`.
  * options:
  *   bus        a harness.startBus() result: its socket folder appears at /run/dbus and DBUS_SYSTEM_BUS_ADDRESS
@@ -75,9 +92,15 @@ exec chroot "$root" env -i -C "$cwd" "$@"
  *              (targets under /tmp and /run cost nothing: both are a fresh tmpfs for each program)
  *   env        more environment variables (the program starts from an empty environment)
  *   cwd        working folder inside the root (default /)
+ * @param {string} root
+ * @param {string} program
+ * @param {readonly string[]} args
+ * @param {RootOptions} options
+ * @returns {[string, string[]]}
  */
 export function rootCommand(root, program, args = [], options = {}) {
   const binds = [...(options.binds ?? [])];
+  /** @type {Record<string, string>} */
   const env = {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     LANG: 'C.UTF-8',
@@ -102,7 +125,14 @@ export function rootCommand(root, program, args = [], options = {}) {
   return options.netns ? ['ip', ['netns', 'exec', options.netns, ...argv]] : [argv[0], argv.slice(1)];
 }
 
-/** Runs `program args` from `root` to its end; resolves with { code, stdout, stderr }. Options: rootCommand's. */
+/**
+ * Runs `program args` from `root` to its end; resolves with { code, stdout, stderr }. Options: rootCommand's, and
+ * onSpawn as runProcess takes it.
+ * @param {string} root
+ * @param {string} program
+ * @param {readonly string[]} args
+ * @param {RootOptions & Pick<import('./process.js').RunOptions, 'onSpawn'>} options
+ */
 export function runInRoot(root, program, args = [], options = {}) {
   const [command, commandArgs] = rootCommand(root, program, args, options);
   return runProcess(command, commandArgs, { env: { PATH: process.env.PATH }, onSpawn: options.onSpawn });
@@ -111,6 +141,10 @@ export function runInRoot(root, program, args = [], options = {}) {
 /**
  * Starts a long-running `program args` from `root`; returns { pid, child, output(), exited, stop() }.
  * stop() sends SIGTERM to that PID (SIGKILL after 5 s) and waits for it to end; its mounts end with it.
+ * @param {string} root
+ * @param {string} program
+ * @param {readonly string[]} args
+ * @param {RootOptions} options
  */
 export function startInRoot(root, program, args = [], options = {}) {
   const [command, commandArgs] = rootCommand(root, program, args, options);
@@ -118,15 +152,21 @@ export function startInRoot(root, program, args = [], options = {}) {
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
   child.stderr.on('data', (d) => { output += d; });
+  /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null }>} */
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   return {
-    pid: child.pid,
+    pid: pidOf(child),
     child,
     output: () => output,
     exited,
-    stop: (signal = 'SIGTERM') => stopProcess(child, signal),
+    stop: (/** @type {NodeJS.Signals} */ signal = 'SIGTERM') => stopProcess(child, signal),
   };
 }
+
+/**
+ * The original passimd started by startOriginalDaemon().
+ * @typedef {Awaited<ReturnType<typeof startOriginalDaemon>>} OriginalDaemon
+ */
 
 /**
  * Starts the original /usr/libexec/passimd from `root` on `bus` (as root, like its unit), with tmp folders
@@ -135,8 +175,10 @@ export function startInRoot(root, program, args = [], options = {}) {
  * options: bus (required), netns, port (default 27500), configText, env (e.g. { G_MESSAGES_DEBUG: 'all' },
  * the default), binds (more).
  * Returns { pid, child, port, output(), exited, stateDir, dataDir, logDir, stop(), cleanup() }.
+ * @param {string} root
+ * @param {{ bus: import('./harness.js').Bus, netns?: string, port?: number, configText?: string, args?: string[], env?: Record<string, string>, binds?: Bind[] }} options
  */
-export async function startOriginalDaemon(root, options = {}) {
+export async function startOriginalDaemon(root, options) {
   if (!options.bus) throw new Error('startOriginalDaemon needs a bus');
   const port = options.port ?? 27500;
   const dir = await mkdtemp(join(tmpdir(), 'passim-original-'));

@@ -24,6 +24,7 @@ export const NETWORK_MANAGER_POLICY = `<policy user="root">
   </policy>`;
 
 class NetworkManagerInterface extends Interface {
+  /** @param {number} metered */
   constructor(metered) {
     super(NM_NAME);
     this.metered = metered;
@@ -40,6 +41,8 @@ NetworkManagerInterface.configureMembers({
 /**
  * Starts the fake on `bus` (started with NETWORK_MANAGER_POLICY) with an initial Metered value.
  * Returns { setMetered(value), metered(), stop() }; stop() drops the name, as NetworkManager exiting would.
+ * @param {{ address: string }} bus
+ * @param {{ metered?: number }} options
  */
 export async function startFakeNetworkManager(bus, { metered = Metered.GUESS_NO } = {}) {
   const client = await connect(bus);
@@ -55,6 +58,7 @@ export async function startFakeNetworkManager(bus, { metered = Metered.GUESS_NO 
   }
   return {
     metered: () => iface.metered,
+    /** @param {number} value */
     setMetered(value) {
       if (value === iface.metered) return;
       iface.metered = value;

@@ -10,8 +10,10 @@ const headers = range ? { Range: range } : {};
 const req = request(url, { method, headers, rejectUnauthorized: false, agent: false }, (res) => {
   const hash = createHash('sha256');
   let size = 0;
+  /** @type {bigint | undefined} */
   let first;
   let reported = false;
+  /** @param {boolean} ended */
   const report = (ended) => {
     if (reported) return;
     reported = true;

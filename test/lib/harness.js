@@ -1,55 +1,21 @@
-// Starts the real parts the tests need: a private system-like dbus-daemon and passimd, stopped by PID.
+// Starts the real parts the tests need: a private system-like dbus-daemon and passimd, stopped by PID, and runs
+// passimctl. The generic process helpers (waitFor, stopProcess, runProcess, freePort) are in process.js.
 import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dbus from 'dbus-next';
+import { freePort, pidOf, runProcess, stopProcess, waitFor } from './process.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const PASSIMD = join(ROOT, 'bin', 'passimd');
 export const PASSIMCTL = join(ROOT, 'bin', 'passimctl');
 
-/** Waits until `check` returns a truthy value, polling; throws with `what` after `timeoutMs`. */
-export async function waitFor(check, what, timeoutMs = 15000, intervalMs = 50) {
-  const deadline = Date.now() + timeoutMs;
-  let lastError;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(`timed out waiting for ${what}${lastError ? `: ${lastError.message}` : ''}`);
-}
-
-/** Resolves when the child exits; kills it by PID after `graceMs`. */
-export async function stopProcess(child, signal = 'SIGTERM', graceMs = 5000) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  process.kill(child.pid, signal);
-  const timer = setTimeout(() => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
-  }, graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
-export async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
+/**
+ * @param {string} socketPath
+ * @param {string} extraPolicy
+ */
 function systemBusConfig(socketPath, extraPolicy) {
   // Mirrors Debian's system.conf: deny by default, allow what services' own policy files allow.
   return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
@@ -84,9 +50,18 @@ ${extraPolicy}
 }
 
 /**
+ * What connect(), startDaemon() and runCli() need of a bus: startBus()'s result, or a LAN host's bus.
+ * @typedef {{ address: string, env: Record<string, string> }} BusAddress
+ */
+
+/** @typedef {Awaited<ReturnType<typeof startBus>>} Bus */
+/** @typedef {Awaited<ReturnType<typeof startDaemon>>} Daemon */
+
+/**
  * A private dbus-daemon configured like a system bus.
  * options.extraPolicy: <policy> XML added to the config, for services with no policy file installed here
  * (the tests' fake NetworkManager).
+ * @param {{ extraPolicy?: string }} options
  */
 export async function startBus(options = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'passim-bus-'));
@@ -100,6 +75,7 @@ export async function startBus(options = {}) {
   // dbus-daemon warns about the passim user missing on test machines and about fd limits: only shown on failure.
   let errors = '';
   child.stderr.on('data', (d) => { errors += d; });
+  /** @type {string} */
   const address = await new Promise((resolve, reject) => {
     let out = '';
     child.once('error', reject);
@@ -113,7 +89,7 @@ export async function startBus(options = {}) {
   return {
     address,
     socketPath,
-    pid: child.pid,
+    pid: pidOf(child),
     env: { DBUS_SYSTEM_BUS_ADDRESS: address },
     async stop() {
       await stopProcess(child);
@@ -122,7 +98,11 @@ export async function startBus(options = {}) {
   };
 }
 
-/** Connects a dbus-next client to `bus`; the caller disconnects it. */
+/**
+ * Connects a dbus-next client to `bus`; the caller disconnects it.
+ * @param {{ address: string }} bus
+ * @param {import('dbus-next').SystemBusOptions} options
+ */
 export async function connect(bus, options = {}) {
   const previous = process.env.DBUS_SYSTEM_BUS_ADDRESS;
   process.env.DBUS_SYSTEM_BUS_ADDRESS = bus.address;
@@ -139,19 +119,43 @@ export async function connect(bus, options = {}) {
   }
 }
 
+/**
+ * Whether `name` has an owner on the bus `client` is connected to.
+ * @param {import('dbus-next').MessageBus} client
+ * @param {string} name
+ * @returns {Promise<boolean>}
+ */
 export async function nameHasOwner(client, name) {
   const reply = await client.call(new dbus.Message({
     destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus',
     member: 'NameHasOwner', signature: 's', body: [name],
   }));
+  if (!reply) throw new Error('NameHasOwner: no reply');
   return reply.body[0];
 }
+
+/**
+ * @typedef {object} DaemonOptions
+ * @property {boolean} [insecure]
+ * @property {string} [configText]
+ * @property {string[]} [args]
+ * @property {string} [netns]
+ * @property {string} [localStateDir]
+ * @property {string} [sysconfDir]
+ * @property {number} [port]
+ * @property {string} [program]
+ * @property {NodeJS.ProcessEnv} [env]
+ * @property {number} [uid]
+ * @property {number} [gid]
+ */
 
 /**
  * Starts bin/passimd on `bus` with its own LOCALSTATEDIR and SYSCONFDIR.
  * options: insecure (default true), configText (extra [daemon] lines), args, netns, localStateDir (reuse a store),
  * port (default: a free one), program (an executable passimd to run instead of node bin/passimd, e.g. an
  * installed launcher), uid/gid (run as that user; its folders must be reachable by it).
+ * @param {BusAddress} bus
+ * @param {DaemonOptions} options
  */
 export async function startDaemon(bus, options = {}) {
   const localStateDir = options.localStateDir ?? (await mkdtemp(join(tmpdir(), 'passim-state-')));
@@ -172,6 +176,7 @@ export async function startDaemon(bus, options = {}) {
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
   child.stderr.on('data', (d) => { output += d; });
+  /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null }>} */
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 
   const client = await connect(bus);
@@ -187,7 +192,7 @@ export async function startDaemon(bus, options = {}) {
     client.disconnect();
   }
   return {
-    pid: child.pid,
+    pid: pidOf(child),
     child,
     port,
     uri: `https://localhost:${port}/`,
@@ -197,7 +202,10 @@ export async function startDaemon(bus, options = {}) {
     auditLog: join(localStateDir, 'log', 'passim', 'audit.log'),
     exited,
     output: () => output,
-    /** Stops the daemon; its folders stay so that a restart can reuse them. */
+    /**
+     * Stops the daemon; its folders stay so that a restart can reuse them.
+     * @param {NodeJS.Signals} signal
+     */
     async stop(signal = 'SIGTERM') {
       await stopProcess(child, signal);
       return exited;
@@ -210,27 +218,12 @@ export async function startDaemon(bus, options = {}) {
   };
 }
 
-/** Runs a program to its end; resolves with { code, stdout, stderr }. options: cwd, env, uid, gid, onSpawn(child). */
-export function runProcess(command, args, options = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      env: options.env ?? process.env,
-      uid: options.uid,
-      gid: options.gid,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    options.onSpawn?.(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** Runs bin/passimctl against `bus`. options: cwd, env, uid/gid (run as another user). */
+/**
+ * Runs bin/passimctl against `bus`. options: cwd, env, uid/gid (run as another user).
+ * @param {{ env: Record<string, string> } | null | undefined} bus
+ * @param {readonly string[]} args
+ * @param {import('./process.js').RunOptions} options
+ */
 export function runCli(bus, args, options = {}) {
   return runProcess(process.execPath, [PASSIMCTL, ...args], {
     ...options,

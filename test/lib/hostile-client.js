@@ -5,11 +5,8 @@
 // Usage: hostile-client.js FILE_FOR_DESCRIPTORS FIFO
 // Prints one JSON line: { sent, replies: { errorName: count }, unanswered }.
 import { openSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import dbus from 'dbus-next';
-
-const require = createRequire(import.meta.url);
-const marshall = require('dbus-next/lib/marshall.js');
+import marshall from 'dbus-next/lib/marshall.js';
 
 const [descriptorFile, fifo] = process.argv.slice(2);
 const bus = dbus.systemBus({ negotiateUnixFd: true });
@@ -18,15 +15,19 @@ bus.on('error', (err) => {
   process.exit(2);
 });
 await new Promise((resolve) => bus.once('connect', resolve));
-const stream = bus._connection.stream;
+// (any: _connection, and its usocket stream that takes { data, fds }, are private to dbus-next and not in its types.)
+const stream = /** @type {any} */ (bus)._connection.stream;
 
 const DESTINATION = 'org.freedesktop.Passim';
+/** @type {Map<number, () => void>} */
 const pending = new Map();
+/** @type {Record<string, number>} */
 const replies = {};
 bus.on('message', (msg) => {
-  const resolve = pending.get(msg.replySerial);
+  const replySerial = Number(msg.replySerial); // a number, whatever dbus-next's types say
+  const resolve = pending.get(replySerial);
   if (!resolve || (msg.type !== 2 && msg.type !== 3)) return;
-  pending.delete(msg.replySerial);
+  pending.delete(replySerial);
   const name = msg.type === 3 ? msg.errorName : 'ok';
   replies[name] = (replies[name] ?? 0) + 1;
   resolve();
@@ -36,10 +37,24 @@ bus.on('message', (msg) => {
 let serial = 1_000_000;
 let sent = 0;
 
-/** Sends one method call with `fds` attached and UNIX_FDS set to `announced`; resolves on its reply. */
+/**
+ * @typedef {object} RawCall
+ * @property {string} [iface]
+ * @property {string} member
+ * @property {string} [signature]
+ * @property {unknown[]} [body]
+ * @property {number[]} [fds]
+ * @property {number} [announced]
+ */
+
+/**
+ * Sends one method call with `fds` attached and UNIX_FDS set to `announced`; resolves on its reply.
+ * @param {RawCall} call
+ */
 function rawCall({ iface = DESTINATION, member, signature = '', body = [], fds = [], announced = fds.length }) {
   serial += 1;
   const bodyBytes = signature ? marshall(signature, body, 0) : Buffer.alloc(0);
+  /** @type {[number, [string, unknown]][]} */
   const fields = [
     [1, ['o', '/']],
     [2, ['s', iface]],
@@ -55,6 +70,7 @@ function rawCall({ iface = DESTINATION, member, signature = '', body = [], fds =
   fixed.copy(message);
   fieldBytes.copy(message, fixed.length);
   bodyBytes.copy(message, headerLength);
+  /** @type {Promise<void>} */
   const answered = new Promise((resolve) => pending.set(serial, resolve));
   stream.write({ data: message, fds });
   sent += 1;
@@ -63,10 +79,11 @@ function rawCall({ iface = DESTINATION, member, signature = '', body = [], fds =
 
 const fd = openSync(descriptorFile, 'r');
 // The marshaller takes a dictionary as an array of [key, value] pairs, and a variant as [signature, value].
-const attrs = (name) => [['filename', ['s', name]]];
-const variantDict = (entries) => Array.from({ length: entries }, (_, i) => [`k${i}`, ['u', i]]);
+const attrs = (/** @type {string} */ name) => [['filename', ['s', name]]];
+const variantDict = (/** @type {number} */ entries) => Array.from({ length: entries }, (_, i) => [`k${i}`, ['u', i]]);
 
 // 1. Descriptors on calls that take none, too many descriptors, and handles that point nowhere.
+/** @type {RawCall[]} */
 const shapes = [
   { member: 'GetItems', fds: [fd, fd] },
   { iface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect', fds: [fd] },
@@ -87,6 +104,7 @@ await Promise.all(Array.from({ length: 4 }, () => rawCall({ member: 'GetItems', 
 await rawCall({ member: 'Publish', signature: 'ha{sv}', body: [0, big], fds: [fd] });
 
 // 3. Signatures our methods do not have, with values to match.
+/** @type {[string, unknown[]][]} */
 const samples = [
   ['u', [7]], ['s', ['x']], ['ss', ['a', 'b']], ['a{sv}', [[['a', ['s', 'b']]]]], ['v', [['s', 'x']]],
   ['ay', [Buffer.from('bytes')]], ['(ii)', [[1, 2]]], ['as', [['a', 'b']]], ['x', [1n]], ['d', [1.5]], ['sa{sv}', ['a', []]],

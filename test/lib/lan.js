@@ -6,7 +6,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dbus from 'dbus-next';
-import { connect, PASSIMCTL, runProcess, startBus, startDaemon, stopProcess, waitFor } from './harness.js';
+import { connect, PASSIMCTL, startBus, startDaemon } from './harness.js';
+import { pidOf, runProcess, stopProcess, waitFor } from './process.js';
 import { createLan } from './netns.js';
 import { NETWORK_MANAGER_POLICY, startFakeNetworkManager } from './fake-network-manager.js';
 import { call, publish } from './passim.js';
@@ -14,6 +15,10 @@ import { call, publish } from './passim.js';
 export const PASSIM_PORT = 27500;
 const AVAHI_SERVER_RUNNING = 2;
 
+/**
+ * @param {string} hostName
+ * @param {string} iface
+ */
 function avahiConfig(hostName, iface) {
   // Avahi's default limits are kept on purpose (entries-per-entry-group-max etc.): passimd must cope with them.
   return `[server]
@@ -38,25 +43,38 @@ enable-reflector=no
 `;
 }
 
-/** Whether avahi-daemon is running, asked on the bus or, when the bus policy refuses that, read from its log. */
+/**
+ * Whether avahi-daemon is running, asked on the bus or, when the bus policy refuses that, read from its log.
+ * @param {import('dbus-next').MessageBus} client
+ * @param {() => string} output
+ */
 async function avahiRunning(client, output) {
   try {
     return (await avahiCall(client, 'GetState'))[0] === AVAHI_SERVER_RUNNING;
   } catch (err) {
-    if (err.type !== 'org.freedesktop.DBus.Error.AccessDenied') throw err;
+    if (!(err instanceof dbus.DBusError) || err.type !== 'org.freedesktop.DBus.Error.AccessDenied') throw err;
     return output().includes('Server startup complete.');
   }
 }
 
+/**
+ * @param {import('dbus-next').MessageBus} client
+ * @param {string} member
+ * @param {string} signature
+ * @param {unknown[]} body
+ * @returns {Promise<any[]>}
+ */
 async function avahiCall(client, member, signature = '', body = []) {
   const reply = await client.call(new dbus.Message({
     destination: 'org.freedesktop.Avahi', path: '/', interface: 'org.freedesktop.Avahi.Server',
     member, signature, body,
   }));
+  if (!reply) throw new Error(`${member}: no reply`);
   return reply.body;
 }
 
 // Every process and namespace alive in this test process, so that an exit without stop() still cleans up.
+/** @type {{ pids: Set<number>, namespaces: Set<string> }} */
 const live = { pids: new Set(), namespaces: new Set() };
 process.once('exit', () => {
   for (const pid of live.pids) {
@@ -67,15 +85,23 @@ process.once('exit', () => {
   }
 });
 
+/**
+ * @template {import('node:child_process').ChildProcess} C
+ * @param {C} child
+ * @returns {C}
+ */
 function track(child) {
-  live.pids.add(child.pid);
-  child.once('exit', () => live.pids.delete(child.pid));
+  const { pid } = child;
+  if (pid === undefined) return child; // it did not start: nothing to kill
+  live.pids.add(pid);
+  child.once('exit', () => live.pids.delete(pid));
   return child;
 }
 
 /**
  * avahi-daemon for one host, inside its namespace, under its own mount namespace with a private folder on
  * /run/avahi-daemon (PID file and socket), talking to the host's bus.
+ * @param {{ ns: string, iface: string, bus: import('./harness.js').BusAddress, client: import('dbus-next').MessageBus, dir: string }} host
  */
 async function createAvahi({ ns, iface, bus, client, dir }) {
   const runDir = join(dir, 'run');
@@ -83,10 +109,11 @@ async function createAvahi({ ns, iface, bus, client, dir }) {
   await mkdir(runDir, { recursive: true });
   await mkdir('/run/avahi-daemon', { recursive: true }); // the mount point
   await writeFile(confPath, avahiConfig(`passim-${ns}`, iface));
+  /** @type {import('node:child_process').ChildProcessByStdio<null, import('node:stream').Readable, import('node:stream').Readable> | null} */
   let child = null;
   let output = '';
   const avahi = {
-    pid: null,
+    pid: /** @type {number | null} */ (null),
     output: () => output,
     async start() {
       if (child) throw new Error('avahi-daemon is already running');
@@ -99,7 +126,7 @@ async function createAvahi({ ns, iface, bus, client, dir }) {
         stdio: ['ignore', 'pipe', 'pipe'],
       }));
       const started = child;
-      avahi.pid = started.pid;
+      avahi.pid = pidOf(started);
       started.stdout.on('data', (d) => { output += d; });
       started.stderr.on('data', (d) => { output += d; });
       const exited = new Promise((resolve) => started.once('exit', resolve));
@@ -113,7 +140,10 @@ async function createAvahi({ ns, iface, bus, client, dir }) {
         throw err;
       }
     },
-    /** Stops avahi-daemon; SIGKILL leaves no goodbye packets and no clean exit, as a crash would. */
+    /**
+     * Stops avahi-daemon; SIGKILL leaves no goodbye packets and no clean exit, as a crash would.
+     * @param {NodeJS.Signals} signal
+     */
     async stop(signal = 'SIGTERM') {
       if (!child) return;
       const stopping = child;
@@ -147,10 +177,17 @@ createInterface({ input: process.stdin }).on('line', (line) => {
 });
 `;
 
+/**
+ * What the fetcher answers for one GET.
+ * @typedef {{ status: number, headers: import('node:http').IncomingHttpHeaders }} FetchResult
+ */
+
+/** @param {string} ns */
 function createFetcher(ns) {
   const child = track(spawn('ip', ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', FETCHER], {
     stdio: ['pipe', 'pipe', 'inherit'],
   }));
+  /** @type {Map<number, { url: string, resolve: (result: FetchResult) => void, reject: (err: Error) => void }>} */
   const pending = new Map();
   let nextId = 0;
   let buffered = '';
@@ -172,6 +209,10 @@ function createFetcher(ns) {
     pending.clear();
   });
   return {
+    /**
+     * @param {string} url
+     * @returns {Promise<FetchResult>}
+     */
     get(url) {
       return new Promise((resolve, reject) => {
         const id = nextId++;
@@ -185,7 +226,14 @@ function createFetcher(ns) {
   };
 }
 
-/** Runs a program inside `ns` with the host's bus; resolves with { code, stdout, stderr }. */
+/**
+ * Runs a program inside `ns` with the host's bus; resolves with { code, stdout, stderr }.
+ * @param {string} ns
+ * @param {import('./harness.js').BusAddress} bus
+ * @param {string} command
+ * @param {readonly string[]} args
+ * @param {{ cwd?: string, env?: NodeJS.ProcessEnv }} options
+ */
 function runInHost(ns, bus, command, args, options = {}) {
   return runProcess('ip', ['netns', 'exec', ns, command, ...args], {
     cwd: options.cwd,
@@ -194,7 +242,12 @@ function runInHost(ns, bus, command, args, options = {}) {
   });
 }
 
-/** avahi-browse -rpt TYPE on the host's Avahi: the resolved instances as { name, host, address, port }. */
+/**
+ * avahi-browse -rpt TYPE on the host's Avahi: the resolved instances as { name, host, address, port }.
+ * @param {string} ns
+ * @param {import('./harness.js').BusAddress} bus
+ * @param {string} type
+ */
 async function avahiBrowse(ns, bus, type) {
   const { code, stdout, stderr } = await runInHost(ns, bus, 'avahi-browse', ['-rpt', type]);
   if (code !== 0) throw new Error(`avahi-browse ${type} failed (${code}): ${stderr}`);
@@ -205,6 +258,48 @@ async function avahiBrowse(ns, bus, type) {
     return { name, host, address, port: Number(port) };
   });
 }
+
+/**
+ * What startLan needs of a passimd other than ours (options.daemons).
+ * @typedef {{ pid: number, output(): string, cleanup(): Promise<unknown> }} LanDaemon
+ */
+
+/**
+ * @template {LanDaemon} D
+ * @typedef {object} LanOptions
+ * @property {string} [configText]
+ * @property {number[]} [networkManager]
+ * @property {Record<number, string>} [busPolicy]
+ * @property {Record<number, (host: { name: string, ns: string, address: string, bus: import('./harness.js').Bus, port: number }) => Promise<D>>} [daemons]
+ * @property {(text: string) => void} [onProgress]
+ */
+
+/**
+ * What startLan resolves with.
+ * @template {LanDaemon} [D=import('./harness.js').Daemon]
+ * @typedef {{ hosts: Host<D>[], stop(): Promise<void> }} Lan
+ */
+
+/**
+ * One host of a LAN (see startLan).
+ * @template {LanDaemon} [D=import('./harness.js').Daemon]
+ * @typedef {object} Host
+ * @property {string} name
+ * @property {string} ns
+ * @property {string} address
+ * @property {import('./harness.js').Bus} bus
+ * @property {import('dbus-next').MessageBus} client
+ * @property {Awaited<ReturnType<typeof createAvahi>>} avahi
+ * @property {D} daemon
+ * @property {Awaited<ReturnType<typeof startFakeNetworkManager>> | undefined} networkManager
+ * @property {(args: string[], opts?: { cwd?: string, env?: NodeJS.ProcessEnv }) => Promise<import('./process.js').RunResult>} cli
+ * @property {(path: string, attrs: Record<string, unknown>) => Promise<any[]>} publish
+ * @property {(hash: string) => Promise<any[]>} unpublish
+ * @property {(pathAndQuery: string) => Promise<FetchResult>} get
+ * @property {(basename: string, hash: string) => Promise<{ status: number, location: string | undefined, peer: string | undefined, ms: number }>} lookup
+ * @property {(type: string) => Promise<{ name: string, host: string, address: string, port: number }[]>} avahiBrowse
+ * @property {(args: string[]) => { stop(): Promise<void> }} avahiPublish
+ */
 
 /**
  * Builds a LAN of `count` hosts h1..hN, each with bus, avahi-daemon and passimd (Port=27500, Cooldown=0).
@@ -221,18 +316,25 @@ async function avahiBrowse(ns, bus, type) {
  *     passimd from inside its namespace, no redirect following → { status, headers }),
  *     lookup(basename, hash) (get with localhost=false → { status, location, peer, ms }),
  *     avahiBrowse(type), avahiPublish(args) (an avahi-publish child, returns { stop() }) }
+ * @template {LanDaemon} [D=import('./harness.js').Daemon]
+ * @param {number} count
+ * @param {LanOptions<D>} options
  */
 export async function startLan(count, options = {}) {
   const withNetworkManager = new Set(options.networkManager ?? []);
   const progress = options.onProgress ?? (() => {});
+  /** @type {(() => unknown)[]} */
   const cleanups = [];
+  /** @type {Lan<D | import('./harness.js').Daemon>} */
   const lan = {
     hosts: [],
     async stop() {
       // Reverse order of creation; every step runs even when one fails.
+      /** @type {unknown[]} */
       const errors = [];
-      while (cleanups.length) {
-        try { await cleanups.pop()(); } catch (err) { errors.push(err); }
+      let cleanup;
+      while ((cleanup = cleanups.pop())) {
+        try { await cleanup(); } catch (err) { errors.push(err); }
       }
       if (errors.length) throw new AggregateError(errors, 'LAN teardown had errors');
     },
@@ -262,8 +364,9 @@ export async function startLan(count, options = {}) {
       cleanups.push(() => client.disconnect());
       let networkManager;
       if (withNetworkManager.has(index + 1)) {
-        networkManager = await startFakeNetworkManager(bus);
-        cleanups.push(() => networkManager.stop());
+        const started = await startFakeNetworkManager(bus);
+        networkManager = started;
+        cleanups.push(() => started.stop());
       }
       const avahi = await createAvahi({ ns, iface, bus, client, dir: hostDir });
       cleanups.push(() => avahi.stop());
@@ -284,8 +387,9 @@ export async function startLan(count, options = {}) {
       const fetcher = createFetcher(ns);
       cleanups.push(() => fetcher.stop());
 
-      const get = (pathAndQuery) => fetcher.get(`https://localhost:${PASSIM_PORT}${pathAndQuery}`);
-      return {
+      const get = (/** @type {string} */ pathAndQuery) => fetcher.get(`https://localhost:${PASSIM_PORT}${pathAndQuery}`);
+      /** @type {Host<D | import('./harness.js').Daemon>} */
+      const host = {
         name,
         ns,
         address,
@@ -316,10 +420,12 @@ export async function startLan(count, options = {}) {
           return { stop };
         },
       };
+      return host;
     }));
-    const failed = started.find((result) => result.status === 'rejected');
-    if (failed) throw failed.reason;
-    lan.hosts = started.map((result) => result.value);
+    for (const result of started) {
+      if (result.status === 'rejected') throw result.reason;
+      lan.hosts.push(result.value);
+    }
   } catch (err) {
     await lan.stop().catch(() => {});
     throw err;

@@ -2,9 +2,11 @@
 // so nothing is added to the machine's main network namespace.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { isExecFailure } from './process.js';
 
 const exec = promisify(execFile);
 
+/** @param {string[]} args */
 async function ip(...args) {
   await exec('ip', args);
 }
@@ -12,16 +14,27 @@ async function ip(...args) {
 let lanCounter = 0;
 
 /**
+ * One host of a namespace LAN: its namespace, address and interface.
+ * @typedef {{ ns: string, address: string, iface: string }} NamespaceHost
+ */
+
+/** @typedef {Awaited<ReturnType<typeof createLan>>} NamespaceLan */
+
+/**
  * Creates `count` hosts h1..hN on 10.X.Y.0/24 (X.Y from this process, so parallel runs do not clash).
  * Returns { hosts: [{ ns, address }], switchNs, destroy() }. destroy() deletes every namespace it made.
+ * @param {number} count
  */
 export async function createLan(count) {
   const tag = `${process.pid % 10000}${String.fromCharCode(97 + (lanCounter++ % 26))}`;
   const subnet = `10.${200 + (process.pid % 50)}.${lanCounter % 250}`;
   const switchNs = `pt${tag}-sw`;
+  /** @type {string[]} */
   const made = [];
+  /** @type {NamespaceHost[]} */
+  const hosts = [];
   const lan = {
-    hosts: [],
+    hosts,
     switchNs,
     async destroy() {
       for (const ns of made.reverse()) {
@@ -57,13 +70,20 @@ export async function createLan(count) {
   return lan;
 }
 
-/** Runs a command inside a namespace; resolves with { code, stdout, stderr } (never rejects on exit code). */
+/**
+ * Runs a command inside a namespace; resolves with { code, stdout, stderr } (never rejects on exit code).
+ * @param {string} ns
+ * @param {string} command
+ * @param {readonly string[]} args
+ * @param {import('node:child_process').ExecFileOptions} options
+ * @returns {Promise<{ code: number, stdout: string, stderr: string }>}
+ */
 export async function nsExec(ns, command, args, options = {}) {
   try {
-    const { stdout, stderr } = await exec('ip', ['netns', 'exec', ns, command, ...args], { maxBuffer: 64 * 1024 * 1024, ...options });
+    const { stdout, stderr } = await exec('ip', ['netns', 'exec', ns, command, ...args], { maxBuffer: 64 * 1024 * 1024, ...options, encoding: 'utf8' });
     return { code: 0, stdout, stderr };
   } catch (err) {
-    if (typeof err.code === 'number') return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+    if (isExecFailure(err) && typeof err.code === 'number') return { code: err.code, stdout: err.stdout, stderr: err.stderr };
     throw err;
   }
 }

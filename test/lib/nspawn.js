@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { runProcess, waitFor } from './harness.js';
+import { pidOf, runProcess, waitFor } from './process.js';
 
 /** The root `bash .ci/setup` builds with `.ci/debian-root trixie-systemd trixie systemd,...`. */
 export const SYSTEMD_ROOT = '/var/cache/passim-ci/roots/trixie-systemd';
@@ -103,6 +103,10 @@ fi
 exit $code
 `;
 
+/**
+ * The positive integer in the file at `path`, or undefined.
+ * @param {string} path
+ */
 async function readNumber(path) {
   try {
     const value = Number((await readFile(path, 'utf8')).trim());
@@ -112,17 +116,21 @@ async function readNumber(path) {
   }
 }
 
+/** @param {number} pid */
 async function processStatus(pid) {
   try {
     const text = await readFile(`/proc/${pid}/status`, 'utf8');
-    const field = (name) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text)?.[1];
+    const field = (/** @type {string} */ name) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text)?.[1];
     return { ppid: Number(field('PPid')), nspid: (field('NSpid') ?? '').split(/\s+/).map(Number) };
   } catch {
     return undefined;
   }
 }
 
-/** The container's PID 1 (its host PID): a descendant of nspawn whose PID in its own namespace is 1. */
+/**
+ * The container's PID 1 (its host PID): a descendant of nspawn whose PID in its own namespace is 1.
+ * @param {number} nspawnPid
+ */
 async function findContainerInit(nspawnPid) {
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -140,6 +148,16 @@ async function findContainerInit(nspawnPid) {
 }
 
 /**
+ * A booted container (bootContainer's result).
+ * @typedef {Awaited<ReturnType<typeof bootContainer>>} Container
+ */
+
+/**
+ * How container.exec() runs a program: user (a name: setpriv with its UID, GID and groups), env (more variables).
+ * @typedef {{ user?: string, env?: Record<string, string> }} ExecOptions
+ */
+
+/**
  * Boots `root` under systemd-nspawn. options:
  *   root       the cached root (default SYSTEMD_ROOT); only read
  *   prepare    shell code run (cwd `cwd`) before the boot, with $CONTAINER_ROOT the writable root
@@ -147,6 +165,7 @@ async function findContainerInit(nspawnPid) {
  *   bootTimeoutMs  how long to wait for the container's PID 1 (default 60 s)
  * Returns { machine, pid (host PID of the container's PID 1), nspawnPid, scratch, rootPath(p), exec(), sh(),
  * waitUntilRunning(), output(), timings, stop() }.
+ * @param {{ root?: string, prepare?: string, cwd?: string, bootTimeoutMs?: number }} options
  */
 export async function bootContainer(options = {}) {
   const lower = requireSystemdRoot(options.root ?? SYSTEMD_ROOT);
@@ -161,13 +180,19 @@ export async function bootContainer(options = {}) {
   let output = '';
   wrapper.stdout.on('data', (d) => { output += d; });
   wrapper.stderr.on('data', (d) => { output += d; });
+  /** @typedef {{ code: number | null, signal: NodeJS.Signals | null }} Exit */
+  /** @type {Exit | undefined} */
   let wrapperExit;
+  /** @type {Promise<Exit>} */
   const exited = new Promise((resolve) => wrapper.once('exit', (code, signal) => {
     wrapperExit = { code, signal };
     resolve(wrapperExit);
   }));
+  /** @type {{ prepared?: number, started?: number, running?: number, stopped?: number }} */
   const timings = {};
+  /** @type {number | undefined} */
   let nspawnPid;
+  /** @type {number | undefined} */
   let pid;
 
   const container = {
@@ -179,10 +204,12 @@ export async function bootContainer(options = {}) {
     output: () => output,
     exited,
     /** The host's path to `path` inside the running container. */
-    rootPath: (path) => `/proc/${pid}/root${path}`,
+    rootPath: (/** @type {string} */ path) => `/proc/${pid}/root${path}`,
     /**
      * Runs argv inside the container from an empty environment; resolves { code, stdout, stderr }.
      * options: user (a name: setpriv with its UID, GID and groups), env (more variables).
+     * @param {string[]} argv
+     * @param {ExecOptions} execOptions
      */
     exec(argv, execOptions = {}) {
       if (!pid) throw new Error('the container is not running');
@@ -195,7 +222,11 @@ export async function bootContainer(options = {}) {
       return runProcess('nsenter', ['-t', String(pid), '-a', '--', ...asUser, '/usr/bin/env', '-i',
         ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv], { env: { PATH: process.env.PATH } });
     },
-    /** Runs a shell script inside the container (sh -c). */
+    /**
+     * Runs a shell script inside the container (sh -c).
+     * @param {string} script
+     * @param {ExecOptions} execOptions
+     */
     sh(script, execOptions = {}) {
       return container.exec(['/bin/sh', '-c', script], execOptions);
     },
@@ -232,7 +263,7 @@ export async function bootContainer(options = {}) {
         await exitedWithin(10000);
       }
       if (!wrapperExit) {
-        try { process.kill(wrapper.pid, 'SIGKILL'); } catch { /* gone already */ }
+        try { process.kill(pidOf(wrapper), 'SIGKILL'); } catch { /* gone already */ }
         await exited;
       }
       // The overlay lived in the wrapper's mount namespace, which has ended: only plain folders are left.
@@ -242,8 +273,12 @@ export async function bootContainer(options = {}) {
     },
   };
 
-  /** Waits for the wrapper to exit, at most `ms` (the timer never outlives the wait). */
+  /**
+   * Waits for the wrapper to exit, at most `ms` (the timer never outlives the wait).
+   * @param {number} ms
+   */
   async function exitedWithin(ms) {
+    /** @type {NodeJS.Timeout | undefined} */
     let timer;
     await Promise.race([exited, new Promise((resolve) => { timer = setTimeout(resolve, ms); })]);
     clearTimeout(timer);
@@ -256,12 +291,13 @@ export async function bootContainer(options = {}) {
       exited.then(({ code, signal }) => { throw new Error(`preparing the container failed (${code ?? signal}):\n${output}`); }),
     ]);
     timings.prepared = Date.now() - started;
-    nspawnPid = await Promise.race([
+    const nspawn = await Promise.race([
       waitFor(() => readNumber(join(scratch, 'nspawn.pid')), 'systemd-nspawn to start', 30000, 50),
       exited.then(({ code, signal }) => { throw new Error(`the nspawn wrapper exited (${code ?? signal}):\n${output}`); }),
     ]);
+    nspawnPid = nspawn;
     pid = await Promise.race([
-      waitFor(() => findContainerInit(nspawnPid), 'the container\'s PID 1', options.bootTimeoutMs ?? 60000, 100),
+      waitFor(() => findContainerInit(nspawn), 'the container\'s PID 1', options.bootTimeoutMs ?? 60000, 100),
       exited.then(({ code, signal }) => { throw new Error(`systemd-nspawn exited (${code ?? signal}):\n${output}`); }),
     ]);
     timings.started = Date.now() - started;

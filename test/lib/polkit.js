@@ -4,7 +4,8 @@ import { execFile, spawn } from 'node:child_process';
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ROOT, connect, nameHasOwner, stopProcess, waitFor } from './harness.js';
+import { ROOT, connect, nameHasOwner } from './harness.js';
+import { isExecFailure, pidOf, stopProcess, waitFor } from './process.js';
 
 const run = promisify(execFile);
 
@@ -16,6 +17,7 @@ const RULES_DIR = '/etc/polkit-1/rules.d';
 /**
  * Starts polkitd on `bus`. It must start as root: it switches to the polkitd user itself (started as
  * that user, it fails to drop supplementary groups), and the bus lets only that user own the name.
+ * @param {import('./harness.js').BusAddress} bus
  */
 export async function startPolkitd(bus) {
   const child = spawn(POLKITD, [], { env: { ...process.env, ...bus.env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -36,7 +38,7 @@ export async function startPolkitd(bus) {
     client.disconnect();
   }
   return {
-    pid: child.pid,
+    pid: pidOf(child),
     output: () => output,
     stop: () => stopProcess(child),
   };
@@ -53,14 +55,26 @@ export async function installPolicy() {
   };
 }
 
-/** Writes a rules.d file (readable by the polkitd user); the returned function removes it. */
+/**
+ * Writes a rules.d file (readable by the polkitd user); the returned function removes it.
+ * @param {string} name
+ * @param {string} javascript
+ */
 export async function installRule(name, javascript) {
   const path = join(RULES_DIR, name);
   await writeFile(path, javascript, { mode: 0o644, flag: 'wx' });
   return () => rm(path, { force: true });
 }
 
-/** Creates a system user with a group of the same name; the returned object's remove() deletes both. */
+/**
+ * A user made by createUser().
+ * @typedef {{ name: string, uid: number, gid: number }} User
+ */
+
+/**
+ * Creates a system user with a group of the same name; the returned object's remove() deletes both.
+ * @param {string} name
+ */
 export async function createUser(name) {
   await run('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name]);
   const uid = Number((await run('id', ['-u', name])).stdout.trim());
@@ -71,6 +85,9 @@ export async function createUser(name) {
 /**
  * What polkitd now answers for `actionId` asked by a process of `user`, through pkcheck: 'yes', 'no' or
  * 'challenge'. Used to wait until polkitd has reloaded changed rules.
+ * @param {import('./harness.js').BusAddress} bus
+ * @param {User} user
+ * @param {string} actionId
  */
 export async function pkcheck(bus, user, actionId) {
   try {
@@ -79,13 +96,20 @@ export async function pkcheck(bus, user, actionId) {
       { uid: user.uid, gid: user.gid, env: { ...process.env, ...bus.env }, timeout: 10000 });
     return 'yes';
   } catch (err) {
+    if (!isExecFailure(err)) throw err;
     if (err.code === 1) return 'no';
     if (err.code === 2) return 'challenge';
     throw new Error(`pkcheck failed (${err.code ?? err.signal}): ${err.stderr}`);
   }
 }
 
-/** Waits (bounded) until polkitd answers `expected` for `actionId` and `user`: rules reload asynchronously. */
+/**
+ * Waits (bounded) until polkitd answers `expected` for `actionId` and `user`: rules reload asynchronously.
+ * @param {import('./harness.js').BusAddress} bus
+ * @param {User} user
+ * @param {string} actionId
+ * @param {'yes' | 'no' | 'challenge'} expected
+ */
 export function waitForAnswer(bus, user, actionId, expected) {
   return waitFor(async () => (await pkcheck(bus, user, actionId)) === expected,
     `polkitd to answer ${expected} for ${actionId} by ${user.name}`, 15000, 100);

@@ -3,16 +3,25 @@
 import { chmod, chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, runProcess } from './harness.js';
+import { ROOT } from './harness.js';
+import { runProcess } from './process.js';
 
 export const SYSUSERS = join(ROOT, 'systemd', 'passim.sysusers.conf');
 
-/** Runs systemd-sysusers with `config` on its standard input. */
+/**
+ * Runs systemd-sysusers with `config` on its standard input.
+ * @param {string[]} args
+ * @param {string} config
+ */
 export function runSysusers(args, config) {
   // runProcess gives no standard input; "-" makes systemd-sysusers read the configuration from the pipe.
   return runProcess('sh', ['-c', 'printf %s "$0" | systemd-sysusers "$@" -', config, ...args]);
 }
 
+/**
+ * The user's numeric IDs, or undefined if there is no such user.
+ * @param {string} name
+ */
 export async function userIds(name) {
   const { code, stdout } = await runProcess('getent', ['passwd', name]);
   if (code !== 0) return undefined;
@@ -45,7 +54,10 @@ export async function passimUser() {
   };
 }
 
-/** A scratch top folder with var/{lib/passim{,/data},log/passim} owned by `ids` and an etc/; remove() deletes it. */
+/**
+ * A scratch top folder with var/{lib/passim{,/data},log/passim} owned by `ids` and an etc/; remove() deletes it.
+ * @param {{ uid: number, gid: number }} ids
+ */
 export async function unprivilegedFolders(ids) {
   const top = await mkdtemp(join(tmpdir(), 'passim-user-'));
   await chmod(top, 0o755);

@@ -8,8 +8,12 @@ import { fileURLToPath } from 'node:url';
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 
-/** Every relative import of every module under `folder`, as [importing file, imported file] under src/. */
+/**
+ * Every relative import of every module under `folder`, as [importing file, imported file] under src/.
+ * @param {string} folder
+ */
 async function importsUnder(folder) {
+  /** @type {[string, string][]} */
   const edges = [];
   for (const name of await readdir(join(SRC, folder), { recursive: true })) {
     if (!name.endsWith('.ts')) continue;

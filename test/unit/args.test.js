@@ -24,7 +24,24 @@ const spec = {
   epilogue: 'See demo(1).',
 };
 
-/** Asserts that parsing `argv` throws a UsageError with `message` and the usage text `usage`. */
+/**
+ * parseCommandLine's result for a line that asks for no help: the parsed line.
+ * @param {import('../../dist/shared/args.js').ProgramSpec} programSpec
+ * @param {string[]} argv
+ */
+function parsedLine(programSpec, argv) {
+  const parsed = parseCommandLine(programSpec, argv);
+  assert.ok(!('help' in parsed), `${argv.join(' ')}: parsed, not a help request`);
+  return parsed;
+}
+
+/**
+ * Asserts that parsing `argv` throws a UsageError with `message` and the usage text `usage`.
+ * @param {string[]} argv
+ * @param {RegExp} message
+ * @param {string} usage
+ * @param {import('../../dist/shared/args.js').ProgramSpec} programSpec
+ */
 function usageError(argv, message, usage, programSpec = spec) {
   assert.throws(
     () => parseCommandLine(programSpec, argv),
@@ -40,26 +57,26 @@ function usageError(argv, message, usage, programSpec = spec) {
 
 test('no command: no arguments, every flag false', () => {
   assert.deepEqual(parseCommandLine(spec, []), { command: undefined, args: {}, flags: { verbose: false, help: false } });
-  assert.deepEqual(parseCommandLine(spec, ['-v']).flags, { verbose: true, help: false });
+  assert.deepEqual(parsedLine(spec, ['-v']).flags, { verbose: true, help: false });
 });
 
 test('a command by its name or an alias, with required and optional arguments', () => {
-  assert.equal(parseCommandLine(spec, ['status']).command, status);
+  assert.equal(parsedLine(spec, ['status']).command, status);
   assert.deepEqual(parseCommandLine(spec, ['publish', 'a.txt']), {
     command: publish,
     args: { FILE: 'a.txt', 'MAX-AGE': undefined },
     flags: { verbose: false, 'next-reboot': false, help: false },
   });
-  const parsed = parseCommandLine(spec, ['push', 'a.txt', '60']);
+  const parsed = parsedLine(spec, ['push', 'a.txt', '60']);
   assert.equal(parsed.command, publish);
   assert.deepEqual(parsed.args, { FILE: 'a.txt', 'MAX-AGE': '60' });
 });
 
 test('flags anywhere on the line, global ones and the command\'s own', () => {
-  const parsed = parseCommandLine(spec, ['--verbose', 'publish', 'a.txt', '--next-reboot']);
+  const parsed = parsedLine(spec, ['--verbose', 'publish', 'a.txt', '--next-reboot']);
   assert.deepEqual(parsed.flags, { verbose: true, 'next-reboot': true, help: false });
-  assert.deepEqual(parseCommandLine(spec, ['publish', '-v', 'a.txt']).flags.verbose, true);
-  assert.deepEqual(parseCommandLine(spec, ['publish', '--', '-file-']).args.FILE, '-file-', 'after --, a dash is an argument');
+  assert.deepEqual(parsedLine(spec, ['publish', '-v', 'a.txt']).flags.verbose, true);
+  assert.deepEqual(parsedLine(spec, ['publish', '--', '-file-']).args.FILE, '-file-', 'after --, a dash is an argument');
 });
 
 test('--help or -h anywhere gives the help of the program or of the command, whatever else is wrong', () => {

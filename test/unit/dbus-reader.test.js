@@ -2,19 +2,20 @@
 // size limits and malformed input, without a bus.
 import assert from 'node:assert/strict';
 import { fstatSync, openSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
+import marshall from 'dbus-next/lib/marshall.js';
 import { claimDescriptors, installMessageReader, readIncomingMessages } from '../../dist/shared/dbus/dbus-next-patches.js';
-
-const require = createRequire(import.meta.url);
-const marshall = require('dbus-next/lib/marshall.js');
 
 installMessageReader();
 
-/** One method call as bytes; `unixFds` goes into the UNIX_FDS header field whatever `body` holds. */
+/**
+ * One method call as bytes; `unixFds` goes into the UNIX_FDS header field whatever `body` holds.
+ * @param {{ serial?: number, member?: string, signature?: string, body?: unknown[], unixFds?: number, endian?: number }} call
+ */
 function message({ serial = 1, member = 'GetItems', signature = '', body = [], unixFds = 0, endian = 108 }) {
   const bodyBytes = signature ? marshall(signature, body, 0) : Buffer.alloc(0);
+  /** @type {[number, [string, unknown]][]} */
   const fields = [[1, ['o', '/']], [2, ['s', 'org.freedesktop.Passim']], [3, ['s', member]], [7, ['s', ':1.9']]];
   if (signature) fields.push([8, ['g', signature]]);
   if (unixFds) fields.push([9, ['u', unixFds]]);
@@ -30,19 +31,28 @@ function message({ serial = 1, member = 'GetItems', signature = '', body = [], u
 
 /** A stream like usocket's: bytes through read(), received descriptors queued in _wrap.fds. */
 function fakeSocket() {
-  const stream = new Readable({ read() {} });
-  stream._wrap = { fds: [] };
-  return stream;
+  return Object.assign(new Readable({ read() {} }), { _wrap: { fds: /** @type {number[]} */ ([]) } });
 }
 
+/**
+ * A message as the reader delivered it, with the descriptors the handler claimed (options.claim).
+ * @typedef {import('../../dist/shared/dbus/dbus-next-patches.js').RawMessage & { claimed?: number[] }} Delivered
+ */
+
+/** @param {{ claim?: boolean, maxBodyBytes?: number }} options */
 function run(options = {}) {
   const stream = fakeSocket();
+  /** @type {Delivered[]} */
   const delivered = [];
+  /** @type {import('../../dist/shared/dbus/dbus-next-patches.js').RefusedMessage[]} */
   const refused = [];
+  /** @type {string[]} */
   const corrupt = [];
   readIncomingMessages(stream, (msg) => {
-    delivered.push(msg);
-    if (options.claim) msg.claimed = claimDescriptors();
+    /** @type {Delivered} */
+    const received = msg;
+    delivered.push(received);
+    if (options.claim) received.claimed = claimDescriptors();
   }, {
     maxBodyBytes: options.maxBodyBytes,
     onRefused: (r) => refused.push(r),
@@ -52,7 +62,7 @@ function run(options = {}) {
 }
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
-const isOpen = (fd) => {
+const isOpen = (/** @type {number} */ fd) => {
   try {
     fstatSync(fd);
     return true;
@@ -93,7 +103,7 @@ test('a handler that claims the descriptors keeps them open; handles decode as r
   stream.push(message({ member: 'Publish', signature: 'ha{sv}', body: [7, [['filename', ['s', 'x']]]], unixFds: 1 }));
   await settle();
   assert.equal(delivered.length, 1);
-  assert.equal(delivered[0].body[0], 7);
+  assert.equal(delivered[0].body?.[0], 7);
   assert.deepEqual(delivered[0].claimed, [fd]);
   assert.equal(isOpen(fd), true);
 });

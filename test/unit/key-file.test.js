@@ -12,12 +12,19 @@ import { DEFAULT_PORT, configFromKeyFile, defaultConfig, loadConfig, parseKeyFil
 import { PassimError } from '../../dist/shared/errors.js';
 import { silentLogger } from '../../dist/shared/log.js';
 
-/** The parsed file as plain objects, for deepEqual. */
+/**
+ * The parsed file as plain objects, for deepEqual.
+ * @param {string} text
+ */
 function parse(text) {
   return Object.fromEntries([...parseKeyFile(text, 'test.conf')].map(([group, keys]) => [group, Object.fromEntries(keys)]));
 }
 
-/** Asserts that parsing `text` fails with an invalid-argument error whose message matches `pattern`. */
+/**
+ * Asserts that parsing `text` fails with an invalid-argument error whose message matches `pattern`.
+ * @param {string} text
+ * @param {RegExp} pattern
+ */
 function rejects(text, pattern) {
   assert.throws(
     () => parseKeyFile(text, 'test.conf'),
@@ -28,8 +35,9 @@ function rejects(text, pattern) {
 
 /** A logger that keeps the warnings. */
 function recordingLogger() {
+  /** @type {string[]} */
   const warnings = [];
-  return { warnings, log: { ...silentLogger, warn: (message) => warnings.push(message) } };
+  return { warnings, log: { ...silentLogger, warn: (/** @type {string} */ message) => warnings.push(message) } };
 }
 
 const paths = pathsFromEnv({ SYSCONFDIR: '/nonexistent/etc', LOCALSTATEDIR: '/nonexistent/var', DATADIR: '/nonexistent/share' });
@@ -170,6 +178,7 @@ test('configFromKeyFile: values in range are taken, Path decoded, others warned 
 });
 
 test('configFromKeyFile: a value of the wrong type is an error naming the file and key', () => {
+  /** @type {[string, RegExp][]} */
   const bad = [
     ['Port=abc', /passim\.conf: Port=abc is not an integer/],
     ['Port=1.5', /Port=1\.5 is not an integer/],
@@ -199,8 +208,8 @@ test('loadConfig: a malformed or unreadable file is an error naming the file (an
   const dir = await mkdtemp(join(tmp, 'etc-'));
   const filePaths = pathsFromEnv({ SYSCONFDIR: dir });
   await writeFile(filePaths.configFile, '[daemon]\nPort=1\nPath=\\x\n');
-  await assert.rejects(loadConfig(filePaths, silentLogger), (err) => err.kind === 'invalid-argument' && err.message.startsWith(`${filePaths.configFile}:3: `));
+  await assert.rejects(loadConfig(filePaths, silentLogger), (err) => err instanceof PassimError && err.kind === 'invalid-argument' && err.message.startsWith(`${filePaths.configFile}:3: `));
   await rm(filePaths.configFile);
   await mkdir(filePaths.configFile); // EISDIR
-  await assert.rejects(loadConfig(filePaths, silentLogger), (err) => err.kind === 'invalid-argument' && err.message.startsWith(`cannot read ${filePaths.configFile}: `));
+  await assert.rejects(loadConfig(filePaths, silentLogger), (err) => err instanceof PassimError && err.kind === 'invalid-argument' && err.message.startsWith(`cannot read ${filePaths.configFile}: `));
 });

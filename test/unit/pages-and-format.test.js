@@ -17,6 +17,11 @@ const { ItemFlags } = await import('../../dist/shared/item.js');
 const HASH_A = 'a'.repeat(64);
 const HASH_B = 'b'.repeat(64);
 
+/**
+ * An item with made-up fields, `fields` replacing them.
+ * @param {Partial<import('../../dist/shared/item.js').Item>} fields
+ * @returns {import('../../dist/shared/item.js').Item}
+ */
 function item(fields) {
   return {
     hash: HASH_A,
@@ -61,7 +66,7 @@ test('indexPage: items sorted by name, with size, shares, age, expiry and state'
   assert.ok(page.includes('<tr class="disabled">'), 'a disabled item is marked');
   assert.ok(page.includes('<td class="num">1.5 MB</td><td class="num">2 / 5</td>'));
   assert.ok(page.includes('<td>disabled, next reboot</td>'));
-  assert.equal(page.match(/<tr/g).length, 3, 'a header row and one row per item');
+  assert.equal(page.match(/<tr/g)?.length, 3, 'a header row and one row per item');
 });
 
 test('indexPage: no items, a sentence instead of a table', () => {
@@ -80,6 +85,7 @@ test('errorPage and redirectPage: status and reason in title and heading, messag
 });
 
 test('formatSize: decimal units with one decimal, as g_format_size (separated by a plain space)', () => {
+  /** @type {[number, string][]} */
   const cases = [
     [0, '0 bytes'],
     [1, '1 byte'],
@@ -98,6 +104,7 @@ test('formatSize: decimal units with one decimal, as g_format_size (separated by
 });
 
 test('formatDuration: whole seconds as at most two units, largest first', () => {
+  /** @type {[number, string][]} */
   const cases = [
     [-5, '0 seconds'],
     [0, '0 seconds'],
@@ -157,14 +164,21 @@ test('gioErrorName: the name GDBus gives an unregistered G_IO_ERROR', () => {
 
 /** Every ErrorKind, read from the type in the source so that a new kind is covered too. */
 const errorsSource = await readFile(new URL('../../src/shared/errors.ts', import.meta.url), 'utf8');
-const KINDS = [.../export type ErrorKind =([^;]+);/.exec(errorsSource)[1].matchAll(/'([a-z-]+)'/g)].map((m) => m[1]);
+const kindUnion = /export type ErrorKind =([^;]+);/.exec(errorsSource);
+assert.ok(kindUnion, 'src/shared/errors.ts declares ErrorKind');
+// Read from the source text, so typed here as what they are: the members of ErrorKind.
+const KINDS = [...kindUnion[1].matchAll(/'([a-z-]+)'/g)].map((m) => /** @type {import('../../dist/shared/errors.js').ErrorKind} */ (m[1]));
 
 test('errorKindOfDBusName: every kind whose D-Bus name is its own comes back from that name', () => {
   assert.ok(KINDS.length >= 14 && KINDS.includes('internal'), 'the kinds were read');
   const names = new Map(KINDS.map((kind) => [kind, new PassimError(kind, 'x').dbusName]));
   const unique = KINDS.filter((kind) => [...names.values()].filter((name) => name === names.get(kind)).length === 1);
   assert.ok(unique.includes('exists') && unique.includes('not-found') && unique.includes('interactive-authorization-required'));
-  for (const kind of unique) assert.equal(errorKindOfDBusName(names.get(kind)), kind, kind);
+  for (const kind of unique) {
+    const name = names.get(kind);
+    assert.ok(name);
+    assert.equal(errorKindOfDBusName(name), kind, kind);
+  }
   // Shared names give the kind a client acts on: passimctl explains access-denied.
   assert.equal(errorKindOfDBusName(gioErrorName(GIoErrorCode.PERMISSION_DENIED)), 'access-denied');
   assert.equal(errorKindOfDBusName('org.freedesktop.DBus.Error.InvalidArgs'), 'invalid-argument');

@@ -8,7 +8,13 @@ import { PassimError } from '../../dist/shared/errors.js';
 
 const HASH = 'ab'.repeat(32);
 
-/** Asserts that `fn` throws a PassimError of `kind` (and so of that HTTP status). */
+/**
+ * Asserts that `fn` throws a PassimError of `kind` (and so of that HTTP status).
+ * @param {() => unknown} fn
+ * @param {import('../../dist/shared/errors.js').ErrorKind} kind
+ * @param {number} status
+ * @param {string} label
+ */
 function throwsKind(fn, kind, status, label) {
   assert.throws(fn, (err) => err instanceof PassimError && err.kind === kind && err.httpStatus === status, label);
 }
@@ -123,7 +129,9 @@ test('isLoopback: 127.0.0.0/8, ::1 and 127.0.0.0/8 mapped into IPv6', () => {
 });
 
 test('clientAddress: IPv4-mapped IPv6 from a dual-stack socket shows as plain IPv4', () => {
-  const client = (remoteAddress) => clientAddress({ socket: { remoteAddress } });
+  // A request stub with only what clientAddress reads.
+  const client = (/** @type {string | undefined} */ remoteAddress) =>
+    clientAddress(/** @type {import('node:http').IncomingMessage} */ ({ socket: { remoteAddress } }));
   assert.equal(client('::ffff:192.168.1.20'), '192.168.1.20');
   assert.equal(client('::ffff:127.0.0.1'), '127.0.0.1');
   assert.equal(client('192.168.1.20'), '192.168.1.20');

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { addressBits, isLoopbackAddress, isNeighbour, localSubnets } from '../../dist/daemon/lan/subnets.js';
 
+/** @type {NodeJS.Dict<import('node:os').NetworkInterfaceInfo[]>} */
 const interfaces = {
   lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: true, cidr: '127.0.0.1/8' }],
   eth0: [
