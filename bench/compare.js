@@ -163,41 +163,46 @@ async function stallClient([port, path, count, concurrency]) {
   let closedWhileHeld = 0;
   let holding = false;
   const started = performance.now();
-  const open = () => /** @type {Promise<void>} */ (new Promise((resolve) => {
-    let isOpen = false;
-    const socket = tlsConnect({ host: '127.0.0.1', port: Number(port), servername: 'localhost', rejectUnauthorized: false });
-    const timer = setTimeout(() => socket.destroy(new Error('no TLS handshake within 20 s')), 20000);
-    socket.once('secureConnect', () => {
-      clearTimeout(timer);
-      isOpen = true;
-      connected += 1;
-      socket.write(request);
-      socket.pause();
-      sockets.push(socket);
-      resolve();
-    });
-    socket.on('error', (err) => {
-      const key = String(('code' in err ? err.code : undefined) ?? err.message);
-      errors[key] = (errors[key] ?? 0) + 1;
-    });
-    socket.once('close', () => {
-      clearTimeout(timer);
-      if (!isOpen) {
-        failed += 1;
-        resolve();
-      } else if (holding) {
-        closedWhileHeld += 1;
-      }
-    });
-  }));
+  const open = () =>
+    /** @type {Promise<void>} */ (
+      new Promise((resolve) => {
+        let isOpen = false;
+        const socket = tlsConnect({ host: '127.0.0.1', port: Number(port), servername: 'localhost', rejectUnauthorized: false });
+        const timer = setTimeout(() => socket.destroy(new Error('no TLS handshake within 20 s')), 20000);
+        socket.once('secureConnect', () => {
+          clearTimeout(timer);
+          isOpen = true;
+          connected += 1;
+          socket.write(request);
+          socket.pause();
+          sockets.push(socket);
+          resolve();
+        });
+        socket.on('error', (err) => {
+          const key = String(('code' in err ? err.code : undefined) ?? err.message);
+          errors[key] = (errors[key] ?? 0) + 1;
+        });
+        socket.once('close', () => {
+          clearTimeout(timer);
+          if (!isOpen) {
+            failed += 1;
+            resolve();
+          } else if (holding) {
+            closedWhileHeld += 1;
+          }
+        });
+      })
+    );
   let next = 0;
   const total = Number(count);
-  await Promise.all(Array.from({ length: Math.min(Number(concurrency), total) }, async () => {
-    while (next < total) {
-      next += 1;
-      await open();
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(Number(concurrency), total) }, async () => {
+      while (next < total) {
+        next += 1;
+        await open();
+      }
+    }),
+  );
   holding = true;
   send({ ready: true, connected, failed, openMs: Math.round(performance.now() - started), errors });
   createInterface({ input: process.stdin }).once('line', () => {
@@ -234,7 +239,8 @@ async function main() {
 
   const t0 = performance.now();
   const loadAtStart = loadavg()[0];
-  const say = (/** @type {string} */ text) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${text}\n`);
+  const say = (/** @type {string} */ text) =>
+    process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${text}\n`);
   /** @type {(text: string) => never} */
   const fail = (text) => {
     console.error(`bench/compare.js: ${text}`);
@@ -279,7 +285,11 @@ async function main() {
   };
   process.once('exit', () => {
     for (const child of children) {
-      try { if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
   });
   for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
@@ -292,10 +302,17 @@ async function main() {
     return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
   };
   /** @type {(command: string, args: string[], options?: { timeout?: number }) => Promise<CommandResult>} */
-  const run = (command, args, options = {}) => new Promise((resolve) => {
-    track(execFile(command, args, { maxBuffer: 64 * 1024 * 1024, timeout: options.timeout ?? 0, env: { PATH: process.env.PATH, LANG: 'C.UTF-8' } },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr, err })));
-  });
+  const run = (command, args, options = {}) =>
+    new Promise((resolve) => {
+      track(
+        execFile(
+          command,
+          args,
+          { maxBuffer: 64 * 1024 * 1024, timeout: options.timeout ?? 0, env: { PATH: process.env.PATH, LANG: 'C.UTF-8' } },
+          (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr, err }),
+        ),
+      );
+    });
   /** @type {(ns: string, command: string, args: string[], options?: { timeout?: number }) => Promise<CommandResult>} */
   const inNs = (ns, command, args, options) => run('ip', ['netns', 'exec', ns, command, ...args], options);
 
@@ -310,7 +327,13 @@ async function main() {
   const memory = (pid) => {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (/** @type {string} */ key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-    return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024, anon: kb('RssAnon') / 1024, file: kb('RssFile') / 1024, shmem: kb('RssShmem') / 1024 };
+    return {
+      rss: kb('VmRSS') / 1024,
+      hwm: kb('VmHWM') / 1024,
+      anon: kb('RssAnon') / 1024,
+      file: kb('RssFile') / 1024,
+      shmem: kb('RssShmem') / 1024,
+    };
   };
   /** Resets VmHWM to the current RSS (proc(5), clear_refs value 5). */
   const resetPeak = (/** @type {number} */ pid) => writeFileSync(`/proc/${pid}/clear_refs`, '5');
@@ -322,15 +345,26 @@ async function main() {
       try {
         const m = memory(pid);
         for (const k of /** @type {const} */ (['rss', 'anon', 'file'])) peak[k] = Math.max(peak[k], m[k]);
-      } catch { /* gone */ }
+      } catch {
+        /* gone */
+      }
     };
     take();
     const timer = setInterval(take, 100);
-    return () => { clearInterval(timer); take(); return peak; };
+    return () => {
+      clearInterval(timer);
+      take();
+      return peak;
+    };
   };
-  const alive = (/** @type {number} */ pid) => existsSync(`/proc/${pid}/stat`) && !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  const alive = (/** @type {number} */ pid) =>
+    existsSync(`/proc/${pid}/stat`) && !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   const comm = (/** @type {number} */ pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  const maxOpenFiles = (/** @type {number} */ pid) => /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))?.slice(1).join('/') ?? '?';
+  const maxOpenFiles = (/** @type {number} */ pid) =>
+    /^Max open files\s+(\S+)\s+(\S+)/m
+      .exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))
+      ?.slice(1)
+      .join('/') ?? '?';
 
   const scratch = await mkdtemp(join(tmpdir(), 'passim-compare-'));
   process.once('exit', () => rmSync(scratch, { recursive: true, force: true })); // after an interrupt
@@ -406,10 +440,12 @@ async function main() {
       await writeFile(join(sysconfDir, 'passim.conf'), `[daemon]\nPort=${port}\n`);
       const logPath = join(dir, 'passimd.log');
       const logFd = openSync(logPath, 'w');
-      const child = track(spawn('ip', ['netns', 'exec', ns, process.execPath, PASSIMD], {
-        env: { PATH: process.env.PATH, LANG: 'C.UTF-8', LOCALSTATEDIR: localStateDir, SYSCONFDIR: sysconfDir, ...bus.env },
-        stdio: ['ignore', logFd, logFd],
-      }));
+      const child = track(
+        spawn('ip', ['netns', 'exec', ns, process.execPath, PASSIMD], {
+          env: { PATH: process.env.PATH, LANG: 'C.UTF-8', LOCALSTATEDIR: localStateDir, SYSCONFDIR: sysconfDir, ...bus.env },
+          stdio: ['ignore', logFd, logFd],
+        }),
+      );
       closeSync(logFd);
       return waitOwner({ child, bus, logPath, what: 'our passimd' });
     };
@@ -419,14 +455,22 @@ async function main() {
      * @returns {Promise<BenchDaemon>}
      */
     async function waitOwner({ child, bus, logPath, what }) {
-      const output = () => { try { return readFileSync(logPath, 'utf8').slice(-5000); } catch { return ''; } };
+      const output = () => {
+        try {
+          return readFileSync(logPath, 'utf8').slice(-5000);
+        } catch {
+          return '';
+        }
+      };
       /** @type {Promise<number | NodeJS.Signals | null>} */
       const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
       const client = await connect(bus);
       try {
         await Promise.race([
           waitFor(() => nameHasOwner(client, 'org.freedesktop.Passim'), `${what} to own org.freedesktop.Passim`, 30000),
-          exited.then((code) => { throw new Error(`${what} exited with ${code}:\n${output()}`); }),
+          exited.then((code) => {
+            throw new Error(`${what} exited with ${code}:\n${output()}`);
+          }),
         ]);
       } catch (err) {
         await stopProcess(child);
@@ -452,21 +496,47 @@ async function main() {
       s.nofile = maxOpenFiles(s.pid);
       // ss shows a listening socket's backlog in Send-Q
       const listening = await inNs(s.ns, 'ss', ['-Hltn', `( sport = :${s.port} )`]);
-      s.backlog = [...new Set(listening.stdout.split('\n').filter(Boolean).map((l) => `${l.trim().split(/\s+/)[3]} backlog ${l.trim().split(/\s+/)[2]}`))].join(', ');
+      s.backlog = [
+        ...new Set(
+          listening.stdout
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => `${l.trim().split(/\s+/)[3]} backlog ${l.trim().split(/\s+/)[2]}`),
+        ),
+      ].join(', ');
       say(`${s.label}: ${s.comm} ${s.version}, PID ${s.pid}, in ${s.ns}, open files limit ${s.nofile}, listening on ${s.backlog}`);
     }
 
     // ---- the bare Node HTTPS server, in h2's namespace, same items, its own self-signed certificate
     const certPath = join(scratch, 'bare-cert.pem');
     const keyPath = join(scratch, 'bare-key.pem');
-    const openssl = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath,
-      '-days', '1', '-subj', '/CN=localhost']);
+    const openssl = await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+    ]);
     if (openssl.code !== 0) throw new Error(`openssl req failed: ${openssl.stderr}`);
     /** @type {(label: string, port: number, hwm: number) => Promise<BareServer>} */
     const startBare = async (label, port, hwm) => {
-      const child = track(spawn('ip', ['netns', 'exec', h2.ns, process.execPath, SELF, '--bare-server', itemsDir, String(port), certPath, keyPath, String(hwm)], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      }));
+      const child = track(
+        spawn(
+          'ip',
+          ['netns', 'exec', h2.ns, process.execPath, SELF, '--bare-server', itemsDir, String(port), certPath, keyPath, String(hwm)],
+          {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          },
+        ),
+      );
       const server = /** @type {BareServer} */ ({ label, ns: h2.ns, pid: pidOf(child), port, child }); // measured fields: below
       bares.push(server);
       await new Promise((resolve, reject) => {
@@ -497,7 +567,8 @@ async function main() {
     for (const s of [servers.original, servers.ours]) s.rssPublished = memory(s.pid).rss;
     say(`RSS after publishing: ${[servers.original, servers.ours].map((s) => `${s.label} ${s.rssPublished.toFixed(1)} MiB`).join(', ')}`);
 
-    const url = (/** @type {Server} */ s, /** @type {{ name: string, hash: string }} */ item) => `https://localhost:${s.port}${itemPath(item)}`;
+    const url = (/** @type {Server} */ s, /** @type {{ name: string, hash: string }} */ item) =>
+      `https://localhost:${s.port}${itemPath(item)}`;
 
     // sanity: each serves the small item with the right bytes; which protocol and cipher curl gets
     for (const s of all) {
@@ -517,7 +588,17 @@ async function main() {
     for (let i = 0; i < BIG_RUNS; i++) {
       for (const s of all) {
         const before = cpuSeconds(s.pid);
-        const r = await inNs(s.ns, 'curl', ['-k', '-s', '--max-time', '120', '-o', '/dev/null', '-w', '%{speed_download} %{http_code} %{size_download} %{http_version}', url(s, big)]);
+        const r = await inNs(s.ns, 'curl', [
+          '-k',
+          '-s',
+          '--max-time',
+          '120',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{speed_download} %{http_code} %{size_download} %{http_version}',
+          url(s, big),
+        ]);
         s.bigCpu += cpuSeconds(s.pid) - before;
         const [speed, status, size, httpVersion] = r.stdout.trim().split(' ');
         if (r.code !== 0 || status !== '200' || Number(size) !== big.size) {
@@ -536,13 +617,16 @@ async function main() {
     for (const s of smallServers) Object.assign(s, { rps: [], wrkNotes: [] });
     for (let i = 0; i < SMALL_RUNS; i++) {
       for (const s of smallServers) {
-        const r = await inNs(s.ns, 'wrk', ['-t1', `-c${WRK_CONNECTIONS}`, `-d${WRK_SECONDS}s`, url(s, small)], { timeout: (WRK_SECONDS + 30) * 1000 });
+        const r = await inNs(s.ns, 'wrk', ['-t1', `-c${WRK_CONNECTIONS}`, `-d${WRK_SECONDS}s`, url(s, small)], {
+          timeout: (WRK_SECONDS + 30) * 1000,
+        });
         const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? NaN);
         const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout)?.[1];
         const socketErrors = /Socket errors: (.*)/.exec(r.stdout)?.[1];
         if (non2xx) s.wrkNotes.push(`run ${i + 1}: ${non2xx} non-2xx responses`);
         if (socketErrors) s.wrkNotes.push(`run ${i + 1}: socket errors ${socketErrors}`);
-        if (r.code !== 0 || !Number.isFinite(rps)) s.wrkNotes.push(`run ${i + 1}: wrk exited ${r.code}: ${(r.stderr || r.stdout).slice(0, 200)}`);
+        if (r.code !== 0 || !Number.isFinite(rps))
+          s.wrkNotes.push(`run ${i + 1}: wrk exited ${r.code}: ${(r.stderr || r.stdout).slice(0, 200)}`);
         else s.rps.push(rps);
       }
       say(`  run ${i + 1}: ${smallServers.map((s) => `${s.label} ${s.rps.at(-1)?.toFixed(0) ?? '-'} req/s`).join(', ')}`);
@@ -562,8 +646,19 @@ async function main() {
       const batches = [];
       for (let left = DOWNLOADS; left > 0; left -= CURL_PARALLEL) {
         const n = Math.min(left, CURL_PARALLEL);
-        const args = ['-k', '-s', '--http1.1', '-Z', '--parallel-immediate', '--parallel-max', String(n), '--max-time', String(DOWNLOAD_TIMEOUT),
-          '-w', '%{http_code} %{size_download} %{exitcode} %{time_total}\\n'];
+        const args = [
+          '-k',
+          '-s',
+          '--http1.1',
+          '-Z',
+          '--parallel-immediate',
+          '--parallel-max',
+          String(n),
+          '--max-time',
+          String(DOWNLOAD_TIMEOUT),
+          '-w',
+          '%{http_code} %{size_download} %{exitcode} %{time_total}\\n',
+        ];
         for (let j = 0; j < n; j++) args.push('-o', '/dev/null', url(s, medium));
         batches.push(inNs(s.ns, 'curl', args, { timeout: (DOWNLOAD_TIMEOUT + 60) * 1000 }));
       }
@@ -571,10 +666,12 @@ async function main() {
       const wall = (performance.now() - started) / 1000;
       const cpu = cpuSeconds(s.pid) - before;
       const peak = stop();
-      const transfers = results.flatMap((r) => r.stdout.trim().split('\n').filter(Boolean)).map((l) => {
-        const [status, size, exitcode, time] = l.split(' ');
-        return { complete: status === '200' && Number(size) === MEDIUM_SIZE, status, exitcode, time: Number(time) };
-      });
+      const transfers = results
+        .flatMap((r) => r.stdout.trim().split('\n').filter(Boolean))
+        .map((l) => {
+          const [status, size, exitcode, time] = l.split(' ');
+          return { complete: status === '200' && Number(size) === MEDIUM_SIZE, status, exitcode, time: Number(time) };
+        });
       const done = transfers.filter((t) => t.complete);
       const ok = done.length;
       /** @type {Record<string, number>} */
@@ -585,12 +682,24 @@ async function main() {
         statuses[key] = (statuses[key] ?? 0) + 1;
       }
       if (transfers.length < DOWNLOADS) statuses['no result from curl'] = DOWNLOADS - transfers.length;
-      s.concurrent = { ok, wall, cpu, hwm: memory(s.pid).hwm, peak, after: memory(s.pid).rss, statuses, alive: alive(s.pid),
-        last: done.length ? Math.max(...done.map((t) => t.time)) : NaN, medianTime: median(done.map((t) => t.time)) };
-      say(`  ${ok}/${DOWNLOADS} complete, the last after ${s.concurrent.last.toFixed(1)} s (median ${s.concurrent.medianTime.toFixed(1)} s); `
-        + `all over in ${wall.toFixed(1)} s, VmHWM ${s.concurrent.hwm.toFixed(0)} MiB `
-        + `(peak anon ${peak.anon.toFixed(0)}, file ${peak.file.toFixed(0)}), daemon CPU ${cpu.toFixed(1)} s`
-        + `${Object.keys(statuses).length ? `, others: ${JSON.stringify(statuses)}` : ''}`);
+      s.concurrent = {
+        ok,
+        wall,
+        cpu,
+        hwm: memory(s.pid).hwm,
+        peak,
+        after: memory(s.pid).rss,
+        statuses,
+        alive: alive(s.pid),
+        last: done.length ? Math.max(...done.map((t) => t.time)) : NaN,
+        medianTime: median(done.map((t) => t.time)),
+      };
+      say(
+        `  ${ok}/${DOWNLOADS} complete, the last after ${s.concurrent.last.toFixed(1)} s (median ${s.concurrent.medianTime.toFixed(1)} s); ` +
+          `all over in ${wall.toFixed(1)} s, VmHWM ${s.concurrent.hwm.toFixed(0)} MiB ` +
+          `(peak anon ${peak.anon.toFixed(0)}, file ${peak.file.toFixed(0)}), daemon CPU ${cpu.toFixed(1)} s` +
+          `${Object.keys(statuses).length ? `, others: ${JSON.stringify(statuses)}` : ''}`,
+      );
       await sleep(2000);
     }
 
@@ -604,16 +713,22 @@ async function main() {
       resetPeak(s.pid);
       const stop = sampler(s.pid);
       const before = cpuSeconds(s.pid);
-      const client = track(spawn('ip', ['netns', 'exec', s.ns, process.execPath, SELF, '--stall', String(s.port), itemPath(medium), String(STALLED), '100'], {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      }));
+      const client = track(
+        spawn('ip', ['netns', 'exec', s.ns, process.execPath, SELF, '--stall', String(s.port), itemPath(medium), String(STALLED), '100'], {
+          stdio: ['pipe', 'pipe', 'inherit'],
+        }),
+      );
       const messages = createInterface({ input: client.stdout });
       // The stall client's next JSON line (StallReady, then StallDone).
       /** @type {(timeoutMs: number) => Promise<any>} */
-      const nextMessage = (timeoutMs) => new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('the stall client did not answer in time')), timeoutMs);
-        messages.once('line', (line) => { clearTimeout(timer); resolve(JSON.parse(line)); });
-      });
+      const nextMessage = (timeoutMs) =>
+        new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('the stall client did not answer in time')), timeoutMs);
+          messages.once('line', (line) => {
+            clearTimeout(timer);
+            resolve(JSON.parse(line));
+          });
+        });
       let ready;
       let done;
       let probe;
@@ -621,11 +736,23 @@ async function main() {
       let held;
       try {
         ready = await nextMessage(120000);
-        say(`  ${ready.connected} open in ${ready.openMs} ms${ready.failed ? `, ${ready.failed} failed ${JSON.stringify(ready.errors)}` : ''}`);
+        say(
+          `  ${ready.connected} open in ${ready.openMs} ms${ready.failed ? `, ${ready.failed} failed ${JSON.stringify(ready.errors)}` : ''}`,
+        );
         const holdStart = performance.now();
         await sleep((STALL_SECONDS * 1000) / 2);
         // Does the daemon still answer someone else meanwhile?
-        const p = await inNs(s.ns, 'curl', ['-k', '-s', '--max-time', '10', '-o', '/dev/null', '-w', '%{http_code} %{time_total}', url(s, small)]);
+        const p = await inNs(s.ns, 'curl', [
+          '-k',
+          '-s',
+          '--max-time',
+          '10',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code} %{time_total}',
+          url(s, small),
+        ]);
         const [status, time] = p.stdout.trim().split(' ');
         probe = { code: p.code, status, ms: Number(time) * 1000 };
         await sleep(Math.max(0, STALL_SECONDS * 1000 - (performance.now() - holdStart)));
@@ -640,26 +767,49 @@ async function main() {
       const peak = stop();
       const cpu = cpuSeconds(s.pid) - before;
       await sleep(2000);
-      s.stall = { ready, done, probe, established, held, hwm: held.hwm, peak, cpu, alive: alive(s.pid),
-        after: alive(s.pid) ? memory(s.pid).rss : NaN };
-      say(`  held: VmRSS ${held.rss.toFixed(0)} MiB (anon ${held.anon.toFixed(0)}, file ${held.file.toFixed(0)}), VmHWM ${held.hwm.toFixed(0)} MiB, `
-        + `${established} established on the server side, ${done.closedWhileHeld} closed by the server while held; `
-        + `probe GET of the small item: ${probe.status} in ${probe.ms.toFixed(0)} ms; daemon CPU ${cpu.toFixed(1)} s; `
-        + `${s.stall.alive ? `RSS after release ${s.stall.after.toFixed(0)} MiB` : 'DAEMON GONE'}`);
+      s.stall = {
+        ready,
+        done,
+        probe,
+        established,
+        held,
+        hwm: held.hwm,
+        peak,
+        cpu,
+        alive: alive(s.pid),
+        after: alive(s.pid) ? memory(s.pid).rss : NaN,
+      };
+      say(
+        `  held: VmRSS ${held.rss.toFixed(0)} MiB (anon ${held.anon.toFixed(0)}, file ${held.file.toFixed(0)}), VmHWM ${held.hwm.toFixed(0)} MiB, ` +
+          `${established} established on the server side, ${done.closedWhileHeld} closed by the server while held; ` +
+          `probe GET of the small item: ${probe.status} in ${probe.ms.toFixed(0)} ms; daemon CPU ${cpu.toFixed(1)} s; ` +
+          `${s.stall.alive ? `RSS after release ${s.stall.after.toFixed(0)} MiB` : 'DAEMON GONE'}`,
+      );
     }
 
     // ---- the table
     const o = servers.original;
     const u = servers.ours;
     const fmt = (/** @type {number} */ v, digits = 0) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
-    const ratio = (/** @type {number} */ a, /** @type {number} */ b) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : 'n/a');
-    const withRange = (/** @type {number[]} */ values, digits = 0) => (values.length
-      ? `${fmt(median(values), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})` : 'n/a');
+    const ratio = (/** @type {number} */ a, /** @type {number} */ b) =>
+      Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : 'n/a';
+    const withRange = (/** @type {number[]} */ values, digits = 0) =>
+      values.length ? `${fmt(median(values), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})` : 'n/a';
     const cpuPerGb = (/** @type {Server} */ s) => (s.bigBytes ? s.bigCpu / (s.bigBytes / 1e9) : NaN);
     const rows = [
-      [`1. ${BIG_SIZE / 1e6} MB over TLS, curl, MB/s: median (range), ${BIG_RUNS} runs`, withRange(o.speeds), withRange(u.speeds), ratio(median(u.speeds), median(o.speeds))],
+      [
+        `1. ${BIG_SIZE / 1e6} MB over TLS, curl, MB/s: median (range), ${BIG_RUNS} runs`,
+        withRange(o.speeds),
+        withRange(u.speeds),
+        ratio(median(u.speeds), median(o.speeds)),
+      ],
       ['2. daemon CPU per GB served (utime+stime), s', fmt(cpuPerGb(o), 2), fmt(cpuPerGb(u), 2), ratio(cpuPerGb(u), cpuPerGb(o))],
-      [`3. ${SMALL_CONTENT.length}-byte item, wrk -t1 -c${WRK_CONNECTIONS} -d${WRK_SECONDS}s, req/s: median (range), ${SMALL_RUNS} runs`, withRange(o.rps), withRange(u.rps), ratio(median(u.rps), median(o.rps))],
+      [
+        `3. ${SMALL_CONTENT.length}-byte item, wrk -t1 -c${WRK_CONNECTIONS} -d${WRK_SECONDS}s, req/s: median (range), ${SMALL_RUNS} runs`,
+        withRange(o.rps),
+        withRange(u.rps),
+        ratio(median(u.rps), median(o.rps)),
+      ],
       ['4. VmRSS idle after start, MiB', fmt(o.rssIdle, 1), fmt(u.rssIdle, 1), ratio(u.rssIdle, o.rssIdle)],
       ['   VmRSS after publishing the 3 items, MiB', fmt(o.rssPublished, 1), fmt(u.rssPublished, 1), ratio(u.rssPublished, o.rssPublished)],
       ['   VmRSS after serving (1 and 3), MiB', fmt(o.rssServed, 1), fmt(u.rssServed, 1), ratio(u.rssServed, o.rssServed)],
@@ -667,59 +817,136 @@ async function main() {
     const mib = MEDIUM_SIZE / 1048576;
     if (o.concurrent && u.concurrent) {
       rows.push(
-        [`   ${DOWNLOADS} concurrent ${mib} MiB downloads: VmHWM, MiB`, fmt(o.concurrent.hwm), fmt(u.concurrent.hwm), ratio(u.concurrent.hwm, o.concurrent.hwm)],
-        ['     of which peak RssAnon (sampled every 100 ms), MiB', fmt(o.concurrent.peak.anon), fmt(u.concurrent.peak.anon), ratio(u.concurrent.peak.anon, o.concurrent.peak.anon)],
-        ['     of which peak RssFile (sampled), MiB', fmt(o.concurrent.peak.file), fmt(u.concurrent.peak.file), ratio(u.concurrent.peak.file, o.concurrent.peak.file)],
-        [`     complete within curl --max-time ${DOWNLOAD_TIMEOUT} s`, `${o.concurrent.ok}/${DOWNLOADS}`, `${u.concurrent.ok}/${DOWNLOADS}`, ratio(u.concurrent.ok, o.concurrent.ok)],
-        ['     time to the last complete download (median), s', `${fmt(o.concurrent.last, 1)} (${fmt(o.concurrent.medianTime, 1)})`,
-          `${fmt(u.concurrent.last, 1)} (${fmt(u.concurrent.medianTime, 1)})`, ratio(u.concurrent.last, o.concurrent.last)],
-        ['     daemon CPU per GB served, s', fmt(o.concurrent.cpu / ((o.concurrent.ok * MEDIUM_SIZE) / 1e9), 2), fmt(u.concurrent.cpu / ((u.concurrent.ok * MEDIUM_SIZE) / 1e9), 2),
-          ratio(u.concurrent.cpu / (u.concurrent.ok || NaN), o.concurrent.cpu / (o.concurrent.ok || NaN))],
+        [
+          `   ${DOWNLOADS} concurrent ${mib} MiB downloads: VmHWM, MiB`,
+          fmt(o.concurrent.hwm),
+          fmt(u.concurrent.hwm),
+          ratio(u.concurrent.hwm, o.concurrent.hwm),
+        ],
+        [
+          '     of which peak RssAnon (sampled every 100 ms), MiB',
+          fmt(o.concurrent.peak.anon),
+          fmt(u.concurrent.peak.anon),
+          ratio(u.concurrent.peak.anon, o.concurrent.peak.anon),
+        ],
+        [
+          '     of which peak RssFile (sampled), MiB',
+          fmt(o.concurrent.peak.file),
+          fmt(u.concurrent.peak.file),
+          ratio(u.concurrent.peak.file, o.concurrent.peak.file),
+        ],
+        [
+          `     complete within curl --max-time ${DOWNLOAD_TIMEOUT} s`,
+          `${o.concurrent.ok}/${DOWNLOADS}`,
+          `${u.concurrent.ok}/${DOWNLOADS}`,
+          ratio(u.concurrent.ok, o.concurrent.ok),
+        ],
+        [
+          '     time to the last complete download (median), s',
+          `${fmt(o.concurrent.last, 1)} (${fmt(o.concurrent.medianTime, 1)})`,
+          `${fmt(u.concurrent.last, 1)} (${fmt(u.concurrent.medianTime, 1)})`,
+          ratio(u.concurrent.last, o.concurrent.last),
+        ],
+        [
+          '     daemon CPU per GB served, s',
+          fmt(o.concurrent.cpu / ((o.concurrent.ok * MEDIUM_SIZE) / 1e9), 2),
+          fmt(u.concurrent.cpu / ((u.concurrent.ok * MEDIUM_SIZE) / 1e9), 2),
+          ratio(u.concurrent.cpu / (u.concurrent.ok || NaN), o.concurrent.cpu / (o.concurrent.ok || NaN)),
+        ],
       );
     }
     if (o.stall?.held && u.stall?.held) {
       rows.push(
-        [`   ${STALLED} stalled connections (${mib} MiB asked, never read): VmRSS held, MiB`, fmt(o.stall.held.rss), fmt(u.stall.held.rss), ratio(u.stall.held.rss, o.stall.held.rss)],
+        [
+          `   ${STALLED} stalled connections (${mib} MiB asked, never read): VmRSS held, MiB`,
+          fmt(o.stall.held.rss),
+          fmt(u.stall.held.rss),
+          ratio(u.stall.held.rss, o.stall.held.rss),
+        ],
         ['     VmHWM, MiB', fmt(o.stall.hwm), fmt(u.stall.hwm), ratio(u.stall.hwm, o.stall.hwm)],
-        ['     RssAnon / RssFile held, MiB', `${fmt(o.stall.held.anon)} / ${fmt(o.stall.held.file)}`, `${fmt(u.stall.held.anon)} / ${fmt(u.stall.held.file)}`, `anon ${ratio(u.stall.held.anon, o.stall.held.anon)}`],
-        ['     TLS handshakes done (within 20 s each) / established at the end', `${o.stall.ready.connected} / ${o.stall.established}`, `${u.stall.ready.connected} / ${u.stall.established}`, ''],
-        ['     time to open them (100 handshakes in flight), s', fmt(o.stall.ready.openMs / 1000, 1), fmt(u.stall.ready.openMs / 1000, 1), ratio(u.stall.ready.openMs, o.stall.ready.openMs)],
-        ['     another client\'s small GET meanwhile, ms', `${o.stall.probe.status} in ${fmt(o.stall.probe.ms)}`, `${u.stall.probe.status} in ${fmt(u.stall.probe.ms)}`, ratio(u.stall.probe.ms, o.stall.probe.ms)],
+        [
+          '     RssAnon / RssFile held, MiB',
+          `${fmt(o.stall.held.anon)} / ${fmt(o.stall.held.file)}`,
+          `${fmt(u.stall.held.anon)} / ${fmt(u.stall.held.file)}`,
+          `anon ${ratio(u.stall.held.anon, o.stall.held.anon)}`,
+        ],
+        [
+          '     TLS handshakes done (within 20 s each) / established at the end',
+          `${o.stall.ready.connected} / ${o.stall.established}`,
+          `${u.stall.ready.connected} / ${u.stall.established}`,
+          '',
+        ],
+        [
+          '     time to open them (100 handshakes in flight), s',
+          fmt(o.stall.ready.openMs / 1000, 1),
+          fmt(u.stall.ready.openMs / 1000, 1),
+          ratio(u.stall.ready.openMs, o.stall.ready.openMs),
+        ],
+        [
+          "     another client's small GET meanwhile, ms",
+          `${o.stall.probe.status} in ${fmt(o.stall.probe.ms)}`,
+          `${u.stall.probe.status} in ${fmt(u.stall.probe.ms)}`,
+          ratio(u.stall.probe.ms, o.stall.probe.ms),
+        ],
         ['     VmRSS 2 s after they close, MiB', fmt(o.stall.after), fmt(u.stall.after), ratio(u.stall.after, o.stall.after)],
       );
     }
     const header = ['measure', `original (${o.version})`, `ours (${u.version})`, 'ours/original'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-    const line = (/** @type {string[]} */ cells) => `| ${cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' | ')} |`;
+    const line = (/** @type {string[]} */ cells) =>
+      `| ${cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' | ')} |`;
     const out = [];
     out.push('');
-    out.push(`passimd side by side: the original (C, Debian unstable) and ours (Node ${process.version}), one run, ${new Date().toISOString()}`);
-    out.push(`machine: ${spawnSync('nproc').stdout.toString().trim()} cores, 1-minute load ${loadAtStart.toFixed(2)} at the start and ${loadavg()[0].toFixed(2)} at the end `
-      + `(this run adds about 2); every client inside the daemon's own namespace on loopback; ratios > 1 mean ours is higher`);
+    out.push(
+      `passimd side by side: the original (C, Debian unstable) and ours (Node ${process.version}), one run, ${new Date().toISOString()}`,
+    );
+    out.push(
+      `machine: ${spawnSync('nproc').stdout.toString().trim()} cores, 1-minute load ${loadAtStart.toFixed(2)} at the start and ${loadavg()[0].toFixed(2)} at the end ` +
+        `(this run adds about 2); every client inside the daemon's own namespace on loopback; ratios > 1 mean ours is higher`,
+    );
     out.push('');
     out.push(line(header));
     out.push(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
     for (const r of rows) out.push(line(r));
     out.push('');
-    out.push(`bare Node HTTPS (https.createServer, fs.createReadStream(file).pipe(res), RSA-2048 self-signed, in h2's namespace, same items and clients):`);
-    out.push(`  default 64 KiB reads: ${BIG_SIZE / 1e6} MB with curl ${withRange(bare.speeds)} MB/s (${ratio(median(bare.speeds), median(o.speeds))} the original), `
-      + `${fmt(cpuPerGb(bare), 2)} CPU s/GB; ${SMALL_CONTENT.length}-byte item with wrk ${withRange(bare.rps)} req/s (${ratio(median(bare.rps), median(o.rps))}); `
-      + `VmRSS idle ${fmt(bare.rssIdle, 1)} MiB, after serving ${fmt(bare.rssServed, 1)} MiB`);
-    out.push(`  1 MiB reads (highWaterMark, as ours): ${BIG_SIZE / 1e6} MB with curl ${withRange(bare1m.speeds)} MB/s (${ratio(median(bare1m.speeds), median(o.speeds))} the original), `
-      + `${fmt(cpuPerGb(bare1m), 2)} CPU s/GB; VmRSS after serving ${fmt(bare1m.rssServed, 1)} MiB`);
+    out.push(
+      `bare Node HTTPS (https.createServer, fs.createReadStream(file).pipe(res), RSA-2048 self-signed, in h2's namespace, same items and clients):`,
+    );
+    out.push(
+      `  default 64 KiB reads: ${BIG_SIZE / 1e6} MB with curl ${withRange(bare.speeds)} MB/s (${ratio(median(bare.speeds), median(o.speeds))} the original), ` +
+        `${fmt(cpuPerGb(bare), 2)} CPU s/GB; ${SMALL_CONTENT.length}-byte item with wrk ${withRange(bare.rps)} req/s (${ratio(median(bare.rps), median(o.rps))}); ` +
+        `VmRSS idle ${fmt(bare.rssIdle, 1)} MiB, after serving ${fmt(bare.rssServed, 1)} MiB`,
+    );
+    out.push(
+      `  1 MiB reads (highWaterMark, as ours): ${BIG_SIZE / 1e6} MB with curl ${withRange(bare1m.speeds)} MB/s (${ratio(median(bare1m.speeds), median(o.speeds))} the original), ` +
+        `${fmt(cpuPerGb(bare1m), 2)} CPU s/GB; VmRSS after serving ${fmt(bare1m.rssServed, 1)} MiB`,
+    );
     out.push('');
     out.push('notes:');
     for (const s of all) {
-      out.push(`  ${s.label}: ${s.comm ?? 'node'} PID ${s.pid}; ${s.tls}, ALPN ${s.alpn}, HTTP ${s.httpVersion ?? '?'} for the big item, curl connected to ${s.connectedTo}`
-        + `${s.nofile ? `; open files limit ${s.nofile}` : ''}${s.backlog ? `; listening on ${s.backlog}` : ''}`);
+      out.push(
+        `  ${s.label}: ${s.comm ?? 'node'} PID ${s.pid}; ${s.tls}, ALPN ${s.alpn}, HTTP ${s.httpVersion ?? '?'} for the big item, curl connected to ${s.connectedTo}` +
+          `${s.nofile ? `; open files limit ${s.nofile}` : ''}${s.backlog ? `; listening on ${s.backlog}` : ''}`,
+      );
       for (const f of s.bigFailures ?? []) out.push(`    big-item download failed: ${f}`);
       for (const n of s.wrkNotes ?? []) out.push(`    wrk ${n}`);
-      if (s.concurrent && Object.keys(s.concurrent.statuses).length) out.push(`    concurrent downloads not complete: ${JSON.stringify(s.concurrent.statuses)} (curl exit 28: timed out, 35: TLS connect error, 56: receive error)`);
-      if (s.concurrent) out.push(`    concurrent downloads: all over in ${fmt(s.concurrent.wall, 1)} s, daemon CPU ${fmt(s.concurrent.cpu, 1)} s, VmRSS after ${fmt(s.concurrent.after)} MiB`);
+      if (s.concurrent && Object.keys(s.concurrent.statuses).length)
+        out.push(
+          `    concurrent downloads not complete: ${JSON.stringify(s.concurrent.statuses)} (curl exit 28: timed out, 35: TLS connect error, 56: receive error)`,
+        );
+      if (s.concurrent)
+        out.push(
+          `    concurrent downloads: all over in ${fmt(s.concurrent.wall, 1)} s, daemon CPU ${fmt(s.concurrent.cpu, 1)} s, VmRSS after ${fmt(s.concurrent.after)} MiB`,
+        );
       if (s.concurrent && !s.concurrent.alive) out.push('    THE DAEMON DIED during the concurrent downloads');
-      if (s.stall?.ready?.failed) out.push(`    stalled connections that failed to open: ${s.stall.ready.failed} ${JSON.stringify(s.stall.ready.errors)}`);
-      if (s.stall?.done?.closedWhileHeld) out.push(`    stalled connections closed by the server while held: ${s.stall.done.closedWhileHeld}`);
-      if (s.stall?.held) out.push(`    stall phase: handshakes took ${s.stall.ready.openMs} ms for ${s.stall.ready.connected}, daemon CPU ${fmt(s.stall.cpu, 1)} s, sampled peak RSS ${fmt(s.stall.peak.rss)} MiB`);
+      if (s.stall?.ready?.failed)
+        out.push(`    stalled connections that failed to open: ${s.stall.ready.failed} ${JSON.stringify(s.stall.ready.errors)}`);
+      if (s.stall?.done?.closedWhileHeld)
+        out.push(`    stalled connections closed by the server while held: ${s.stall.done.closedWhileHeld}`);
+      if (s.stall?.held)
+        out.push(
+          `    stall phase: handshakes took ${s.stall.ready.openMs} ms for ${s.stall.ready.connected}, daemon CPU ${fmt(s.stall.cpu, 1)} s, sampled peak RSS ${fmt(s.stall.peak.rss)} MiB`,
+        );
       if (s.stall && s.stall.alive === false) out.push('    THE DAEMON DIED during the stalled connections');
       if (s.stall?.skipped) out.push(`    stall phase skipped: ${s.stall.skipped}`);
     }

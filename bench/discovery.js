@@ -61,9 +61,11 @@ const results = [];
  */
 function report(label, samples, target, note = '') {
   const sorted = [...samples].sort((a, b) => a - b);
-  const line = sorted.length === 0 ? `${label}: no samples`
-    : `${label}: median ${percentile(sorted, 50)} ms, p90 ${percentile(sorted, 90)} ms, min ${sorted[0]} ms, `
-      + `max ${sorted.at(-1)} ms over ${sorted.length} runs   [target ${target}; original 1020 ms]${note ? `  (${note})` : ''}`;
+  const line =
+    sorted.length === 0
+      ? `${label}: no samples`
+      : `${label}: median ${percentile(sorted, 50)} ms, p90 ${percentile(sorted, 90)} ms, min ${sorted[0]} ms, ` +
+        `max ${sorted.at(-1)} ms over ${sorted.length} runs   [target ${target}; original 1020 ms]${note ? `  (${note})` : ''}`;
   results.push(line);
   say(line);
 }
@@ -79,7 +81,11 @@ let tearingDown = null;
 // Last resort if the process dies without the teardown: the daemon this script started itself.
 process.once('exit', () => {
   if (bigDaemon && bigDaemon.exitCode === null && bigDaemon.pid !== undefined) {
-    try { process.kill(bigDaemon.pid, 'SIGKILL'); } catch { /* already gone */ }
+    try {
+      process.kill(bigDaemon.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
 });
 
@@ -95,7 +101,9 @@ function tearDown() {
 }
 process.once('SIGINT', () => {
   say('interrupted, tearing down…');
-  tearDown().catch((err) => console.error(`teardown: ${err.message}`)).finally(() => process.exit(130));
+  tearDown()
+    .catch((err) => console.error(`teardown: ${err.message}`))
+    .finally(() => process.exit(130));
 });
 
 /**
@@ -155,7 +163,12 @@ async function avahiCache(host) {
   if (host.avahi.pid === null) throw new Error(`avahi-daemon on ${host.name} is not running`);
   process.kill(host.avahi.pid, 'SIGUSR1');
   await sleep(DUMP_WAIT_MS);
-  return host.avahi.output().slice(from).split('\n').filter((line) => line.includes('; ttl=')).join('\n');
+  return host.avahi
+    .output()
+    .slice(from)
+    .split('\n')
+    .filter((line) => line.includes('; ttl='))
+    .join('\n');
 }
 
 /**
@@ -167,7 +180,13 @@ async function instancesSeen(h2, name) {
   const { code, stdout, stderr } = await nsExec(h2.ns, 'avahi-browse', ['-pt', '_cache._tcp'], { env: { ...process.env, ...h2.bus.env } });
   if (code !== 0) throw new Error(`avahi-browse failed (${code}): ${stderr}`);
   const pattern = new RegExp(`^${name}(-\\d+)?$`);
-  return new Set(stdout.split('\n').filter((l) => l.startsWith('+;')).map((l) => l.split(';')[3]).filter((n) => pattern.test(n))).size;
+  return new Set(
+    stdout
+      .split('\n')
+      .filter((l) => l.startsWith('+;'))
+      .map((l) => l.split(';')[3])
+      .filter((n) => pattern.test(n)),
+  ).size;
 }
 
 async function main() {
@@ -179,11 +198,16 @@ async function main() {
   say(`LAN up: h1 ${h1.address}, h2 ${h2.address}`);
 
   // ---- Miss with no peers: neither passimd holds items, so neither advertises a service.
-  const probe = await waitFor(async () => {
-    const hash = randomHash();
-    await h2.lookup('miss.bin', hash);
-    return h2.daemon.output().includes(`not looking for ${hash}: no other Passim instance`) ? hash : null;
-  }, 'h2 to know that no other Passim instance is on the LAN', 20000, 200);
+  const probe = await waitFor(
+    async () => {
+      const hash = randomHash();
+      await h2.lookup('miss.bin', hash);
+      return h2.daemon.output().includes(`not looking for ${hash}: no other Passim instance`) ? hash : null;
+    },
+    'h2 to know that no other Passim instance is on the LAN',
+    20000,
+    200,
+  );
   const seenBefore = (await h2.avahiBrowse('_cache._tcp')).length;
   say(`no peers: h2's Avahi lists ${seenBefore} _cache._tcp instances; h2's passimd answered ${probe.slice(0, 8)}… without browsing`);
   const noPeers = [];
@@ -203,8 +227,12 @@ async function main() {
   // ---- Items on h1 for the hit and miss-with-peers runs.
   const files = await publishOnH1(h1, RUNS + 1, 'hit');
   const h1Name = await getProperty(h1.client, 'Name');
-  await waitFor(() => h1.daemon.output().includes(`advertising ${files.length} items in`),
-    `h1 to advertise ${files.length} items`, 30000, 100);
+  await waitFor(
+    () => h1.daemon.output().includes(`advertising ${files.length} items in`),
+    `h1 to advertise ${files.length} items`,
+    30000,
+    100,
+  );
   await waitFor(async () => (await instancesSeen(h2, h1Name)) === 1, "h2's Avahi to list h1's instance", 30000, 200);
   say(`h1 (${h1Name}) advertises ${files.length} items; h2 lists its instance`);
 
@@ -244,14 +272,23 @@ async function main() {
   // announces them; h2's link stays up, so its Avahi keeps its state.
   await setMulticastToH2(h1, 'off');
   const coldFiles = await publishOnH1(h1, RUNS, 'cold');
-  await waitFor(() => h1.daemon.output().includes(`advertising ${files.length + RUNS} items in`),
-    `h1 to advertise ${files.length + RUNS} items`, 30000, 100);
+  await waitFor(
+    () => h1.daemon.output().includes(`advertising ${files.length + RUNS} items in`),
+    `h1 to advertise ${files.length + RUNS} items`,
+    30000,
+    100,
+  );
   await sleep(ANNOUNCE_MS);
   await setMulticastToH2(h1, 'on');
   const cache = await avahiCache(h2);
   const cached = coldFiles.filter((f) => cache.includes(f.hash.slice(0, 60))).length;
   const cold = await hitRuns(coldFiles);
-  report('hit, cold cache       ', cold.times, '≤ 250 ms', `${cold.note}; ${cached}/${RUNS} of their subtypes were in h2's Avahi cache before`);
+  report(
+    'hit, cold cache       ',
+    cold.times,
+    '≤ 250 ms',
+    `${cold.note}; ${cached}/${RUNS} of their subtypes were in h2's Avahi cache before`,
+  );
 
   // ---- 10,000 items: h1's store is written on disk in the original's format, then h1's passimd starts on it.
   await h1.daemon.stop();
@@ -280,12 +317,21 @@ async function main() {
   });
   bigDaemon = big;
   let bigOutput = '';
-  big.stdout.on('data', (d) => { bigOutput += d; });
-  big.stderr.on('data', (d) => { bigOutput += d; });
-  await waitFor(async () => {
-    if (big.exitCode !== null) throw new Error(`passimd exited with ${big.exitCode}:\n${bigOutput}`);
-    return nameHasOwner(h1.client, 'org.freedesktop.Passim');
-  }, "h1's passimd to own its bus name", ADVERTISE_BUDGET_MS, 100);
+  big.stdout.on('data', (d) => {
+    bigOutput += d;
+  });
+  big.stderr.on('data', (d) => {
+    bigOutput += d;
+  });
+  await waitFor(
+    async () => {
+      if (big.exitCode !== null) throw new Error(`passimd exited with ${big.exitCode}:\n${bigOutput}`);
+      return nameHasOwner(h1.client, 'org.freedesktop.Passim');
+    },
+    "h1's passimd to own its bus name",
+    ADVERTISE_BUDGET_MS,
+    100,
+  );
   const ownsName = Math.round(performance.now() - start);
   const bigName = await getProperty(h1.client, 'Name');
   const advertisedLine = `advertising ${MANY} items in ${GROUPS} entry groups`;
@@ -314,8 +360,10 @@ async function main() {
     `advertise ${MANY}: h2's avahi-browse lists ${seen} of ${GROUPS} instances of h1 ${allSeen === null ? `(stalled, gave up after ${Math.round(performance.now() - start)} ms)` : `after ${allSeen} ms`} from daemon start`,
   ];
   const records = (await avahiCache(h2)).split('\n').filter(Boolean);
-  advertiseLines.push(`advertise ${MANY}: h2's Avahi cache holds ${records.length} records, `
-    + `${records.filter((r) => r.includes('._sub._cache._tcp')).length} of them subtypes (Avahi's default cache-entries-max is 4096)`);
+  advertiseLines.push(
+    `advertise ${MANY}: h2's Avahi cache holds ${records.length} records, ` +
+      `${records.filter((r) => r.includes('._sub._cache._tcp')).length} of them subtypes (Avahi's default cache-entries-max is 4096)`,
+  );
   for (const line of advertiseLines) {
     results.push(line);
     say(line);
@@ -340,8 +388,9 @@ async function main() {
       say(`lookup of ${file.name} failed: ${errorMessage(err)}`);
     }
   });
-  const foundLine = `found ${found} of ${sampled} sampled (of ${MANY})   [target ${MANY} of ${MANY}; original: nothing past 31 items]`
-    + (sampled < MIN_SAMPLE ? `  (fewer than ${MIN_SAMPLE} in ${SAMPLE_BUDGET_MS / 1000} s)` : '');
+  const foundLine =
+    `found ${found} of ${sampled} sampled (of ${MANY})   [target ${MANY} of ${MANY}; original: nothing past 31 items]` +
+    (sampled < MIN_SAMPLE ? `  (fewer than ${MIN_SAMPLE} in ${SAMPLE_BUDGET_MS / 1000} s)` : '');
   results.push(foundLine);
   say(foundLine);
   report(`  those lookups (${LOOKUP_CONCURRENCY} at a time)`, lookupTimes, 'info');
@@ -362,7 +411,7 @@ async function main() {
 try {
   await main();
 } catch (err) {
-  console.error(`benchmark failed: ${err instanceof Error ? err.stack ?? err.message : err}`);
+  console.error(`benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : err}`);
   process.exitCode = 1;
 } finally {
   await tearDown().catch((err) => console.error(`teardown: ${err.message}`));

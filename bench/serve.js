@@ -111,19 +111,21 @@ async function clientRequests({ port, ca, path, extraHeaders, seconds }) {
   let running = true;
   const done = sockets.map(
     (socket) =>
-      /** @type {Promise<void>} */ (new Promise((resolve) => {
-        let pending = 0;
-        socket.on('data', (/** @type {Buffer} */ chunk) => {
-          pending += chunk.length;
-          while (pending >= responseLength) {
-            pending -= responseLength;
-            completed += 1;
-            if (running) socket.write(request);
-            else return resolve();
-          }
-        });
-        socket.write(request);
-      })),
+      /** @type {Promise<void>} */ (
+        new Promise((resolve) => {
+          let pending = 0;
+          socket.on('data', (/** @type {Buffer} */ chunk) => {
+            pending += chunk.length;
+            while (pending >= responseLength) {
+              pending -= responseLength;
+              completed += 1;
+              if (running) socket.write(request);
+              else return resolve();
+            }
+          });
+          socket.write(request);
+        })
+      ),
   );
   const started = process.hrtime.bigint();
   await new Promise((r) => setTimeout(r, seconds * 1000));
@@ -210,8 +212,22 @@ async function main() {
     const small = await store.publish(randomContent(1024), { ...unlimited, basename: 'small.bin' });
     const { defaultConfig, pathsFromEnv } = await import('../dist/daemon/config.js');
     // Loopback clients are never rate-limited; MaxConnections is raised so the load test measures serving.
-    const config = { ...defaultConfig(pathsFromEnv({})), port: 0, dataDir: join(root, 'data'), maxItemSize: 2 * BIG_SIZE, maxConnections: 4096 };
-    server = new FileServer({ config, store, discovery: { find: async () => [] }, credentials, log: silentLogger, webDir: root, host: '127.0.0.1' });
+    const config = {
+      ...defaultConfig(pathsFromEnv({})),
+      port: 0,
+      dataDir: join(root, 'data'),
+      maxItemSize: 2 * BIG_SIZE,
+      maxConnections: 4096,
+    };
+    server = new FileServer({
+      config,
+      store,
+      discovery: { find: async () => [] },
+      credentials,
+      log: silentLogger,
+      webDir: root,
+      host: '127.0.0.1',
+    });
     await server.start();
     const common = { port: server.port, ca: credentials.cert };
 
@@ -227,7 +243,13 @@ async function main() {
       `2. 1 KiB item, ${CONNECTIONS} keep-alive connections, ${REQUESTS_SECONDS} s: ${shares.toFixed(0)} requests/s ` +
         '(target 6000; every one a completed share: share-count xattr and audit line)',
     );
-    const ranges = await runClient({ ...common, kind: 'requests', path: smallPath, extraHeaders: 'Range: bytes=0-\r\n', seconds: REQUESTS_SECONDS });
+    const ranges = await runClient({
+      ...common,
+      kind: 'requests',
+      path: smallPath,
+      extraHeaders: 'Range: bytes=0-\r\n',
+      seconds: REQUESTS_SECONDS,
+    });
     console.log(`   the same as Range requests, which are not shares: ${ranges.toFixed(0)} requests/s (the serving path alone)`);
     console.log(`3. openssl speed -evp aes-256-gcm: ${await opensslAes()}`);
   } finally {

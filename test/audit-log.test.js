@@ -3,13 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  AuditLog,
-  escapeAuditValue,
-  formatAuditLine,
-  parseAuditLine,
-  sumShareBytes,
-} from '../dist/daemon/store/audit-log.js';
+import { AuditLog, escapeAuditValue, formatAuditLine, parseAuditLine, sumShareBytes } from '../dist/daemon/store/audit-log.js';
 
 /** @param {import('node:test').TestContext} t */
 async function tempDir(t) {
@@ -31,16 +25,23 @@ test('escaping round-trips backslash, comma, equals and control characters', () 
   const entry = parseAuditLine(line);
   assert.ok(entry);
   assert.equal(entry.type, 'PBLSH');
-  assert.deepEqual([...entry.fields], [
-    ['hash', HASH],
-    ['basename', nasty],
-    ['size', '12'],
-    ['cmdline', 'x=1,y\\'],
-  ]);
+  assert.deepEqual(
+    [...entry.fields],
+    [
+      ['hash', HASH],
+      ['basename', nasty],
+      ['size', '12'],
+      ['cmdline', 'x=1,y\\'],
+    ],
+  );
 });
 
 test('line format is <ISO-8601 UTC> <TYPE> key=value,...', () => {
-  const line = formatAuditLine('SHARE', { hash: HASH, basename: 'f.bin', size: 5, ipaddr: '::1' }, new Date(Date.UTC(2026, 10, 25, 14, 0, 0, 123)));
+  const line = formatAuditLine(
+    'SHARE',
+    { hash: HASH, basename: 'f.bin', size: 5, ipaddr: '::1' },
+    new Date(Date.UTC(2026, 10, 25, 14, 0, 0, 123)),
+  );
   assert.equal(line, `2026-11-25T14:00:00Z SHARE hash=${HASH},basename=f.bin,size=5,ipaddr=::1`);
   const entry = parseAuditLine(line);
   assert.ok(entry);
@@ -95,7 +96,7 @@ test('sumShareBytes streams the log, sums SHARE sizes and skips malformed lines'
   assert.equal(await sumShareBytes(path), 0, 'missing log counts as 0');
   await writeFile(
     path,
-    [
+    `${[
       `2026-11-25T14:00:00Z PBLSH hash=${HASH},basename=a,size=1000,cmdline=x`,
       `2026-11-25T14:00:01Z SHARE hash=${HASH},basename=a,size=1000,ipaddr=192.168.1.2`,
       'this line is garbage',
@@ -104,7 +105,7 @@ test('sumShareBytes streams the log, sums SHARE sizes and skips malformed lines'
       `2026-11-25T14:00:04Z DELETE hash=${HASH},basename=a,size=1000`,
       `2026-11-25T14:00:05Z SHARE hash=${HASH},basename=a,size=1\\`,
       `2026-11-25T14:00:06Z SHARE hash=${HASH},basename=a,size=7,ipaddr=::1`,
-    ].join('\r\n') + '\n',
+    ].join('\r\n')}\n`,
   );
   assert.equal(await sumShareBytes(path), 1000 + 5000000000 + 7);
 });

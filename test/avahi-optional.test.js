@@ -36,9 +36,14 @@ const DENY_AVAHI = `<policy context="mandatory">
  * @param {string} iface
  */
 async function avahiGetState(client, iface) {
-  const reply = await client.call(new dbus.Message({
-    destination: 'org.freedesktop.Avahi', path: '/', interface: iface, member: 'GetState',
-  }));
+  const reply = await client.call(
+    new dbus.Message({
+      destination: 'org.freedesktop.Avahi',
+      path: '/',
+      interface: iface,
+      member: 'GetState',
+    }),
+  );
   if (!reply) throw new Error('GetState: no reply');
   return reply.body[0];
 }
@@ -85,10 +90,14 @@ function lanHelpers(getLan) {
      * @param {import('./lib/lan.js').Host} peer
      */
     waitFound(from, file, peer, timeoutMs = 15000) {
-      return waitFor(async () => {
-        const result = await from.lookup(file.name, file.hash);
-        return result.status === 302 && result.peer === peer.address ? result : null;
-      }, `${from.name} to find ${file.name} on ${peer.name}`, timeoutMs);
+      return waitFor(
+        async () => {
+          const result = await from.lookup(file.name, file.hash);
+          return result.status === 302 && result.peer === peer.address ? result : null;
+        },
+        `${from.name} to find ${file.name} on ${peer.name}`,
+        timeoutMs,
+      );
     },
     /**
      * A test that fails early if a passimd died before, and whose failure report carries every passimd's output.
@@ -99,11 +108,16 @@ function lanHelpers(getLan) {
       test(name, async () => {
         const lan = getLan();
         const owned = await Promise.all(lan.hosts.map((h) => nameHasOwner(h.client, 'org.freedesktop.Passim')));
-        assert.deepEqual(lan.hosts.filter((_, i) => !owned[i]).map((h) => h.name), [], 'every passimd is still running');
+        assert.deepEqual(
+          lan.hosts.filter((_, i) => !owned[i]).map((h) => h.name),
+          [],
+          'every passimd is still running',
+        );
         try {
           await fn();
         } catch (err) {
-          if (err instanceof Error) err.message += `\n${lan.hosts.map((h) => `--- passimd on ${h.name}:\n${h.daemon.output().slice(-6000)}`).join('\n')}`;
+          if (err instanceof Error)
+            err.message += `\n${lan.hosts.map((h) => `--- passimd on ${h.name}:\n${h.daemon.output().slice(-6000)}`).join('\n')}`;
           throw err;
         }
       });
@@ -134,7 +148,7 @@ describe('Avahi without org.freedesktop.Avahi.Server2 (as before Avahi 0.8)', ()
     await t.tearDown();
   });
 
-  t.lanTest('infrastructure: h1\'s bus refuses Server2 but not Server; h2\'s offers both', async () => {
+  t.lanTest("infrastructure: h1's bus refuses Server2 but not Server; h2's offers both", async () => {
     assert.equal(await dbusErrorName(avahiGetState(h1.client, 'org.freedesktop.Avahi.Server2')), 'org.freedesktop.DBus.Error.AccessDenied');
     assert.equal(await avahiGetState(h1.client, 'org.freedesktop.Avahi.Server'), 2);
     assert.equal(await avahiGetState(h2.client, 'org.freedesktop.Avahi.Server2'), 2);
@@ -143,21 +157,25 @@ describe('Avahi without org.freedesktop.Avahi.Server2 (as before Avahi 0.8)', ()
 
   t.lanTest('passimd on h1 starts, reaches Status running and says it uses Server', async () => {
     assert.equal(await getProperty(h1.client, 'Status'), STATUS_RUNNING);
-    await waitFor(() => h1.daemon.output().includes('using org.freedesktop.Avahi.Server until Avahi restarts'),
-      'passimd on h1 to fall back to org.freedesktop.Avahi.Server');
+    await waitFor(
+      () => h1.daemon.output().includes('using org.freedesktop.Avahi.Server until Avahi restarts'),
+      'passimd on h1 to fall back to org.freedesktop.Avahi.Server',
+    );
     assert.doesNotMatch(h2.daemon.output(), /using org\.freedesktop\.Avahi\.Server until/, 'h2 keeps using Server2');
   });
 
   t.lanTest('an item published on h1 is advertised: h2 browses its subtype and redirects to h1', async () => {
     const file = await t.makeFile(4096, 'from-h1.bin');
     await h1.publish(file.path, { filename: file.name });
-    await waitFor(async () => (await h2.avahiBrowse(subtype(file.hash))).some((e) => e.address === h1.address),
-      `h2 to browse the subtype of ${file.name} at h1`);
+    await waitFor(
+      async () => (await h2.avahiBrowse(subtype(file.hash))).some((e) => e.address === h1.address),
+      `h2 to browse the subtype of ${file.name} at h1`,
+    );
     await t.waitFound(h2, file, h1);
     await h1.unpublish(file.hash);
   });
 
-  t.lanTest('h1 finds items on h2 through Server\'s browsers and resolvers; a hash nobody has is a quick 404', async () => {
+  t.lanTest("h1 finds items on h2 through Server's browsers and resolvers; a hash nobody has is a quick 404", async () => {
     const file = await t.makeFile(2048, 'from-h2.bin');
     await h2.publish(file.path, { filename: file.name });
     const found = await t.waitFound(h1, file, h2);
@@ -171,8 +189,13 @@ describe('Avahi without org.freedesktop.Avahi.Server2 (as before Avahi 0.8)', ()
   });
 
   t.lanTest('h3, whose Server2 cannot make browsers, switches to Server for them, advertises and finds items', async () => {
-    await waitFor(() => h3.daemon.output().includes('Server2.ServiceBrowserPrepare (org.freedesktop.DBus.Error.AccessDenied): using org.freedesktop.Avahi.Server'),
-      'passimd on h3 to fall back to org.freedesktop.Avahi.Server for browsing');
+    await waitFor(
+      () =>
+        h3.daemon
+          .output()
+          .includes('Server2.ServiceBrowserPrepare (org.freedesktop.DBus.Error.AccessDenied): using org.freedesktop.Avahi.Server'),
+      'passimd on h3 to fall back to org.freedesktop.Avahi.Server for browsing',
+    );
     const mine = await t.makeFile(1024, 'from-h3.bin');
     await h3.publish(mine.path, { filename: mine.name });
     await t.waitFound(h2, mine, h3);
@@ -196,7 +219,10 @@ describe('Avahi without org.freedesktop.Avahi.Server2 (as before Avahi 0.8)', ()
     assert.equal((await h1.get(`/${before.name}?sha256=${before.hash}`)).status, 200);
     const during = await t.makeFile(1024, 'during-crash.bin');
     await h1.publish(during.path, { filename: during.name });
-    assert.ok((await getItems(h1.client)).some((item) => item.hash === during.hash), 'GetItems lists the item published meanwhile');
+    assert.ok(
+      (await getItems(h1.client)).some((item) => item.hash === during.hash),
+      'GetItems lists the item published meanwhile',
+    );
     assert.equal(await getProperty(h1.client, 'Status'), STATUS_RUNNING);
     const miss = await h1.lookup(remote.name, remote.hash);
     assert.equal(miss.status, 404);
@@ -239,7 +265,10 @@ describe('Avahi refusing every call', () => {
 
     const file = await t.makeFile(64 * 1024, 'local.bin');
     await h1.publish(file.path, { filename: file.name });
-    assert.deepEqual((await getItems(h1.client)).map((item) => item.hash), [file.hash]);
+    assert.deepEqual(
+      (await getItems(h1.client)).map((item) => item.hash),
+      [file.hash],
+    );
     const served = await h1.get(`/${file.name}?sha256=${file.hash}`);
     assert.equal(served.status, 200);
     assert.equal(Number(served.headers['content-length']), file.content.length);
@@ -249,9 +278,16 @@ describe('Avahi refusing every call', () => {
     assert.ok(miss.ms < 1000, `a lookup with Avahi unusable took ${miss.ms} ms`);
 
     // Retries at 1, 2 and 4 s after the first failure: all are tried, one is warned about.
-    await waitFor(() => (h1.daemon.output().match(/cannot use Avahi.*retrying in/g) ?? []).length >= 4,
-      'passimd to try Avahi four times', 15000, 200);
-    const warnings = h1.daemon.output().split('\n').filter((line) => line.includes('warning:') && /avahi/i.test(line));
+    await waitFor(
+      () => (h1.daemon.output().match(/cannot use Avahi.*retrying in/g) ?? []).length >= 4,
+      'passimd to try Avahi four times',
+      15000,
+      200,
+    );
+    const warnings = h1.daemon
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('warning:') && /avahi/i.test(line));
     assert.equal(warnings.length, 1, `one warning about Avahi, not one per try:\n${warnings.join('\n')}`);
     assert.match(warnings[0], /AccessDenied|Rejected send message/);
     assert.ok(await nameHasOwner(h1.client, 'org.freedesktop.Passim'), 'passimd is still running');

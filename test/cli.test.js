@@ -69,7 +69,16 @@ describe('passimctl with passimd', () => {
     assert.equal(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout);
     assert.deepEqual(Object.keys(doc).sort(), [
-      'carbonSaving', 'downloadSaving', 'items', 'maxConnections', 'maxStorageSize', 'maxUploadRate', 'name', 'status', 'uri', 'version',
+      'carbonSaving',
+      'downloadSaving',
+      'items',
+      'maxConnections',
+      'maxStorageSize',
+      'maxUploadRate',
+      'name',
+      'status',
+      'uri',
+      'version',
     ]);
     assert.equal(doc.maxUploadRate, 10 * 1024 * 1024, 'the default MaxUploadRate');
     assert.equal(doc.maxConnections, 64);
@@ -130,7 +139,10 @@ describe('passimctl with passimd', () => {
     const u = await runCli(bus, ['unpublish', hash]);
     assert.equal(u.code, 0, u.stderr);
     assert.equal(u.stdout, `Unpublished: ${hash}\n`);
-    assert.equal((await getItems(client)).some((i) => i.hash === hash), false);
+    assert.equal(
+      (await getItems(client)).some((i) => i.hash === hash),
+      false,
+    );
     assert.equal(existsSync(join(daemon.dataDir, `${hash}-firmware.cab`)), false);
   });
 
@@ -149,7 +161,7 @@ describe('passimctl with passimd', () => {
     assert.equal((await runCli(bus, ['unpublish', hash])).code, 0);
   });
 
-  test('publish refusals: the daemon\'s message, bad numbers, missing file, folder; exit 1', async () => {
+  test("publish refusals: the daemon's message, bad numbers, missing file, folder; exit 1", async () => {
     const path = join(work, 'twice.txt');
     await writeFile(path, 'twice');
     assert.equal((await runCli(bus, ['publish', path])).code, 0);
@@ -189,8 +201,14 @@ describe('passimctl with passimd', () => {
   test('--help lists every command with its arguments', async () => {
     const r = await runCli(bus, ['--help']);
     assert.equal(r.code, 0);
-    for (const usage of ['status', 'dump', 'publish <file> [max-age] [max-share]', 'unpublish <hash>',
-      'download <basename> <hash>', '--version']) {
+    for (const usage of [
+      'status',
+      'dump',
+      'publish <file> [max-age] [max-share]',
+      'unpublish <hash>',
+      'download <basename> <hash>',
+      '--version',
+    ]) {
       assert.ok(r.stdout.includes(usage), `help mentions ${usage}`);
     }
     const sub = await runCli(bus, ['publish', '--help']);
@@ -253,7 +271,10 @@ describe('passimctl as an unprivileged user with a secure passimd', () => {
     const path = join(work, 'mine.txt');
     await writeFile(path, 'mine');
     await chmod(path, 0o644);
-    for (const args of [['publish', path], ['unpublish', sha256('mine')]]) {
+    for (const args of [
+      ['publish', path],
+      ['unpublish', sha256('mine')],
+    ]) {
       const r = await runCli(bus, args, { uid: 65534, gid: 65534, cwd: work });
       assert.equal(r.code, 1, `passimctl ${args[0]}: ${r.stderr}`);
       assert.match(r.stderr, /Permission denied/);
@@ -342,8 +363,12 @@ describe('passimctl download against a fake daemon and peer', () => {
     service = await connect(bus);
     /** @type {Record<string, InstanceType<typeof Variant>>} */
     const props = {
-      DaemonVersion: new Variant('s', 'fake'), Uri: new Variant('s', uri), Name: new Variant('s', 'Passim-FAKE'),
-      Status: new Variant('u', 3), DownloadSaving: new Variant('t', 0n), CarbonSaving: new Variant('d', 0),
+      DaemonVersion: new Variant('s', 'fake'),
+      Uri: new Variant('s', uri),
+      Name: new Variant('s', 'Passim-FAKE'),
+      Status: new Variant('u', 3),
+      DownloadSaving: new Variant('t', 0n),
+      CarbonSaving: new Variant('d', 0),
     };
     service.addMethodHandler((/** @type {import('dbus-next').Message} */ msg) => {
       if (msg.interface !== 'org.freedesktop.DBus.Properties' || msg.path !== '/') return false;

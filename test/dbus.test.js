@@ -19,7 +19,6 @@ const VERSION = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')).v
 
 const sha256 = (/** @type {string | Buffer} */ data) => createHash('sha256').update(data).digest('hex');
 
-
 /** @type {import('./lib/harness.js').Bus} */
 let bus;
 /** @type {string} */
@@ -63,7 +62,15 @@ describe('properties and introspection', () => {
   test('every property has its documented value', async () => {
     const props = await getAllProperties(client);
     assert.deepEqual(Object.keys(props).sort(), [
-      'CarbonSaving', 'DaemonVersion', 'DownloadSaving', 'MaxConnections', 'MaxStorageSize', 'MaxUploadRate', 'Name', 'Status', 'Uri',
+      'CarbonSaving',
+      'DaemonVersion',
+      'DownloadSaving',
+      'MaxConnections',
+      'MaxStorageSize',
+      'MaxUploadRate',
+      'Name',
+      'Status',
+      'Uri',
     ]);
     assert.equal(props.DaemonVersion, VERSION);
     assert.equal(props.Uri, `https://localhost:${daemon.port}/`);
@@ -75,7 +82,11 @@ describe('properties and introspection', () => {
   });
 
   test('properties are read-only and unknown ones are errors', async () => {
-    const set = await expectDBusError(call(client, 'Set', 'ssv', ['org.freedesktop.Passim', 'Name', new Variant('s', 'x')], { interface: 'org.freedesktop.DBus.Properties' }));
+    const set = await expectDBusError(
+      call(client, 'Set', 'ssv', ['org.freedesktop.Passim', 'Name', new Variant('s', 'x')], {
+        interface: 'org.freedesktop.DBus.Properties',
+      }),
+    );
     assert.equal(set.type, INVALID_ARGS);
     const unknown = await expectDBusError(getProperty(client, 'NoSuchThing'));
     assert.equal(unknown.type, 'org.freedesktop.DBus.Error.InvalidArgs');
@@ -85,8 +96,13 @@ describe('properties and introspection', () => {
     const [xml] = await call(client, 'Introspect', '', [], { interface: 'org.freedesktop.DBus.Introspectable' });
     const shipped = await readFile(join(ROOT, 'dbus', 'org.freedesktop.Passim.xml'), 'utf8');
     assert.match(shipped, /<doc:doc>/, 'the shipped file carries doc comments');
-    const members = (/** @type {string} */ text) => [...text.matchAll(/<(property|method|signal|arg) ([^>]*?)\/?>/g)].map((m) => m[0].replace(/\s+/g, ' '));
-    const ours = (/** @type {string} */ text) => text.slice(text.indexOf('<interface name="org.freedesktop.Passim">'), text.indexOf('</interface>', text.indexOf('<interface name="org.freedesktop.Passim">')));
+    const members = (/** @type {string} */ text) =>
+      [...text.matchAll(/<(property|method|signal|arg) ([^>]*?)\/?>/g)].map((m) => m[0].replace(/\s+/g, ' '));
+    const ours = (/** @type {string} */ text) =>
+      text.slice(
+        text.indexOf('<interface name="org.freedesktop.Passim">'),
+        text.indexOf('</interface>', text.indexOf('<interface name="org.freedesktop.Passim">')),
+      );
     assert.deepEqual(members(ours(xml)), members(ours(shipped)), 'Introspect serves dbus/org.freedesktop.Passim.xml');
     const declared = [...shipped.matchAll(/<property name="([^"]+)"/g)].map((m) => m[1]).sort();
     assert.deepEqual(declared, Object.keys(await getAllProperties(client)).sort());
@@ -128,8 +144,11 @@ describe('Publish, GetItems and Unpublish', () => {
     const onMessage = (/** @type {import('dbus-next').Message} */ msg) => {
       if (msg.member === 'Changed' && msg.interface === 'org.freedesktop.Passim') changed++;
     };
-    await call(client, 'AddMatch', 's', ["type='signal',interface='org.freedesktop.Passim',member='Changed'"],
-      { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus' });
+    await call(client, 'AddMatch', 's', ["type='signal',interface='org.freedesktop.Passim',member='Changed'"], {
+      destination: 'org.freedesktop.DBus',
+      path: '/org/freedesktop/DBus',
+      interface: 'org.freedesktop.DBus',
+    });
     client.on('message', onMessage);
     const before = Math.floor(Date.now() / 1000);
     await publish(client, path, { filename: 'hello.txt', 'max-age': 600, 'share-limit': 3 });
@@ -191,7 +210,11 @@ describe('Publish, GetItems and Unpublish', () => {
       for (let i = 0; i < 40; i++) paths.push(await writeScratch(`fd-${i}.txt`, `descriptor ${i}`));
       await Promise.all(paths.map((path, i) => publish(client, path, { filename: `fd-${i}.txt` })));
       const items = await getItems(client);
-      for (let i = 0; i < 40; i++) assert.ok(items.some((item) => item.hash === sha256(`descriptor ${i}`)), `fd-${i}.txt published`);
+      for (let i = 0; i < 40; i++)
+        assert.ok(
+          items.some((item) => item.hash === sha256(`descriptor ${i}`)),
+          `fd-${i}.txt published`,
+        );
     } finally {
       flooding = false;
       await flood;
@@ -262,7 +285,7 @@ describe('limits and persistence', () => {
       const err = await expectDBusError(publish(client, path, { filename: 'large.bin' }));
       assert.equal(err.type, INVALID_DATA);
       assert.match(err.text, /1000/);
-      assert.deepEqual((await readdir(daemon.dataDir)), []);
+      assert.deepEqual(await readdir(daemon.dataDir), []);
       await publish(client, await writeScratch('fits.bin', Buffer.alloc(1000, 7)), { filename: 'fits.bin' });
     } finally {
       client.disconnect();
@@ -292,7 +315,7 @@ describe('limits and persistence', () => {
       assert.deepEqual(await getItems(client), beforeRestart);
       assert.equal(await getProperty(client, 'DownloadSaving'), 4096n);
       const carbon = await getProperty(client, 'CarbonSaving');
-      assert.ok(Math.abs(carbon - (4096 / 1048576) * 0.026367 / 1024) < 1e-15);
+      assert.ok(Math.abs(carbon - ((4096 / 1048576) * 0.026367) / 1024) < 1e-15);
 
       // Two more completed transfers reach the share-limit of 3: the item goes.
       for (let i = 0; i < 2; i++) assert.equal((await fetchItem(second.port, 'kept.bin', hash)).status, 200);
@@ -320,7 +343,10 @@ describe('limits and persistence', () => {
       await new Promise((r) => setTimeout(r, 2100));
       second = await startDaemon(bus, { localStateDir: first.localStateDir, sysconfDir: first.sysconfDir, port: first.port });
       client = await connect(bus);
-      assert.deepEqual((await getItems(client)).map((i) => i.filename), ['long.txt']);
+      assert.deepEqual(
+        (await getItems(client)).map((i) => i.filename),
+        ['long.txt'],
+      );
     } finally {
       client.disconnect();
       await second?.cleanup();
@@ -338,12 +364,15 @@ describe('limits and persistence', () => {
  */
 export function callAs(uid, args, env = {}) {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [join(ROOT, 'test', 'lib', 'call-as.js'), ...args],
+    execFile(
+      process.execPath,
+      [join(ROOT, 'test', 'lib', 'call-as.js'), ...args],
       { uid, gid: uid, env: { ...process.env, ...bus.env, ...env } },
       (err, stdout, stderr) => {
         if (!stdout) reject(err ?? new Error(`call-as.js printed nothing: ${stderr}`));
         else resolve(JSON.parse(stdout));
-      });
+      },
+    );
   });
 }
 

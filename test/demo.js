@@ -17,7 +17,12 @@ const t0 = performance.now();
 let phaseStart = t0;
 const ms = (/** @type {number} */ from) => `${Math.round(performance.now() - from)} ms`;
 const say = (/** @type {string} */ text) => console.log(`[${(((performance.now() - t0) / 1000).toFixed(2)).padStart(6)} s] ${text}`);
-const indent = (/** @type {string} */ text) => text.trim().split('\n').map((line) => `           | ${line}`).join('\n');
+const indent = (/** @type {string} */ text) =>
+  text
+    .trim()
+    .split('\n')
+    .map((line) => `           | ${line}`)
+    .join('\n');
 const phaseDone = (/** @type {string} */ text) => {
   say(`${text} (${ms(phaseStart)})`);
   phaseStart = performance.now();
@@ -70,10 +75,15 @@ try {
   console.log(indent(published.stdout));
 
   say(`h2: asking its passimd for ${name} until Avahi has carried h1's advertisement over`);
-  const found = await waitFor(async () => {
-    const result = await h2.lookup(name, hash);
-    return result.status === 302 ? result : null;
-  }, `h2 to find ${name} on the LAN`, 20000, 100);
+  const found = await waitFor(
+    async () => {
+      const result = await h2.lookup(name, hash);
+      return result.status === 302 ? result : null;
+    },
+    `h2 to find ${name} on the LAN`,
+    20000,
+    100,
+  );
   phaseDone(`h2: found, passimd redirects to ${found.location}`);
 
   const cwd = await mkdtemp(join(scratch, 'h2-'));

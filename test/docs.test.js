@@ -11,12 +11,18 @@ import { PASSIMCTL, PASSIMD, ROOT } from './lib/harness.js';
 const run = promisify(execFile);
 const page = (/** @type {string} */ name) => readFile(join(ROOT, 'man', name), 'utf8');
 /** The text of a roff page with font escapes and hyphen escapes removed. */
-const plain = (/** @type {string} */ roff) => roff.replace(/\\f[BIRP]/g, '').replace(/\\-/g, '-').replace(/\\&/g, '');
+const plain = (/** @type {string} */ roff) =>
+  roff
+    .replace(/\\f[BIRP]/g, '')
+    .replace(/\\-/g, '-')
+    .replace(/\\&/g, '');
 
 test('every man page renders and lexgrog reads its NAME section', async () => {
   for (const name of ['passimd.8', 'passimctl.1', 'passim.conf.5']) {
     const path = join(ROOT, 'man', name);
-    const { stdout, stderr } = await run('man', ['--warnings', '-l', path], { env: { ...process.env, MANWIDTH: '80', MAN_KEEP_FORMATTING: '' } });
+    const { stdout, stderr } = await run('man', ['--warnings', '-l', path], {
+      env: { ...process.env, MANWIDTH: '80', MAN_KEEP_FORMATTING: '' },
+    });
     assert.ok(stdout.length > 500, `${name} renders`);
     assert.equal(stderr.trim(), '', `${name} renders without warnings`);
     // lexgrog prints the whatis line it found and exits non-zero when it cannot parse NAME.

@@ -1,14 +1,14 @@
 // What a broken or hostile local client can do to the daemon through the bus: nothing lasting.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ROOT, connect, startBus, startDaemon } from './lib/harness.js';
-import { runProcess, waitFor } from './lib/process.js';
+import { residentBytes, runProcess, waitFor } from './lib/process.js';
 import { INVALID_ARGS, LIMITS_EXCEEDED, PERMISSION_DENIED } from './lib/dbus-errors.js';
 import { call, fetchItem, getItems, publish } from './lib/passim.js';
 
@@ -18,14 +18,6 @@ const sha256 = (/** @type {string} */ data) => createHash('sha256').update(data)
 /** @param {number} pid */
 async function descriptorCount(pid) {
   return (await readdir(`/proc/${pid}/fd`)).length;
-}
-
-/** @param {number} pid */
-async function residentBytes(pid) {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const vmRss = /^VmRSS:\s+(\d+) kB/m.exec(status);
-  assert.ok(vmRss, `VmRSS in /proc/${pid}/status`);
-  return Number(vmRss[1]) * 1024;
 }
 
 describe('a hostile unprivileged client', () => {
@@ -69,9 +61,15 @@ describe('a hostile unprivileged client', () => {
     const fifo = join(scratch, 'never-ends.fifo');
     await promisify(execFile)('mkfifo', ['-m', '0666', fifo]);
 
-    const { code, stdout, stderr } = await runProcess(process.execPath, [join(ROOT, 'test', 'lib', 'hostile-client.js'), descriptorFile, fifo], {
-      uid: NOBODY, gid: NOBODY, env: { ...process.env, ...bus.env },
-    });
+    const { code, stdout, stderr } = await runProcess(
+      process.execPath,
+      [join(ROOT, 'test', 'lib', 'hostile-client.js'), descriptorFile, fifo],
+      {
+        uid: NOBODY,
+        gid: NOBODY,
+        env: { ...process.env, ...bus.env },
+      },
+    );
     assert.equal(code, 0, stderr);
     const report = JSON.parse(stdout);
     // Every call got an answer: the daemon never crashed or stopped reading.
@@ -89,7 +87,10 @@ describe('a hostile unprivileged client', () => {
       const start = process.hrtime.bigint();
       const items = await getItems(client);
       timings.push(Number(process.hrtime.bigint() - start) / 1e6);
-      assert.deepEqual(items.map((item) => item.filename), ['kept.txt']);
+      assert.deepEqual(
+        items.map((item) => item.filename),
+        ['kept.txt'],
+      );
     }
     timings.sort((a, b) => a - b);
     assert.ok(timings[2] < 100, `GetItems took ${timings.join(', ')} ms`);
@@ -141,10 +142,12 @@ describe('publishes that never finish', () => {
     const writers = fifos.map((fifo) => openSync(fifo, 'r+'));
     for (const writer of writers) writeSync(writer, 'partial ');
     const started = Date.now();
-    const stalled = fifos.map((fifo, i) => publish(client, fifo, { filename: `stalled-${i}.txt` }).then(
-      () => /** @type {const} */ ({ ok: true }),
-      (err) => /** @type {const} */ ({ ok: false, name: err.type, text: err.text }),
-    ));
+    const stalled = fifos.map((fifo, i) =>
+      publish(client, fifo, { filename: `stalled-${i}.txt` }).then(
+        () => /** @type {const} */ ({ ok: true }),
+        (err) => /** @type {const} */ ({ ok: false, name: err.type, text: err.text }),
+      ),
+    );
 
     // Meanwhile the file thread pool is free: downloads and another publish go through.
     const file = join(scratch, 'meanwhile.txt');
@@ -166,7 +169,10 @@ describe('publishes that never finish', () => {
   });
 
   test('a descriptor that is not a file, pipe or socket is refused', async () => {
-    const err = await publish(client, '/dev/zero', { filename: 'zero' }).then(() => null, (e) => e);
+    const err = await publish(client, '/dev/zero', { filename: 'zero' }).then(
+      () => null,
+      (e) => e,
+    );
     assert.equal(err?.type, INVALID_ARGS);
     assert.match(err.text, /character device/);
   });
@@ -177,7 +183,10 @@ describe('publishes that never finish', () => {
     const { openSync, writeSync, closeSync } = await import('node:fs');
     const writer = openSync(fifo, 'r+');
     writeSync(writer, 'x'.repeat(4096));
-    const pending = publish(client, fifo, { filename: 'sigterm.txt' }).then(() => null, (e) => e);
+    const pending = publish(client, fifo, { filename: 'sigterm.txt' }).then(
+      () => null,
+      (e) => e,
+    );
     await waitFor(async () => (await readdir(daemon.dataDir)).some((name) => name.startsWith('.passim-tmp-')), 'a temporary file');
     const started = Date.now();
     process.kill(daemon.pid, 'SIGTERM');
@@ -187,7 +196,10 @@ describe('publishes that never finish', () => {
     assert.equal(code, 0);
     assert.ok(took < 5000, `exit took ${took} ms`);
     assert.ok(await pending, 'the stalled publish was answered with an error');
-    assert.deepEqual((await readdir(daemon.dataDir)).filter((name) => name.startsWith('.passim-tmp-')), []);
+    assert.deepEqual(
+      (await readdir(daemon.dataDir)).filter((name) => name.startsWith('.passim-tmp-')),
+      [],
+    );
   });
 });
 

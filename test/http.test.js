@@ -68,18 +68,15 @@ async function startServer(discovery, webDir = join(root, 'no-web-dir'), isNeigh
  */
 function fetch(path, { method = 'GET', headers = {}, port = server.port } = {}) {
   return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port, path, method, headers, ca: credentials.cert, agent },
-      (res) => {
-        /** @type {Buffer[]} */
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), reusedSocket: req.reusedSocket }),
-        );
-        res.on('error', reject);
-      },
-    );
+    const req = request({ host: '127.0.0.1', port, path, method, headers, ca: credentials.cert, agent }, (res) => {
+      /** @type {Buffer[]} */
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), reusedSocket: req.reusedSocket }),
+      );
+      res.on('error', reject);
+    });
     req.on('error', reject);
     req.end();
   });
@@ -360,7 +357,13 @@ test('a hash found on a peer redirects there with 302', async () => {
   /** @type {string[]} */
   const asked = [];
   const peers = new Map([
-    ['b'.repeat(64), [{ address: '192.0.2.7', port: 27500 }, { address: '192.0.2.8', port: 1 }]],
+    [
+      'b'.repeat(64),
+      [
+        { address: '192.0.2.7', port: 27500 },
+        { address: '192.0.2.8', port: 1 },
+      ],
+    ],
     ['c'.repeat(64), [{ address: 'fe80::1%eth0', port: 27501 }]],
   ]);
   const discovery = {
@@ -371,7 +374,11 @@ test('a hash found on a peer redirects there with 302', async () => {
     },
   };
   // As if this machine had 192.0.2.0/24 and a link-local address on its link.
-  const redirecting = await startServer(discovery, undefined, (/** @type {string} */ address) => address.startsWith('192.0.2.') || address.startsWith('fe80::'));
+  const redirecting = await startServer(
+    discovery,
+    undefined,
+    (/** @type {string} */ address) => address.startsWith('192.0.2.') || address.startsWith('fe80::'),
+  );
   try {
     const v4 = await fetch(`/my%20file.cab?sha256=${'B'.repeat(64)}`, { port: redirecting.port });
     assert.equal(v4.status, 302);
@@ -387,7 +394,11 @@ test('a hash found on a peer redirects there with 302', async () => {
 });
 
 test('a redirect goes only to a neighbour: never loopback, never an address behind a router', async () => {
-  const hostile = [{ address: '127.0.0.1', port: 22 }, { address: '::1', port: 22 }, { address: '203.0.113.9', port: 27500 }];
+  const hostile = [
+    { address: '127.0.0.1', port: 22 },
+    { address: '::1', port: 22 },
+    { address: '203.0.113.9', port: 27500 },
+  ];
   const discovery = { find: async () => hostile };
   // The real rule, against this machine's real interfaces: none of these is on a link of ours.
   const redirecting = await startServer(discovery);
@@ -476,16 +487,18 @@ test('a large item: an aborted transfer does not count; full and ranged bodies a
   const item = await publish(content, 'big.img', { shareLimit: 10 });
   const url = `/big.img?sha256=${item.hash}`;
 
-  await /** @type {Promise<void>} */ (new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: server.port, path: url, ca: credentials.cert }, (res) => {
-      res.once('data', () => {
-        req.destroy();
-        resolve();
+  await /** @type {Promise<void>} */ (
+    new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: server.port, path: url, ca: credentials.cert }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
       });
-    });
-    req.on('error', (err) => ('code' in err && err.code === 'ECONNRESET' ? resolve() : reject(err)));
-    req.end();
-  }));
+      req.on('error', (err) => ('code' in err && err.code === 'ECONNRESET' ? resolve() : reject(err)));
+      req.end();
+    })
+  );
 
   const full = await fetch(url);
   assert.equal(full.status, 200);

@@ -51,7 +51,8 @@ test('install.sh refuses arguments instead of ignoring them, and installs nothin
   const destdir = await mkdtemp(join(tmpdir(), 'passim-destdir-'));
   t.after(() => rm(destdir, { recursive: true, force: true }));
   const install = await runProcess('sh', [join(ROOT, 'data', 'install.sh'), '--destdir', destdir], {
-    cwd: tmpdir(), env: { ...process.env, DESTDIR: destdir },
+    cwd: tmpdir(),
+    env: { ...process.env, DESTDIR: destdir },
   });
   assert.equal(install.code, 1);
   assert.match(install.stderr, /unexpected argument '--destdir': settings are environment variables/);
@@ -63,12 +64,20 @@ test('install.sh fails clearly when the target Node.js cannot load the native ad
   t.after(() => rm(destdir, { recursive: true, force: true }));
   // A Node.js of another ABI: it reports ABI 999 and fails to load any addon, as a real mismatch does.
   const otherNode = join(destdir, 'other-node');
-  await writeFile(otherNode, '#!/bin/sh\ncase "$1" in -p) echo 999 ;; *) echo "was compiled against a different Node.js version" >&2; exit 1 ;; esac\n', { mode: 0o755 });
+  await writeFile(
+    otherNode,
+    '#!/bin/sh\ncase "$1" in -p) echo 999 ;; *) echo "was compiled against a different Node.js version" >&2; exit 1 ;; esac\n',
+    { mode: 0o755 },
+  );
   const install = await runProcess('sh', [join(ROOT, 'data', 'install.sh')], {
-    cwd: tmpdir(), env: { ...process.env, DESTDIR: join(destdir, 'root'), PREFIX: '/usr', NODE: otherNode },
+    cwd: tmpdir(),
+    env: { ...process.env, DESTDIR: join(destdir, 'root'), PREFIX: '/usr', NODE: otherNode },
   });
   assert.equal(install.code, 1);
-  assert.match(install.stderr, new RegExp(`other-node \\(ABI 999\\) cannot load the usocket addon built by this machine's node \\(ABI ${process.versions.modules}\\)`));
+  assert.match(
+    install.stderr,
+    new RegExp(`other-node \\(ABI 999\\) cannot load the usocket addon built by this machine's node \\(ABI ${process.versions.modules}\\)`),
+  );
 });
 
 test('install.sh lays out the tree, and the installed passimd and passimctl publish and serve a file', async (t) => {
@@ -86,10 +95,15 @@ test('install.sh lays out the tree, and the installed passimd and passimctl publ
     assert.equal(info.mode & 0o777, mode, `${path} has mode ${(info.mode & 0o777).toString(8)}`);
   }
   // Every compiled module, none of the TypeScript or source maps.
-  const sources = (await readdir(join(ROOT, 'src'), { recursive: true })).filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, '.js'));
+  const sources = (await readdir(join(ROOT, 'src'), { recursive: true }))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.replace(/\.ts$/, '.js'));
   const installed = (await readdir(join(destdir, 'usr/lib/passim/dist'), { recursive: true })).filter((f) => f.endsWith('.js'));
   assert.deepEqual(installed.sort(), sources.sort());
-  assert.deepEqual((await readdir(join(destdir, 'usr/lib/passim/dist'), { recursive: true })).filter((f) => /\.(ts|map)$/.test(f)), []);
+  assert.deepEqual(
+    (await readdir(join(destdir, 'usr/lib/passim/dist'), { recursive: true })).filter((f) => /\.(ts|map)$/.test(f)),
+    [],
+  );
   // Production dependencies only, with the native addon usocket already built.
   const modules = join(destdir, 'usr/lib/passim/node_modules');
   for (const dependency of Object.keys(PACKAGE.dependencies)) assert.ok(await exists(join(modules, dependency)), dependency);
@@ -112,7 +126,10 @@ test('install.sh lays out the tree, and the installed passimd and passimctl publ
   t.after(() => daemon.cleanup());
   // It calls itself passimd, and runs the installed code: the native addon it mapped is the installed one.
   assert.equal((await readFile(`/proc/${daemon.pid}/comm`, 'utf8')).trim(), 'passimd');
-  assert.match(await readFile(`/proc/${daemon.pid}/maps`, 'utf8'), new RegExp(`${destdir}/usr/lib/passim/node_modules/usocket/build/Release/uwrap\\.node`));
+  assert.match(
+    await readFile(`/proc/${daemon.pid}/maps`, 'utf8'),
+    new RegExp(`${destdir}/usr/lib/passim/node_modules/usocket/build/Release/uwrap\\.node`),
+  );
 
   const env = { ...process.env, ...bus.env };
   const version = await runProcess(passimctl, ['--version'], { env });
@@ -131,7 +148,10 @@ test('install.sh lays out the tree, and the installed passimd and passimctl publ
 
   const status = await runProcess(passimctl, ['status', '--json'], { env });
   assert.equal(status.code, 0, status.stderr);
-  assert.deepEqual(JSON.parse(status.stdout).items.map((/** @type {{ hash: string }} */ i) => i.hash), [hash]);
+  assert.deepEqual(
+    JSON.parse(status.stdout).items.map((/** @type {{ hash: string }} */ i) => i.hash),
+    [hash],
+  );
 
   const fetched = await runProcess(process.execPath, [FETCH, `${daemon.uri}metadata.xml?sha256=${hash}`]);
   const reply = JSON.parse(fetched.stdout);
@@ -140,7 +160,11 @@ test('install.sh lays out the tree, and the installed passimd and passimctl publ
 });
 
 test('appstreamcli accepts the metainfo file', async () => {
-  const { code, stdout, stderr } = await runProcess('appstreamcli', ['validate', '--no-net', join(ROOT, 'data/org.freedesktop.Passim.metainfo.xml')]);
+  const { code, stdout, stderr } = await runProcess('appstreamcli', [
+    'validate',
+    '--no-net',
+    join(ROOT, 'data/org.freedesktop.Passim.metainfo.xml'),
+  ]);
   assert.equal(code, 0, stdout + stderr);
   const metainfo = await readFile(join(ROOT, 'data/org.freedesktop.Passim.metainfo.xml'), 'utf8');
   assert.match(metainfo, new RegExp(`<release version="${PACKAGE.version}"`));
@@ -167,8 +191,11 @@ async function complete(words) {
     '_passimctl',
     'printf "%s\\n" "${COMPREPLY[@]}"',
   ].join('\n');
-  const { code, stdout, stderr } = await runProcess('bash', ['--norc', '--noprofile', '-c', script,
-    join(ROOT, 'data/passimctl.bash-completion'), ...words], { env: { PATH: process.env.PATH } });
+  const { code, stdout, stderr } = await runProcess(
+    'bash',
+    ['--norc', '--noprofile', '-c', script, join(ROOT, 'data/passimctl.bash-completion'), ...words],
+    { env: { PATH: process.env.PATH } },
+  );
   assert.equal(code, 0, stderr);
   const [registration, ...candidates] = stdout.split('\n').filter(Boolean);
   assert.equal(registration, 'complete -o filenames -F _passimctl passimctl');
@@ -188,7 +215,8 @@ test('an installed passimd whose native addon does not load refuses to start, sa
   const destdir = await mkdtemp(join(tmpdir(), 'passim-destdir-'));
   t.after(() => rm(destdir, { recursive: true, force: true }));
   const install = await runProcess('sh', [join(ROOT, 'data', 'install.sh')], {
-    cwd: tmpdir(), env: { ...process.env, DESTDIR: destdir, PREFIX: '/usr', SYSCONFDIR: '/etc' },
+    cwd: tmpdir(),
+    env: { ...process.env, DESTDIR: destdir, PREFIX: '/usr', SYSCONFDIR: '/etc' },
   });
   assert.equal(install.code, 0, install.stderr);
   // What a Node.js of another ABI sees: the addon is there but cannot be loaded.

@@ -55,10 +55,14 @@ describe('LAN discovery through Avahi', () => {
    */
   function waitFound(from, file, peers, timeoutMs = 15000) {
     const addresses = peers.map((p) => p.address);
-    return waitFor(async () => {
-      const result = await from.lookup(file.name, file.hash);
-      return result.status === 302 && result.peer !== undefined && addresses.includes(result.peer) ? result : null;
-    }, `${from.name} to find ${file.name} on ${peers.map((p) => p.name).join(' or ')}`, timeoutMs);
+    return waitFor(
+      async () => {
+        const result = await from.lookup(file.name, file.hash);
+        return result.status === 302 && result.peer !== undefined && addresses.includes(result.peer) ? result : null;
+      },
+      `${from.name} to find ${file.name} on ${peers.map((p) => p.name).join(' or ')}`,
+      timeoutMs,
+    );
   }
 
   /**
@@ -68,8 +72,11 @@ describe('LAN discovery through Avahi', () => {
    * @param {number} [timeoutMs]
    */
   function waitNotFound(from, file, timeoutMs) {
-    return waitFor(async () => (await from.lookup(file.name, file.hash)).status === 404,
-      `${from.name} to get 404 for ${file.name}`, timeoutMs);
+    return waitFor(
+      async () => (await from.lookup(file.name, file.hash)).status === 404,
+      `${from.name} to get 404 for ${file.name}`,
+      timeoutMs,
+    );
   }
 
   const daemonOutputs = () => lan.hosts.map((h) => `--- passimd on ${h.name}:\n${h.daemon.output().slice(-6000)}`).join('\n');
@@ -97,8 +104,10 @@ describe('LAN discovery through Avahi', () => {
   lanTest('infrastructure: h2 sees a service that avahi-publish announces on h1', async () => {
     const publisher = h1.avahiPublish(['-s', '--subtype', '_probe._sub._passimtest._tcp', 'probe-h1', '_passimtest._tcp', '4321']);
     try {
-      const found = await waitFor(async () => (await h2.avahiBrowse('_probe._sub._passimtest._tcp'))
-        .find((e) => e.name === 'probe-h1'), 'h2 to browse the probe service of h1');
+      const found = await waitFor(
+        async () => (await h2.avahiBrowse('_probe._sub._passimtest._tcp')).find((e) => e.name === 'probe-h1'),
+        'h2 to browse the probe service of h1',
+      );
       assert.equal(found.address, h1.address);
       assert.equal(found.port, 4321);
     } finally {
@@ -112,11 +121,15 @@ describe('LAN discovery through Avahi', () => {
 
     // The wire format of the original: instance name = Name, our port, one subtype per item.
     const name = await getProperty(h1.client, 'Name');
-    const instance = await waitFor(async () => (await h2.avahiBrowse('_cache._tcp'))
-      .find((e) => e.name === name && e.address === h1.address), `h2 to browse h1's instance ${name}`);
+    const instance = await waitFor(
+      async () => (await h2.avahiBrowse('_cache._tcp')).find((e) => e.name === name && e.address === h1.address),
+      `h2 to browse h1's instance ${name}`,
+    );
     assert.equal(instance.port, PASSIM_PORT);
-    await waitFor(async () => (await h2.avahiBrowse(subtype(file.hash))).some((e) => e.address === h1.address),
-      `h2 to browse the subtype of ${file.name}`);
+    await waitFor(
+      async () => (await h2.avahiBrowse(subtype(file.hash))).some((e) => e.address === h1.address),
+      `h2 to browse the subtype of ${file.name}`,
+    );
 
     const found = await waitFound(h2, file, [h1]);
     assert.equal(found.location, `https://${h1.address}:${PASSIM_PORT}/${file.name}?sha256=${file.hash}`);
@@ -221,7 +234,11 @@ describe('LAN discovery through Avahi', () => {
       throw err;
     }
     await churn;
-    assert.equal(failures.length, 0, `${failures.length} of ${lookups} lookups of the old item failed, first ones: ${failures.slice(0, 15).join(', ')}`);
+    assert.equal(
+      failures.length,
+      0,
+      `${failures.length} of ${lookups} lookups of the old item failed, first ones: ${failures.slice(0, 15).join(', ')}`,
+    );
     await h1.unpublish(old.hash);
   });
 
@@ -250,8 +267,13 @@ describe('LAN discovery through Avahi', () => {
     let changed = 0;
     const onMessage = (/** @type {import('dbus-next').Message} */ msg) => {
       if (msg.path !== '/') return;
-      if (msg.interface === 'org.freedesktop.DBus.Properties' && msg.member === 'PropertiesChanged'
-        && msg.body[0] === 'org.freedesktop.Passim' && 'Status' in msg.body[1]) statuses.push(msg.body[1].Status.value);
+      if (
+        msg.interface === 'org.freedesktop.DBus.Properties' &&
+        msg.member === 'PropertiesChanged' &&
+        msg.body[0] === 'org.freedesktop.Passim' &&
+        'Status' in msg.body[1]
+      )
+        statuses.push(msg.body[1].Status.value);
       if (msg.interface === 'org.freedesktop.Passim' && msg.member === 'Changed') changed++;
     };
     const matchRules = [
@@ -311,19 +333,28 @@ describe('LAN discovery through Avahi', () => {
     const squatted = [name, `${name}-1`, `${name}-2`];
     const squatters = squatted.map((n) => h2.avahiPublish(['-s', n, '_cache._tcp', '1234']));
     try {
-      await waitFor(async () => {
-        const seen = (await h1.avahiBrowse('_cache._tcp')).filter((e) => e.address === h2.address).map((e) => e.name);
-        return squatted.every((n) => seen.includes(n));
-      }, `h1 to see h2's services named ${squatted.join(', ')}`);
+      await waitFor(
+        async () => {
+          const seen = (await h1.avahiBrowse('_cache._tcp')).filter((e) => e.address === h2.address).map((e) => e.name);
+          return squatted.every((n) => seen.includes(n));
+        },
+        `h1 to see h2's services named ${squatted.join(', ')}`,
+      );
       const file = await makeFile();
       await h3.publish(file.path, { filename: file.name });
-      const renamed = await waitFor(async () => {
-        const current = await getProperty(h3.client, 'Name');
-        return current !== name ? current : null;
-      }, 'h3 to take an alternative name', 15000);
+      const renamed = await waitFor(
+        async () => {
+          const current = await getProperty(h3.client, 'Name');
+          return current !== name ? current : null;
+        },
+        'h3 to take an alternative name',
+        15000,
+      );
       assert.ok(renamed.startsWith(name), `${renamed} is derived from ${name}`);
-      await waitFor(async () => (await h1.avahiBrowse('_cache._tcp')).some((e) => e.name.startsWith(renamed) && e.address === h3.address),
-        `h1 to see an instance of h3 named after ${renamed}`);
+      await waitFor(
+        async () => (await h1.avahiBrowse('_cache._tcp')).some((e) => e.name.startsWith(renamed) && e.address === h3.address),
+        `h1 to see an instance of h3 named after ${renamed}`,
+      );
       await waitFound(h1, file, [h3]);
       await h3.unpublish(file.hash);
     } finally {

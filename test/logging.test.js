@@ -37,7 +37,10 @@ async function logOf(name, journalStream) {
   await mkdir(etc);
   await writeFile(join(etc, 'passim.conf'), `[daemon]\nPort=${await freePort()}\n`);
   const env = {
-    ...process.env, ...bus.env, LOCALSTATEDIR: join(dir, `${name}-var`), SYSCONFDIR: etc,
+    ...process.env,
+    ...bus.env,
+    LOCALSTATEDIR: join(dir, `${name}-var`),
+    SYSCONFDIR: etc,
     JOURNAL_STREAM: journalStream === 'match' ? `${stat.dev}:${stat.ino}` : journalStream,
   };
   const child = spawn(process.execPath, [PASSIMD, '--verbose', '--insecure'], { env, stdio: ['ignore', 'ignore', fd] });
@@ -52,15 +55,30 @@ async function logOf(name, journalStream) {
 
 test('on the journal stream every line carries its priority', async () => {
   const lines = await logOf('journal', 'match');
-  assert.ok(lines.every((line) => /^<[3-7]>/.test(line)), lines.join('\n'));
-  assert.ok(lines.some((line) => /^<4>RUNNING WITH --insecure/.test(line)), 'the --insecure warning is priority 4');
-  assert.ok(lines.some((line) => /^<6>serving 0 items/.test(line)), 'information is priority 6');
-  assert.ok(lines.some((line) => /^<7>/.test(line)), '--verbose debug lines are priority 7');
+  assert.ok(
+    lines.every((line) => /^<[3-7]>/.test(line)),
+    lines.join('\n'),
+  );
+  assert.ok(
+    lines.some((line) => /^<4>RUNNING WITH --insecure/.test(line)),
+    'the --insecure warning is priority 4',
+  );
+  assert.ok(
+    lines.some((line) => /^<6>serving 0 items/.test(line)),
+    'information is priority 6',
+  );
+  assert.ok(
+    lines.some((line) => /^<7>/.test(line)),
+    '--verbose debug lines are priority 7',
+  );
 });
 
 test('elsewhere lines are plain, even with a JOURNAL_STREAM that is not stderr', async () => {
   const lines = await logOf('plain', '1:1');
-  assert.ok(lines.every((line) => line.startsWith('passimd: ')), lines.join('\n'));
+  assert.ok(
+    lines.every((line) => line.startsWith('passimd: ')),
+    lines.join('\n'),
+  );
   assert.ok(lines.some((line) => line.startsWith('passimd: warning: RUNNING WITH --insecure')));
   assert.ok(lines.some((line) => line.startsWith('passimd: debug: ')));
 });
@@ -72,13 +90,22 @@ test('on the journal stream a fatal configuration error and a lost bus are prior
   const etc = join(dir, 'fatal-etc');
   await mkdir(etc);
   await writeFile(join(etc, 'passim.conf'), '[daemon]\nPort=notaport\n');
-  const env = { ...process.env, ...bus.env, LOCALSTATEDIR: join(dir, 'fatal-var'), SYSCONFDIR: etc, JOURNAL_STREAM: `${stat.dev}:${stat.ino}` };
+  const env = {
+    ...process.env,
+    ...bus.env,
+    LOCALSTATEDIR: join(dir, 'fatal-var'),
+    SYSCONFDIR: etc,
+    JOURNAL_STREAM: `${stat.dev}:${stat.ino}`,
+  };
   const child = spawn(process.execPath, [PASSIMD], { env, stdio: ['ignore', 'ignore', fd] });
   closeSync(fd);
   const code = await new Promise((resolve) => child.once('exit', resolve));
   assert.equal(code, 1);
   const lines = (await readFile(logPath, 'utf8')).split('\n').filter(Boolean);
-  assert.ok(lines.some((line) => /^<3>.*passim\.conf.*Port/.test(line)), lines.join('\n'));
+  assert.ok(
+    lines.some((line) => /^<3>.*passim\.conf.*Port/.test(line)),
+    lines.join('\n'),
+  );
 
   // A bus that goes away: "lost the system bus" is an error too.
   const ownBus = await startBus();
@@ -87,7 +114,8 @@ test('on the journal stream a fatal configuration error and a lost bus are prior
   const busStat = fstatSync(busFd);
   await writeFile(join(etc, 'passim.conf'), `[daemon]\nPort=${await freePort()}\n`);
   const daemon = spawn(process.execPath, [PASSIMD, '--insecure'], {
-    env: { ...env, ...ownBus.env, JOURNAL_STREAM: `${busStat.dev}:${busStat.ino}` }, stdio: ['ignore', 'ignore', busFd],
+    env: { ...env, ...ownBus.env, JOURNAL_STREAM: `${busStat.dev}:${busStat.ino}` },
+    stdio: ['ignore', 'ignore', busFd],
   });
   closeSync(busFd);
   const exited = new Promise((resolve) => daemon.once('exit', resolve));
@@ -99,5 +127,8 @@ test('on the journal stream a fatal configuration error and a lost bus are prior
     await stopProcess(daemon);
   }
   const busLines = (await readFile(busLog, 'utf8')).split('\n').filter(Boolean);
-  assert.ok(busLines.some((line) => /^<3>shutting down: lost the system bus/.test(line)), busLines.join('\n'));
+  assert.ok(
+    busLines.some((line) => /^<3>shutting down: lost the system bus/.test(line)),
+    busLines.join('\n'),
+  );
 });

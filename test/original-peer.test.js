@@ -92,14 +92,25 @@ describe('our passimd and the original passimd (Debian unstable) on one LAN', ()
   async function curl(host, file, { follow, output = '/dev/null' }) {
     const url = `https://localhost:${PASSIM_PORT}/${file.name}?sha256=${file.hash}`;
     const r = await inRoot(host, '/usr/bin/curl', [
-      '-k', '-sS', '--noproxy', '*', '--max-time', '60', ...(follow ? ['-L'] : []),
-      '-o', output, '-w', '%{http_code} %{num_redirects} %{redirect_url} %{url_effective}', url,
+      '-k',
+      '-sS',
+      '--noproxy',
+      '*',
+      '--max-time',
+      '60',
+      ...(follow ? ['-L'] : []),
+      '-o',
+      output,
+      '-w',
+      '%{http_code} %{num_redirects} %{redirect_url} %{url_effective}',
+      url,
     ]);
     const [status, redirects, redirectUrl, effective] = r.stdout.trim().split(' ');
     return { code: r.code, stderr: r.stderr, status: Number(status), redirects: Number(redirects), redirectUrl, effective };
   }
 
-  const outputs = () => lan.hosts.map((h) => `--- passimd on ${h.name}${h === original ? ' (original)' : ''}:\n${h.daemon.output().slice(-5000)}`).join('\n');
+  const outputs = () =>
+    lan.hosts.map((h) => `--- passimd on ${h.name}${h === original ? ' (original)' : ''}:\n${h.daemon.output().slice(-5000)}`).join('\n');
 
   /**
    * A test whose failure report carries both daemons' output; fails early if one died.
@@ -109,7 +120,11 @@ describe('our passimd and the original passimd (Debian unstable) on one LAN', ()
   function peerTest(name, fn) {
     test(name, async () => {
       const owned = await Promise.all(lan.hosts.map((h) => nameHasOwner(h.client, 'org.freedesktop.Passim')));
-      assert.deepEqual(lan.hosts.filter((_, i) => !owned[i]).map((h) => h.name), [], 'both daemons still own their name');
+      assert.deepEqual(
+        lan.hosts.filter((_, i) => !owned[i]).map((h) => h.name),
+        [],
+        'both daemons still own their name',
+      );
       try {
         await fn();
       } catch (err) {
@@ -126,10 +141,15 @@ describe('our passimd and the original passimd (Debian unstable) on one LAN', ()
    * @param {import('./lib/lan.js').Host<EitherDaemon>} peer
    */
   function waitRedirect(host, file, peer) {
-    return waitFor(async () => {
-      const r = await curl(host, file, { follow: false });
-      return r.status >= 300 && r.status < 400 && r.redirectUrl && new URL(r.redirectUrl).hostname === peer.address ? r : null;
-    }, `${host.name}'s daemon to redirect ${file.name} to ${peer.name} (${peer.address})`, 30000, 500);
+    return waitFor(
+      async () => {
+        const r = await curl(host, file, { follow: false });
+        return r.status >= 300 && r.status < 400 && r.redirectUrl && new URL(r.redirectUrl).hostname === peer.address ? r : null;
+      },
+      `${host.name}'s daemon to redirect ${file.name} to ${peer.name} (${peer.address})`,
+      30000,
+      500,
+    );
   }
 
   // Published once, fetched by several tests below.
@@ -187,7 +207,7 @@ describe('our passimd and the original passimd (Debian unstable) on one LAN', ()
     assert.equal(sha256(await readFile(join(dir.path, fromOurs.name))), fromOurs.hash);
   });
 
-  peerTest('the original passim download on h2, through our daemon, saves h1\'s file with a verified hash', async () => {
+  peerTest("the original passim download on h2, through our daemon, saves h1's file with a verified hash", async () => {
     await waitRedirect(ours, fromOriginal, original);
     const dir = await downloadDir();
     const r = await inRoot(ours, '/usr/bin/passim', ['download', fromOriginal.name, fromOriginal.hash], { cwd: dir.inRoot });
@@ -206,7 +226,7 @@ describe('our passimd and the original passimd (Debian unstable) on one LAN', ()
     assert.equal(sha256(await readFile(join(dir.path, fromOurs.name))), fromOurs.hash);
   });
 
-  peerTest('passimctl download on h2 gets h1\'s file from the original daemon', async () => {
+  peerTest("passimctl download on h2 gets h1's file from the original daemon", async () => {
     await waitRedirect(ours, fromOriginal, original);
     const dir = await downloadDir();
     const r = await ours.cli(['download', fromOriginal.name, fromOriginal.hash], { cwd: dir.path });

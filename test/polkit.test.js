@@ -105,12 +105,15 @@ function callAsUser(args, { interactive = false } = {}) {
   if (interactive) env.PASSIM_INTERACTIVE = '1';
   else delete env.PASSIM_INTERACTIVE;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [join(ROOT, 'test', 'lib', 'call-as.js'), ...args],
+    execFile(
+      process.execPath,
+      [join(ROOT, 'test', 'lib', 'call-as.js'), ...args],
       { uid: user.uid, gid: user.gid, env, timeout: 20000 },
       (err, stdout, stderr) => {
         if (!stdout) reject(err ?? new Error(`call-as.js printed nothing: ${stderr}`));
         else resolve(JSON.parse(stdout));
-      });
+      },
+    );
   });
 }
 
@@ -119,8 +122,9 @@ function callAsUser(args, { interactive = false } = {}) {
  * @param {Record<string, string>} results action ID → polkit.Result name
  */
 function groupRule(results) {
-  const lines = Object.entries(results).map(([actionId, result]) =>
-    `  if (action.id == "${actionId}" && subject.isInGroup("${user.name}")) return polkit.Result.${result};`);
+  const lines = Object.entries(results).map(
+    ([actionId, result]) => `  if (action.id == "${actionId}" && subject.isInGroup("${user.name}")) return polkit.Result.${result};`,
+  );
   return `polkit.addRule(function(action, subject) {\n${lines.join('\n')}\n});\n`;
 }
 
@@ -190,7 +194,10 @@ describe('with polkitd running', () => {
     const path = await writeScratch('cli.txt', 'by cli');
     const r = await runCli(bus, ['publish', path], { uid: user.uid, gid: user.gid, cwd: scratch });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^Permission denied: Not authorized to publish files: an administrator must allow org\.freedesktop\.passim\.publish$/m);
+    assert.match(
+      r.stderr,
+      /^Permission denied: Not authorized to publish files: an administrator must allow org\.freedesktop\.passim\.publish$/m,
+    );
     assert.match(r.stderr, /as root .*polkit rule/);
     assert.deepEqual(await listData(), []);
   });
@@ -260,7 +267,11 @@ describe('passimd running as the passim user, as the service does', () => {
     folders = await unprivilegedFolders(passim);
     await daemon.cleanup(); // one daemon owns the bus name at a time
     unprivileged = await startDaemon(bus, {
-      insecure: false, uid: passim.uid, gid: passim.gid, localStateDir: folders.localStateDir, sysconfDir: folders.sysconfDir,
+      insecure: false,
+      uid: passim.uid,
+      gid: passim.gid,
+      localStateDir: folders.localStateDir,
+      sysconfDir: folders.sysconfDir,
     });
     rootClient = await connect(bus);
   });
@@ -271,7 +282,7 @@ describe('passimd running as the passim user, as the service does', () => {
     daemon = await startDaemon(bus, { insecure: false });
   });
 
-  test('polkitd answers it about other users\' calls: root publishes, a plain user is refused, a rule delegates', async () => {
+  test("polkitd answers it about other users' calls: root publishes, a plain user is refused, a rule delegates", async () => {
     const path = await writeScratch('as-passim.txt', 'published through a daemon running as passim');
     const hash = sha256('published through a daemon running as passim');
     await publish(rootClient, path, { filename: 'as-passim.txt' });
@@ -295,8 +306,10 @@ describe('with polkitd running but our policy not installed', () => {
   test('root may publish under the root-only rule, logged once, and the user may not', async () => {
     await removePolicy();
     try {
-      await waitFor(async () => (await run('pkaction', [], { env: { ...process.env, ...bus.env } })).stdout.includes(PUBLISH) === false,
-        'polkitd to forget the passim actions');
+      await waitFor(
+        async () => (await run('pkaction', [], { env: { ...process.env, ...bus.env } })).stdout.includes(PUBLISH) === false,
+        'polkitd to forget the passim actions',
+      );
       const path = await writeScratch('unknown-action.txt', 'no policy installed');
       await publish(client, path, { filename: 'unknown-action.txt' });
       const userFile = await writeScratch('unknown-action-user.txt', 'no policy, a user');
@@ -307,8 +320,10 @@ describe('with polkitd running but our policy not installed', () => {
       await call(client, 'Unpublish', 's', [sha256('no policy installed')]);
     } finally {
       removePolicy = await installPolicy();
-      await waitFor(async () => (await run('pkaction', [], { env: { ...process.env, ...bus.env } })).stdout.includes(PUBLISH),
-        'polkitd to load the passim actions again');
+      await waitFor(
+        async () => (await run('pkaction', [], { env: { ...process.env, ...bus.env } })).stdout.includes(PUBLISH),
+        'polkitd to load the passim actions again',
+      );
     }
   });
 });

@@ -52,7 +52,7 @@ function realClients(daemonOptions) {
    * @typedef {{ name: string, path: string, inRoot: string, content: Buffer, hash: string }} WorkFile
    */
   const ctx = {
-    ...(/** @type {Started} */ ({})),
+    .../** @type {Started} */ ({}),
     files: 0,
     async setUp() {
       ctx.root = requireRoot(SID_ROOT);
@@ -62,10 +62,16 @@ function realClients(daemonOptions) {
       ctx.monitor = await startErrorMonitor(ctx.bus);
       ctx.work = await mkdtemp(join(tmpdir(), 'passim-real-clients-'));
       await chmod(ctx.work, 0o755);
-      const reply = await ctx.client.call(new dbus.Message({
-        destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus',
-        member: 'GetNameOwner', signature: 's', body: ['org.freedesktop.Passim'],
-      }));
+      const reply = await ctx.client.call(
+        new dbus.Message({
+          destination: 'org.freedesktop.DBus',
+          path: '/org/freedesktop/DBus',
+          interface: 'org.freedesktop.DBus',
+          member: 'GetNameOwner',
+          signature: 's',
+          body: ['org.freedesktop.Passim'],
+        }),
+      );
       assert.ok(reply, 'GetNameOwner answered');
       ctx.daemonName = reply.body[0];
     },
@@ -138,13 +144,19 @@ function realClients(daemonOptions) {
       const before = ctx.monitor.errors().length;
       await fn();
       await ctx.monitor.sync();
-      return ctx.monitor.errors().slice(before).filter((e) => e.sender === ctx.daemonName).map(({ name, text }) => ({ name, text }));
+      return ctx.monitor
+        .errors()
+        .slice(before)
+        .filter((e) => e.sender === ctx.daemonName)
+        .map(({ name, text }) => ({ name, text }));
     },
     /** Fails the coming test at once, with the daemon's output, when an earlier one killed our passimd. */
     assertAlive() {
       const { child } = ctx.daemon;
-      assert.ok(child.exitCode === null && child.signalCode === null,
-        `our passimd died in an earlier test (${child.exitCode ?? child.signalCode}):\n${ctx.daemon.output().slice(-3000)}`);
+      assert.ok(
+        child.exitCode === null && child.signalCode === null,
+        `our passimd died in an earlier test (${child.exitCode ?? child.signalCode}):\n${ctx.daemon.output().slice(-3000)}`,
+      );
     },
     /** @param {string} hash */
     async item(hash) {
@@ -181,9 +193,15 @@ describe('the original passim tool (Debian unstable) against our passimd', () =>
     const r = await ctx.passim(['--help']);
     assert.equal(r.code, 0, r.stderr);
     // Command lines are indented by two and start with a lowercase word; `  passim [OPTION…]` is the usage line.
-    const commands = [...r.stdout.matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]).filter((c) => c !== 'passim').sort();
-    assert.deepEqual(commands, ['download', 'dump', 'publish', 'status', 'unpublish'],
-      `a new command in the original tool needs a test here:\n${r.stdout}`);
+    const commands = [...r.stdout.matchAll(/^ {2}([a-z]+)\b/gm)]
+      .map((m) => m[1])
+      .filter((c) => c !== 'passim')
+      .sort();
+    assert.deepEqual(
+      commands,
+      ['download', 'dump', 'publish', 'status', 'unpublish'],
+      `a new command in the original tool needs a test here:\n${r.stdout}`,
+    );
     assert.match(r.stdout, /--next-reboot/);
     assert.match(r.stdout, /--version/);
   });
@@ -267,11 +285,17 @@ describe('the original passim tool (Debian unstable) against our passimd', () =>
     const storeBefore = await ctx.storeFiles();
     /** @type {import('./lib/process.js').RunResult | undefined} */
     let r;
-    const errors = await ctx.daemonErrors(async () => { r = await ctx.passim(['publish', file.inRoot]); });
+    const errors = await ctx.daemonErrors(async () => {
+      r = await ctx.passim(['publish', file.inRoot]);
+    });
     assert.ok(r);
     assert.equal(r.code, 1, r.stdout);
     assert.match(r.stderr, new RegExp(file.hash), 'the message names the hash');
-    assert.deepEqual(errors.map((e) => e.name), [EXISTS], `errors sent: ${JSON.stringify(errors)}`);
+    assert.deepEqual(
+      errors.map((e) => e.name),
+      [EXISTS],
+      `errors sent: ${JSON.stringify(errors)}`,
+    );
     assert.deepEqual(await ctx.storeFiles(), storeBefore);
     await ctx.assertServed(file);
   });
@@ -283,16 +307,26 @@ describe('the original passim tool (Debian unstable) against our passimd', () =>
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`Unpublished: ${file.hash}`));
     assert.equal(await ctx.item(file.hash), undefined);
-    assert.equal((await ctx.storeFiles()).some((f) => f.startsWith(file.hash)), false, 'the store no longer holds it');
+    assert.equal(
+      (await ctx.storeFiles()).some((f) => f.startsWith(file.hash)),
+      false,
+      'the store no longer holds it',
+    );
     assert.equal((await fetchItem(ctx.daemon.port, file.name, file.hash)).status, 404);
 
     /** @type {import('./lib/process.js').RunResult | undefined} */
     let again;
-    const errors = await ctx.daemonErrors(async () => { again = await ctx.passim(['unpublish', file.hash]); });
+    const errors = await ctx.daemonErrors(async () => {
+      again = await ctx.passim(['unpublish', file.hash]);
+    });
     assert.ok(again);
     assert.equal(again.code, 1, again.stdout);
     assert.match(again.stderr, new RegExp(file.hash));
-    assert.deepEqual(errors.map((e) => e.name), [NOT_FOUND], `errors sent: ${JSON.stringify(errors)}`);
+    assert.deepEqual(
+      errors.map((e) => e.name),
+      [NOT_FOUND],
+      `errors sent: ${JSON.stringify(errors)}`,
+    );
   });
 
   test('passim publish of a file over MaxItemSize: exit 1, G_IO_ERROR_INVALID_DATA, nothing stored', async () => {
@@ -300,10 +334,16 @@ describe('the original passim tool (Debian unstable) against our passimd', () =>
     const storeBefore = await ctx.storeFiles();
     /** @type {import('./lib/process.js').RunResult | undefined} */
     let r;
-    const errors = await ctx.daemonErrors(async () => { r = await ctx.passim(['publish', file.inRoot]); });
+    const errors = await ctx.daemonErrors(async () => {
+      r = await ctx.passim(['publish', file.inRoot]);
+    });
     assert.ok(r);
     assert.equal(r.code, 1, r.stdout);
-    assert.deepEqual(errors.map((e) => e.name), [INVALID_DATA], `errors sent: ${JSON.stringify(errors)}`);
+    assert.deepEqual(
+      errors.map((e) => e.name),
+      [INVALID_DATA],
+      `errors sent: ${JSON.stringify(errors)}`,
+    );
     assert.equal(await ctx.item(file.hash), undefined);
     assert.deepEqual(await ctx.storeFiles(), storeBefore, 'no file (not even a partial one) is left in the store');
   });
@@ -338,7 +378,7 @@ describe('libpassim (Debian unstable, through GObject introspection) against our
     assert.match(info.library_version, /^0\.1\.\d+$/);
   });
 
-  test('publish from a GFile with basename, max-age and share-limit (the handle is libpassim\'s raw fd number)', async () => {
+  test("publish from a GFile with basename, max-age and share-limit (the handle is libpassim's raw fd number)", async () => {
     const file = await ctx.makeFile('from-file.bin', 32 * 1024);
     const answer = await ctx.libpassim(['publish-file', file.inRoot, 'renamed.bin', '900', '2']);
     assert.ok(answer.ok, `${JSON.stringify(answer)}\n${ctx.daemon.output().slice(-2000)}`);
@@ -365,7 +405,10 @@ describe('libpassim (Debian unstable, through GObject introspection) against our
     assert.equal(answer.ok, false, 'the second publish fails');
     assert.equal(answer.error.matches.exists, true, `error.matches(G_IO_ERROR, G_IO_ERROR_EXISTS): ${JSON.stringify(answer.error)}`);
     assert.equal(answer.error.domain, 'g-io-error-quark');
-    assert.deepEqual(errors.map((e) => e.name), [EXISTS]);
+    assert.deepEqual(
+      errors.map((e) => e.name),
+      [EXISTS],
+    );
     await ctx.assertServed(file);
   });
 
@@ -442,22 +485,32 @@ describe('libpassim (Debian unstable, through GObject introspection) against our
 
     /** @type {LibpassimAnswer | undefined} */
     let again;
-    const errors = await ctx.daemonErrors(async () => { again = await ctx.libpassim(['unpublish', file.hash]); });
+    const errors = await ctx.daemonErrors(async () => {
+      again = await ctx.libpassim(['unpublish', file.hash]);
+    });
     assert.ok(again);
     assert.equal(again.ok, false);
     assert.equal(again.error.matches.not_found, true, JSON.stringify(again.error));
-    assert.deepEqual(errors.map((e) => e.name), [NOT_FOUND]);
+    assert.deepEqual(
+      errors.map((e) => e.name),
+      [NOT_FOUND],
+    );
   });
 
   test('an item without a basename is refused with org.freedesktop.DBus.Error.InvalidArgs', async () => {
     const file = await ctx.makeFile('nameless.bin');
     /** @type {LibpassimAnswer | undefined} */
     let answer;
-    const errors = await ctx.daemonErrors(async () => { answer = await ctx.libpassim(['publish-stream', file.inRoot, '']); });
+    const errors = await ctx.daemonErrors(async () => {
+      answer = await ctx.libpassim(['publish-stream', file.inRoot, '']);
+    });
     assert.ok(answer);
     assert.equal(answer.ok, false);
     assert.equal(answer.error.dbus_matches.invalid_args, true, JSON.stringify(answer.error));
-    assert.deepEqual(errors.map((e) => e.name), [INVALID_ARGS]);
+    assert.deepEqual(
+      errors.map((e) => e.name),
+      [INVALID_ARGS],
+    );
     assert.equal(await ctx.item(file.hash), undefined);
   });
 
@@ -466,11 +519,16 @@ describe('libpassim (Debian unstable, through GObject introspection) against our
     const storeBefore = await ctx.storeFiles();
     /** @type {LibpassimAnswer | undefined} */
     let answer;
-    const errors = await ctx.daemonErrors(async () => { answer = await ctx.libpassim(['publish-bytes', file.inRoot, file.name]); });
+    const errors = await ctx.daemonErrors(async () => {
+      answer = await ctx.libpassim(['publish-bytes', file.inRoot, file.name]);
+    });
     assert.ok(answer);
     assert.equal(answer.ok, false);
     assert.equal(answer.error.matches.invalid_data, true, JSON.stringify(answer.error));
-    assert.deepEqual(errors.map((e) => e.name), [INVALID_DATA]);
+    assert.deepEqual(
+      errors.map((e) => e.name),
+      [INVALID_DATA],
+    );
     assert.deepEqual(await ctx.storeFiles(), storeBefore);
   });
 });
@@ -488,11 +546,17 @@ describe('the original tools as an unprivileged user (uid 65534) against our pas
     const storeBefore = await ctx.storeFiles();
     /** @type {import('./lib/process.js').RunResult | undefined} */
     let r;
-    const errors = await ctx.daemonErrors(async () => { r = await ctx.passim(['publish', file.inRoot], nobody); });
+    const errors = await ctx.daemonErrors(async () => {
+      r = await ctx.passim(['publish', file.inRoot], nobody);
+    });
     assert.ok(r);
     assert.equal(r.code, 1, r.stdout);
     assert.notEqual(r.stderr.trim(), '', 'the tool prints the reason');
-    assert.deepEqual(errors.map((e) => e.name), [PERMISSION_DENIED], `errors sent: ${JSON.stringify(errors)}`);
+    assert.deepEqual(
+      errors.map((e) => e.name),
+      [PERMISSION_DENIED],
+      `errors sent: ${JSON.stringify(errors)}`,
+    );
     assert.equal(await ctx.item(file.hash), undefined);
     assert.deepEqual(await ctx.storeFiles(), storeBefore);
   });
@@ -511,10 +575,16 @@ describe('the original tools as an unprivileged user (uid 65534) against our pas
     assert.equal(published.code, 0, `root may publish without polkit:\n${published.stderr}`);
     /** @type {import('./lib/process.js').RunResult | undefined} */
     let r;
-    const errors = await ctx.daemonErrors(async () => { r = await ctx.passim(['unpublish', file.hash], nobody); });
+    const errors = await ctx.daemonErrors(async () => {
+      r = await ctx.passim(['unpublish', file.hash], nobody);
+    });
     assert.ok(r);
     assert.equal(r.code, 1, r.stdout);
-    assert.deepEqual(errors.map((e) => e.name), [PERMISSION_DENIED], `errors sent: ${JSON.stringify(errors)}`);
+    assert.deepEqual(
+      errors.map((e) => e.name),
+      [PERMISSION_DENIED],
+      `errors sent: ${JSON.stringify(errors)}`,
+    );
     assert.ok(await ctx.item(file.hash), 'the item is still published');
     await ctx.assertServed(file);
 

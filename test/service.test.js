@@ -61,7 +61,10 @@ function section(text, name) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     const header = /^\[(.+)\]$/.exec(line);
-    if (header) { current = header[1]; continue; }
+    if (header) {
+      current = header[1];
+      continue;
+    }
     if (current !== name) continue;
     const eq = line.indexOf('=');
     const key = line.slice(0, eq);
@@ -106,9 +109,22 @@ test('passim.service has the directives of the issue and no MemoryDenyWriteExecu
   assert.equal(one('RestrictAddressFamilies'), 'AF_UNIX AF_INET AF_INET6 AF_NETLINK');
   assert.equal(one('CapabilityBoundingSet'), '');
   assert.ok(service.get('SystemCallFilter')?.includes('@system-service'));
-  for (const key of ['NoNewPrivileges', 'PrivateTmp', 'PrivateDevices', 'ProtectHome', 'ProtectKernelTunables',
-    'ProtectKernelModules', 'ProtectKernelLogs', 'ProtectControlGroups', 'ProtectClock', 'ProtectHostname',
-    'RestrictNamespaces', 'RestrictRealtime', 'RestrictSUIDSGID', 'LockPersonality']) {
+  for (const key of [
+    'NoNewPrivileges',
+    'PrivateTmp',
+    'PrivateDevices',
+    'ProtectHome',
+    'ProtectKernelTunables',
+    'ProtectKernelModules',
+    'ProtectKernelLogs',
+    'ProtectControlGroups',
+    'ProtectClock',
+    'ProtectHostname',
+    'RestrictNamespaces',
+    'RestrictRealtime',
+    'RestrictSUIDSGID',
+    'LockPersonality',
+  ]) {
     assert.equal(one(key), 'yes', key);
   }
   assert.equal(one('ProtectSystem'), 'strict');
@@ -118,7 +134,7 @@ test('passim.service has the directives of the issue and no MemoryDenyWriteExecu
   assert.match(text, /#.*MemoryDenyWriteExecute[^\n]*\n#[^\n]*V8|#[^\n]*MemoryDenyWriteExecute[^\n]*V8/);
 });
 
-test('systemd-analyze verifies the unit, and its exposure is not worse than the original unit\'s', async () => {
+test("systemd-analyze verifies the unit, and its exposure is not worse than the original unit's", async () => {
   const dir = await mkdtemp(join(tmpdir(), 'passim-unit-'));
   try {
     const ours = await unitCopy(dir);
@@ -194,7 +210,11 @@ test('passimd runs as the passim user: root publishes, the store and key belong 
   const bus = await startBus();
   cleanups.push(() => bus.stop());
   const daemon = await startDaemon(bus, {
-    insecure: false, uid: ids.uid, gid: ids.gid, localStateDir, sysconfDir,
+    insecure: false,
+    uid: ids.uid,
+    gid: ids.gid,
+    localStateDir,
+    sysconfDir,
   });
   cleanups.push(() => daemon.cleanup());
 
@@ -205,7 +225,10 @@ test('passimd runs as the passim user: root publishes, the store and key belong 
   try {
     await publish(client, source, { filename: 'firmware.cab' });
     const items = await getItems(client);
-    assert.deepEqual(items.map((i) => i.hash), [hash]);
+    assert.deepEqual(
+      items.map((i) => i.hash),
+      [hash],
+    );
   } finally {
     client.disconnect();
   }

@@ -9,21 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ROOT, connect, startBus, startDaemon } from './lib/harness.js';
-import { waitFor } from './lib/process.js';
+import { residentBytes, waitFor } from './lib/process.js';
 import { createLan, nsExec } from './lib/netns.js';
 import { getItems, publish } from './lib/passim.js';
 
 const FETCH = join(ROOT, 'test', 'lib', 'fetch.js');
 const sha256 = (/** @type {string | Buffer} */ data) => createHash('sha256').update(data).digest('hex');
 const MiB = 1024 * 1024;
-
-/** @param {number} pid */
-async function residentBytes(pid) {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const vmRss = /^VmRSS:\s+(\d+) kB/m.exec(status);
-  assert.ok(vmRss, `VmRSS in /proc/${pid}/status`);
-  return Number(vmRss[1]) * 1024;
-}
 
 describe('serving limits', () => {
   /** @type {import('./lib/netns.js').NamespaceLan} */
@@ -83,7 +75,12 @@ describe('serving limits', () => {
    * @param {string} [range]
    */
   async function fetchFrom(host, address, path, range) {
-    const { stdout } = await nsExec(host.ns, process.execPath, [FETCH, `https://${address}:${daemon.port}${path}`, 'GET', ...(range ? [range] : [])]);
+    const { stdout } = await nsExec(host.ns, process.execPath, [
+      FETCH,
+      `https://${address}:${daemon.port}${path}`,
+      'GET',
+      ...(range ? [range] : []),
+    ]);
     return JSON.parse(stdout);
   }
 
@@ -206,9 +203,15 @@ describe('serving limits', () => {
     assert.ok(got.size < content.length, `${got.size} of ${content.length} bytes arrived`);
     assert.equal(got.ended, false, 'the connection was cut');
     // Withdrawn at once, checked again and deleted.
-    assert.equal((await getItems(client)).some((i) => i.hash === hash), false, 'no longer listed');
-    await waitFor(async () => new RegExp(`DELTE hash=${hash}.*reason=corrupt`).test(await readFile(daemon.auditLog, 'utf8')),
-      'the corrupt item to be deleted');
+    assert.equal(
+      (await getItems(client)).some((i) => i.hash === hash),
+      false,
+      'no longer listed',
+    );
+    await waitFor(
+      async () => new RegExp(`DELTE hash=${hash}.*reason=corrupt`).test(await readFile(daemon.auditLog, 'utf8')),
+      'the corrupt item to be deleted',
+    );
     assert.equal((await fetchFrom(server, '127.0.0.1', `/corrupt.bin?sha256=${hash}`)).status, 404);
     assert.match(daemon.output(), /does not hold|no longer matches/);
   });

@@ -15,7 +15,6 @@ const sha256 = (/** @type {string} */ data) => createHash('sha256').update(data)
 /** A whole second, so that the nanosecond mtime can be put back exactly. */
 const MTIME = 1_700_000_000;
 
-
 /**
  * GetItems by filename.
  * @typedef {Record<string, Record<string, any>>} ItemsByName
@@ -32,10 +31,15 @@ const byName = (items) => Object.fromEntries(items.map((item) => [item.filename,
  * @param {(items: ItemsByName) => unknown} check
  * @param {string} what
  */
-const itemsUntil = (client, check, what) => waitFor(async () => {
-  const items = byName(await getItems(client));
-  return check(items) ? items : undefined;
-}, what, 5000);
+const itemsUntil = (client, check, what) =>
+  waitFor(
+    async () => {
+      const items = byName(await getItems(client));
+      return check(items) ? items : undefined;
+    },
+    what,
+    5000,
+  );
 
 /** @type {import('./lib/harness.js').Bus} */
 let bus;

@@ -32,7 +32,12 @@ async function setup(t) {
   const auditLogPath = join(root, 'log', 'passim', 'audit.log');
   /** @type {string[]} */
   const warnings = [];
-  const log = { debug() {}, info() {}, warn: (/** @type {string} */ m) => warnings.push(m), error: (/** @type {string} */ m) => warnings.push(m) };
+  const log = {
+    debug() {},
+    info() {},
+    warn: (/** @type {string} */ m) => warnings.push(m),
+    error: (/** @type {string} */ m) => warnings.push(m),
+  };
   const open = (maxItemSize = 100 * 1024 * 1024) => Store.open({ dataDir, auditLogPath, maxItemSize, log });
   const files = async () => (await readdir(dataDir)).sort();
   const audit = async () =>
@@ -87,7 +92,10 @@ test('publish a small file: name, content, xattr bytes, item, audit line', async
   store.on('changed', () => changed++);
 
   const before = Math.floor(Date.now() / 1000);
-  const item = await store.publish(createReadStream(source), opts('firmware.cab', { maxAge: 0x01020304, shareLimit: 7, shareCount: 2, cmdline: 'fwupdmgr' }));
+  const item = await store.publish(
+    createReadStream(source),
+    opts('firmware.cab', { maxAge: 0x01020304, shareLimit: 7, shareCount: 2, cmdline: 'fwupdmgr' }),
+  );
   const hash = sha256(content);
   const path = join(s.dataDir, `${hash}-firmware.cab`);
   assert.deepEqual(await s.files(), [`${hash}-firmware.cab`]);
@@ -224,7 +232,12 @@ test('a full disk leaves nothing', async (t) => {
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'passim-test', small]);
   // Unmounted in the test itself: after-hooks run in registration order, and the folder removal comes first.
   try {
-    const store = await Store.open({ dataDir: join(small, 'data'), auditLogPath: s.auditLogPath, maxItemSize: 1 << 30, log: { debug() {}, info() {}, warn() {}, error() {} } });
+    const store = await Store.open({
+      dataDir: join(small, 'data'),
+      auditLogPath: s.auditLogPath,
+      maxItemSize: 1 << 30,
+      log: { debug() {}, info() {}, warn() {}, error() {} },
+    });
     await assert.rejects(store.publish(Readable.from([Buffer.alloc(1 << 20)]), opts('huge')), (err) => {
       assert.ok(err instanceof PassimError);
       assert.equal(err.kind, 'internal');
@@ -285,7 +298,10 @@ test('unpublish removes file and item; unknown hash is not-found naming it', asy
 test('reopen: items, attributes, share-count and savings survive', async (t) => {
   const s = await setup(t);
   const store = await s.open();
-  const item = await store.publish(Readable.from([Buffer.alloc(4096, 7)]), opts('keep.bin', { maxAge: 5000, shareLimit: 3, cmdline: 'gnome-software' }));
+  const item = await store.publish(
+    Readable.from([Buffer.alloc(4096, 7)]),
+    opts('keep.bin', { maxAge: 5000, shareLimit: 3, cmdline: 'gnome-software' }),
+  );
   await store.recordShare(item.hash, '192.168.1.20');
   assert.equal(store.downloadSaving, 4096);
 
@@ -344,7 +360,10 @@ test('malformed xattr, junk names, symlink, fifo and folder are skipped; the sto
   await writeFile(join(s.dataDir, `${'A'.repeat(64)}-upper`), 'x');
 
   const store = await s.open();
-  assert.deepEqual(store.list().map((i) => i.basename), ['good']);
+  assert.deepEqual(
+    store.list().map((i) => i.basename),
+    ['good'],
+  );
   assert.equal(store.get(bad.hash), undefined);
   assert.equal(store.get(badCount.hash), undefined);
   assert.ok(s.warnings.some((w) => w.includes(bad.path) && w.includes('user.max_age')));
@@ -431,10 +450,13 @@ test('expiry: at open and by expire()', async (t) => {
   assert.equal(store.get(item.hash), undefined);
   assert.deepEqual(await s.files(), [`${keep.hash}-long`]);
   const deletions = (await s.audit()).filter((e) => e.type === 'DELTE');
-  assert.deepEqual(deletions.map((e) => [e.fields.get('hash'), e.fields.get('reason')]), [
-    [old.hash, 'expired'],
-    [item.hash, 'expired'],
-  ]);
+  assert.deepEqual(
+    deletions.map((e) => [e.fields.get('hash'), e.fields.get('reason')]),
+    [
+      [old.hash, 'expired'],
+      [item.hash, 'expired'],
+    ],
+  );
 });
 
 test('recordShare counts, logs and deletes at the share-limit', async (t) => {

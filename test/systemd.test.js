@@ -69,7 +69,8 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
     assert.equal(result.code, 0, describeRun(argv.join(' '), result));
     return result.stdout;
   }
-  const show = async (/** @type {string} */ property) => (await ok(['systemctl', 'show', '-p', property, '--value', 'passim.service'])).trim();
+  const show = async (/** @type {string} */ property) =>
+    (await ok(['systemctl', 'show', '-p', property, '--value', 'passim.service'])).trim();
   /**
    * Writes a file into the container (through /proc/PID/root) readable by everyone.
    * @param {string} path
@@ -93,10 +94,15 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
   async function waitForStatus(what, timeoutMs = 60000) {
     /** @type {import('./lib/process.js').RunResult | undefined} */
     let last;
-    await waitFor(async () => {
-      last = await run(['passimctl', 'status']);
-      return last.code === 0;
-    }, what, timeoutMs, 500).catch(async (err) => {
+    await waitFor(
+      async () => {
+        last = await run(['passimctl', 'status']);
+        return last.code === 0;
+      },
+      what,
+      timeoutMs,
+      500,
+    ).catch(async (err) => {
       const journal = await run(['journalctl', '--no-pager', '-n', '40', '-u', 'passim', '-u', 'dbus']);
       throw new Error(`${err.message}\n${describeRun('passimctl status', last)}\n--- journal:\n${journal.stdout}`);
     });
@@ -136,9 +142,12 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
     // The distribution's node must be able to load what install.sh copied (the usocket addon was built by
     // this machine's node for its ABI).
     const versions = JSON.parse(await ok(['node', '-p', 'JSON.stringify(process.versions)']));
-    assert.equal(versions.modules, process.versions.modules,
-      `the root's node ${versions.node} has ABI ${versions.modules}, but node_modules was built by node ${process.versions.node} `
-      + `(ABI ${process.versions.modules}): its native addons cannot load; install.sh must rebuild them for NODE or refuse`);
+    assert.equal(
+      versions.modules,
+      process.versions.modules,
+      `the root's node ${versions.node} has ABI ${versions.modules}, but node_modules was built by node ${process.versions.node} ` +
+        `(ABI ${process.versions.modules}): its native addons cannot load; install.sh must rebuild them for NODE or refuse`,
+    );
     await ok(['node', '-e', 'require("/usr/lib/passim/node_modules/usocket")']);
 
     // What README.md (Installing) says to run after installing.
@@ -157,8 +166,10 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
     if (!container) return;
     await container.stop();
     const { prepared, running, stopped } = container.timings;
-    console.log(`systemd test: whole run ${Date.now() - started} ms (overlay and install.sh ${prepared} ms, `
-      + `booted after ${running} ms, powered off and removed after ${stopped} ms)`);
+    console.log(
+      `systemd test: whole run ${Date.now() - started} ms (overlay and install.sh ${prepared} ms, ` +
+        `booted after ${running} ms, powered off and removed after ${stopped} ms)`,
+    );
   });
 
   test('the unit is active and its main process runs as the passim user', async () => {
@@ -203,7 +214,7 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
 
   test('a plain user is refused by polkit with a clear message', async () => {
     await ok(['useradd', '--create-home', 'plainuser']);
-    const content = 'a plain user\'s file\n';
+    const content = "a plain user's file\n";
     await putFile(`${FILES}/plain.txt`, content);
     const refused = await run(['passimctl', 'publish', `${FILES}/plain.txt`], { user: 'plainuser' });
     assert.notEqual(refused.code, 0, describeRun('passimctl publish (as plainuser)', refused));
@@ -217,20 +228,28 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
     await ok(['groupadd', 'updaters']);
     await ok(['useradd', '--create-home', '--groups', 'updaters', 'updater']);
     // README.md's example, word for word.
-    await putFile('/etc/polkit-1/rules.d/50-passim-updaters.rules', `polkit.addRule(function (action, subject) {
+    await putFile(
+      '/etc/polkit-1/rules.d/50-passim-updaters.rules',
+      `polkit.addRule(function (action, subject) {
   if (action.id == "org.freedesktop.passim.publish" && subject.isInGroup("updaters"))
     return polkit.Result.YES;
 });
-`);
+`,
+    );
     const content = 'published by a member of updaters\n';
     await putFile(`${FILES}/delegated.txt`, content);
     // polkitd picks up rules.d changes by itself (inotify); give it a moment.
     /** @type {import('./lib/process.js').RunResult | undefined} */
     let last;
-    await waitFor(async () => {
-      last = await run(['passimctl', 'publish', `${FILES}/delegated.txt`], { user: 'updater' });
-      return last.code === 0;
-    }, 'the updaters rule to let updater publish', 20000, 500).catch((err) => {
+    await waitFor(
+      async () => {
+        last = await run(['passimctl', 'publish', `${FILES}/delegated.txt`], { user: 'updater' });
+        return last.code === 0;
+      },
+      'the updaters rule to let updater publish',
+      20000,
+      500,
+    ).catch((err) => {
       throw new Error(`${err.message}\n${describeRun('passimctl publish (as updater)', last)}`);
     });
     assert.ok(last);
@@ -244,8 +263,17 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
   test('D-Bus activation starts the stopped service', async () => {
     await ok(['systemctl', 'stop', 'passim']);
     assert.equal(await show('ActiveState'), 'inactive');
-    const activated = await run(['busctl', 'call', 'org.freedesktop.Passim', '/', 'org.freedesktop.DBus.Properties',
-      'Get', 'ss', 'org.freedesktop.Passim', 'DaemonVersion']);
+    const activated = await run([
+      'busctl',
+      'call',
+      'org.freedesktop.Passim',
+      '/',
+      'org.freedesktop.DBus.Properties',
+      'Get',
+      'ss',
+      'org.freedesktop.Passim',
+      'DaemonVersion',
+    ]);
     assert.equal(activated.code, 0, describeRun('busctl call (activation)', activated));
     const version = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')).version;
     assert.equal(activated.stdout.trim(), `v s "${version}"`);
@@ -274,8 +302,22 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
       rounds.push(took);
       if (took > 5000) {
         // Slow but not failed: show why.
-        const journal = await run(['journalctl', '--no-pager', '-o', 'short-monotonic', '--since', since,
-          '-u', 'passim', '-u', 'dbus', '-u', 'polkit', '-u', 'avahi-daemon']);
+        const journal = await run([
+          'journalctl',
+          '--no-pager',
+          '-o',
+          'short-monotonic',
+          '--since',
+          since,
+          '-u',
+          'passim',
+          '-u',
+          'dbus',
+          '-u',
+          'polkit',
+          '-u',
+          'avahi-daemon',
+        ]);
         console.log(`systemd test: dbus restart #${round} took ${took} ms until passimctl status answered:\n${journal.stdout}`);
       }
       assert.equal(await show('ActiveState'), 'active');
@@ -296,16 +338,43 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
       assert.notEqual(restart.code, 0, describeRun('systemctl restart passim (Port=notaport)', restart));
       /** @type {import('./lib/process.js').RunResult | undefined} */
       let errors;
-      await waitFor(async () => {
-        errors = await run(['journalctl', '--no-pager', '-o', 'cat', '-p', 'err', '-u', 'passim', '--since', since]);
-        return /Port=notaport/.test(errors.stdout);
-      }, 'the configuration error in `journalctl -p err -u passim`', 10000, 500).catch(async (err) => {
-        const all = await run(['journalctl', '--no-pager', '-o', 'short-monotonic', '--output-fields=PRIORITY,MESSAGE',
-          '-u', 'passim', '--since', since]);
-        const verbose = await run(['journalctl', '--no-pager', '-o', 'json', '--output-fields=PRIORITY,MESSAGE',
-          '-u', 'passim', '--since', since, '-g', 'notaport']);
-        throw new Error(`${err.message}\n--- journalctl -p err -u passim:\n${errors?.stdout}`
-          + `--- journalctl -u passim:\n${all.stdout}--- its priorities:\n${verbose.stdout}`);
+      await waitFor(
+        async () => {
+          errors = await run(['journalctl', '--no-pager', '-o', 'cat', '-p', 'err', '-u', 'passim', '--since', since]);
+          return /Port=notaport/.test(errors.stdout);
+        },
+        'the configuration error in `journalctl -p err -u passim`',
+        10000,
+        500,
+      ).catch(async (err) => {
+        const all = await run([
+          'journalctl',
+          '--no-pager',
+          '-o',
+          'short-monotonic',
+          '--output-fields=PRIORITY,MESSAGE',
+          '-u',
+          'passim',
+          '--since',
+          since,
+        ]);
+        const verbose = await run([
+          'journalctl',
+          '--no-pager',
+          '-o',
+          'json',
+          '--output-fields=PRIORITY,MESSAGE',
+          '-u',
+          'passim',
+          '--since',
+          since,
+          '-g',
+          'notaport',
+        ]);
+        throw new Error(
+          `${err.message}\n--- journalctl -p err -u passim:\n${errors?.stdout}` +
+            `--- journalctl -u passim:\n${all.stdout}--- its priorities:\n${verbose.stdout}`,
+        );
       });
       assert.ok(errors);
       assert.match(errors.stdout, /\/etc\/passim\.conf.*Port=notaport/);
@@ -328,7 +397,7 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
 
   test('no seccomp kill in the journal', async () => {
     const journal = await ok(['journalctl', '--no-pager', '-o', 'short-monotonic']);
-    assert.match(journal, /passimd\[\d+\]: serving \d+ items/, 'the journal has none of passimd\'s lines: nothing to check');
+    assert.match(journal, /passimd\[\d+\]: serving \d+ items/, "the journal has none of passimd's lines: nothing to check");
     const killed = journal.split('\n').filter((line) => /SECCOMP|audit: type=1326|code=killed, status=31\/SYS/.test(line));
     assert.deepEqual(killed, []);
     assert.doesNotMatch(await show('ExecMainStatus'), /^31$/);

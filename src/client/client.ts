@@ -2,7 +2,14 @@
 // A typed client of the org.freedesktop.Passim API, the TypeScript counterpart of libpassim.
 import { Attribute, BUS_NAME, INTERFACE, OBJECT_PATH } from '../shared/api.js';
 import {
-  MessageFlag, PROPERTIES_INTERFACE, Variant, callMethod, connectSystemBus, dbusErrorOf, isNobodyAnswered, type MessageBus,
+  MessageFlag,
+  PROPERTIES_INTERFACE,
+  Variant,
+  callMethod,
+  connectSystemBus,
+  dbusErrorOf,
+  isNobodyAnswered,
+  type MessageBus,
 } from '../shared/dbus/bus.js';
 import { PassimError, errnoCode, errorKindOfDBusName } from '../shared/errors.js';
 import { ItemFlags, type Item } from '../shared/item.js';
@@ -121,8 +128,9 @@ export class PassimClient {
   /** Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS or the default socket) with unix-fd passing. */
   static async connect(): Promise<PassimClient> {
     try {
-      const bus = await withTimeout(connectSystemBus({ passDescriptors: true }), CALL_TIMEOUT_MS,
-        () => unreachable('timed out connecting to the system bus'));
+      const bus = await withTimeout(connectSystemBus({ passDescriptors: true }), CALL_TIMEOUT_MS, () =>
+        unreachable('timed out connecting to the system bus'),
+      );
       return new PassimClient(bus);
     } catch (err) {
       throw err instanceof PassimError ? err : unreachable(reasonOf(err), err);
@@ -135,7 +143,13 @@ export class PassimClient {
       const flags = options.interactive ? MessageFlag.ALLOW_INTERACTIVE_AUTHORIZATION : 0;
       const reply = Promise.race([
         callMethod(this.bus, {
-          destination: BUS_NAME, path: OBJECT_PATH, interface: options.interface ?? INTERFACE, member, signature, body, flags,
+          destination: BUS_NAME,
+          path: OBJECT_PATH,
+          interface: options.interface ?? INTERFACE,
+          member,
+          signature,
+          body,
+          flags,
         }),
         this.broken,
       ]);
@@ -148,7 +162,8 @@ export class PassimClient {
 
   async getProperties(): Promise<DaemonProperties> {
     const [props] = await this.call('GetAll', 's', [INTERFACE], {
-      interface: PROPERTIES_INTERFACE, timeoutMs: CALL_TIMEOUT_MS,
+      interface: PROPERTIES_INTERFACE,
+      timeoutMs: CALL_TIMEOUT_MS,
     });
     if (!isDict(props)) throw new PassimError('internal', 'unexpected reply to GetAll');
     return {

@@ -81,7 +81,11 @@ export async function download(name: string, hashArg: string): Promise<void> {
   const temp = join(process.cwd(), `.passimctl-${hash.slice(0, 16)}-${randomBytes(4).toString('hex')}.part`);
   const onInterrupt = (): void => {
     bar?.clear();
-    try { unlinkSync(temp); } catch { /* not created yet */ }
+    try {
+      unlinkSync(temp);
+    } catch {
+      /* not created yet */
+    }
     process.exit(130);
   };
   process.once('SIGINT', onInterrupt);
@@ -118,9 +122,11 @@ export async function download(name: string, hashArg: string): Promise<void> {
     if (err instanceof PassimError) throw err;
     throw new PassimError('internal', `Download of ${name} failed: ${(err as Error).message}`, { cause: err });
   } finally {
-    if (!kept) await unlink(temp).catch((err: unknown) => { if (errnoCode(err) !== 'ENOENT') throw err; });
+    if (!kept)
+      await unlink(temp).catch((err: unknown) => {
+        if (errnoCode(err) !== 'ENOENT') throw err;
+      });
     process.removeListener('SIGINT', onInterrupt);
     process.removeListener('SIGTERM', onInterrupt);
   }
 }
-

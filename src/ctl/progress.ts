@@ -6,7 +6,10 @@ import { formatSize } from '../shared/format.js';
 export class ProgressBar {
   private shown = -1;
 
-  constructor(private readonly label: string, private readonly total: number) {}
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+  ) {}
 
   update(done: number): void {
     const percent = Math.min(100, Math.floor((done * 100) / this.total));

@@ -25,8 +25,12 @@ async function hashFile(path: string, signal: AbortSignal): Promise<string> {
   return hash.digest('hex');
 }
 
-export async function publish(file: string, maxAgeArg: string | undefined, maxShareArg: string | undefined,
-  nextReboot: boolean): Promise<void> {
+export async function publish(
+  file: string,
+  maxAgeArg: string | undefined,
+  maxShareArg: string | undefined,
+  nextReboot: boolean,
+): Promise<void> {
   const maxAge = parseU32(maxAgeArg, 'MAX-AGE');
   const shareLimit = parseU32(maxShareArg, 'MAX-SHARE');
   const filename = pathBasename(file);
@@ -67,4 +71,3 @@ export async function unpublish(hash: string): Promise<void> {
   await withClient((client) => client.unpublish(hash, { interactive }));
   process.stdout.write(`Unpublished: ${hash}\n`);
 }
-

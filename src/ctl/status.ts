@@ -64,4 +64,3 @@ export async function status(json: boolean): Promise<void> {
     printStatus(props, items);
   }
 }
-

@@ -73,7 +73,10 @@ export class PolkitAuthorizer implements Authorizer {
   /** Whether polkitd knew our actions at the last failed check; logged when that changes. */
   private actionsKnown = true;
 
-  constructor(private readonly bus: MessageBus, private readonly log: Logger) {
+  constructor(
+    private readonly bus: MessageBus,
+    private readonly log: Logger,
+  ) {
     this.fallback = new RootOnlyAuthorizer(bus);
   }
 
@@ -82,19 +85,29 @@ export class PolkitAuthorizer implements Authorizer {
     let result: AuthorizationResult;
     try {
       // No timeout: with user interaction, polkit answers only once the person has typed a password.
-      result = parseResult(await callMethod(this.bus, {
-        destination: POLKIT_NAME, path: POLKIT_PATH, interface: POLKIT_INTERFACE,
-        member: 'CheckAuthorization', signature: '(sa{sv})sa{ss}us',
-        body: [
-          ['system-bus-name', { name: new Variant('s', caller.sender) }],
-          actionId, {}, caller.interactive ? ALLOW_USER_INTERACTION : 0, '',
-        ],
-      }));
+      result = parseResult(
+        await callMethod(this.bus, {
+          destination: POLKIT_NAME,
+          path: POLKIT_PATH,
+          interface: POLKIT_INTERFACE,
+          member: 'CheckAuthorization',
+          signature: '(sa{sv})sa{ss}us',
+          body: [
+            ['system-bus-name', { name: new Variant('s', caller.sender) }],
+            actionId,
+            {},
+            caller.interactive ? ALLOW_USER_INTERACTION : 0,
+            '',
+          ],
+        }),
+      );
     } catch (err) {
       const dbusError = dbusErrorOf(err);
       if (dbusError && isNobodyAnswered(dbusError.name)) {
         if (this.reachable !== false) {
-          this.log.warn(`polkit is not available (${dbusError.text || dbusError.name}): only root may publish and unpublish until it is back`);
+          this.log.warn(
+            `polkit is not available (${dbusError.text || dbusError.name}): only root may publish and unpublish until it is back`,
+          );
           this.reachable = false;
         }
         return this.fallback.authorize(action, caller);
@@ -104,7 +117,9 @@ export class PolkitAuthorizer implements Authorizer {
       // it does not know, which is the same as polkitd being absent.
       if (dbusError && !(await this.actionRegistered(actionId))) {
         if (this.actionsKnown) {
-          this.log.warn(`polkit does not know ${actionId} (is org.freedesktop.passim.policy installed?): only root may publish and unpublish until it does`);
+          this.log.warn(
+            `polkit does not know ${actionId} (is org.freedesktop.passim.policy installed?): only root may publish and unpublish until it does`,
+          );
           this.actionsKnown = false;
         }
         return this.fallback.authorize(action, caller);
@@ -120,26 +135,36 @@ export class PolkitAuthorizer implements Authorizer {
 
     if (result.isAuthorized) return;
     if (result.isChallenge && !caller.interactive) {
-      throw new PassimError('interactive-authorization-required',
-        `Authentication is required to ${VERBS[action]} (${actionId}), but the call did not allow interactive authorization`);
+      throw new PassimError(
+        'interactive-authorization-required',
+        `Authentication is required to ${VERBS[action]} (${actionId}), but the call did not allow interactive authorization`,
+      );
     }
     if (result.details['polkit.dismissed']) {
-      throw new PassimError('access-denied', `Not authorized to ${VERBS[action]}: the authentication request for ${actionId} was dismissed`);
+      throw new PassimError(
+        'access-denied',
+        `Not authorized to ${VERBS[action]}: the authentication request for ${actionId} was dismissed`,
+      );
     }
     if (result.isChallenge) {
-      throw new PassimError('access-denied',
-        `Not authorized to ${VERBS[action]}: ${actionId} needs authentication, which did not succeed (no polkit authentication agent, or a wrong password)`);
+      throw new PassimError(
+        'access-denied',
+        `Not authorized to ${VERBS[action]}: ${actionId} needs authentication, which did not succeed (no polkit authentication agent, or a wrong password)`,
+      );
     }
     throw new PassimError('access-denied', `Not authorized to ${VERBS[action]}: an administrator must allow ${actionId}`);
   }
-
 
   /** Whether polkitd has the action registered (EnumerateActions is open to every caller); false if it cannot say. */
   private async actionRegistered(actionId: string): Promise<boolean> {
     try {
       const [actions] = await callMethod(this.bus, {
-        destination: POLKIT_NAME, path: POLKIT_PATH, interface: POLKIT_INTERFACE,
-        member: 'EnumerateActions', signature: 's', body: [''],
+        destination: POLKIT_NAME,
+        path: POLKIT_PATH,
+        interface: POLKIT_INTERFACE,
+        member: 'EnumerateActions',
+        signature: 's',
+        body: [''],
       });
       return Array.isArray(actions) && actions.some((entry) => Array.isArray(entry) && entry[0] === actionId);
     } catch {

@@ -59,7 +59,15 @@ export const DEFAULT_PORT = 27500;
 
 /** The keys of the [daemon] group; anything else is warned about and ignored. */
 export const CONFIG_KEYS = [
-  'Port', 'IPv6', 'Path', 'MaxItemSize', 'Cooldown', 'CarbonCost', 'MaxUploadRate', 'MaxConnections', 'MaxStorageSize',
+  'Port',
+  'IPv6',
+  'Path',
+  'MaxItemSize',
+  'Cooldown',
+  'CarbonCost',
+  'MaxUploadRate',
+  'MaxConnections',
+  'MaxStorageSize',
 ] as const;
 type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -99,7 +107,13 @@ function badGroupName(name: string): boolean {
   }
   return false;
 }
-const ESCAPES = new Map([['s', ' '], ['n', '\n'], ['t', '\t'], ['r', '\r'], ['\\', '\\']]);
+const ESCAPES = new Map([
+  ['s', ' '],
+  ['n', '\n'],
+  ['t', '\t'],
+  ['r', '\r'],
+  ['\\', '\\'],
+]);
 
 /** g_key_file_parse_value_as_string: `\s \n \t \r \\`; any other escape, or `\` at the end, is an error. */
 function unescapeValue(value: string, key: string, where: string): string {
@@ -143,7 +157,10 @@ export function parseKeyFile(text: string, source: string): KeyFile {
     const key = line.slice(0, eq).replace(TRAILING_SPACE, '');
     if (!current) throw new PassimError('invalid-argument', `${where}: key "${key}" outside any [group]`);
     if (!KEY_NAME.test(key)) throw new PassimError('invalid-argument', `${where}: invalid key name "${key}"`);
-    const value = line.slice(eq + 1).replace(LEADING_SPACE, '').replace(TRAILING_SPACE, '');
+    const value = line
+      .slice(eq + 1)
+      .replace(LEADING_SPACE, '')
+      .replace(TRAILING_SPACE, '');
     if (key === 'Encoding' && current === first && value.toUpperCase() !== 'UTF-8') {
       throw new PassimError('invalid-argument', `${where}: unsupported encoding "${value}", only UTF-8`);
     }
@@ -195,7 +212,8 @@ export function configFromKeyFile(text: string, source: string, paths: Paths, lo
         break;
       case 'MaxItemSize': {
         const size = parseInteger(value, key, source);
-        if (size <= 0 || !Number.isSafeInteger(size)) log.warn(`${source}: MaxItemSize=${value} is out of range, using ${config.maxItemSize}`);
+        if (size <= 0 || !Number.isSafeInteger(size))
+          log.warn(`${source}: MaxItemSize=${value} is out of range, using ${config.maxItemSize}`);
         else config.maxItemSize = size;
         break;
       }
@@ -215,7 +233,8 @@ export function configFromKeyFile(text: string, source: string, paths: Paths, lo
       }
       case 'MaxConnections': {
         const connections = parseInteger(value, key, source);
-        if (connections < 1 || connections > 65536) log.warn(`${source}: MaxConnections=${value} is out of range 1-65536, using ${config.maxConnections}`);
+        if (connections < 1 || connections > 65536)
+          log.warn(`${source}: MaxConnections=${value} is out of range 1-65536, using ${config.maxConnections}`);
         else config.maxConnections = connections;
         break;
       }

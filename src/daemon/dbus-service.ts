@@ -5,8 +5,15 @@ import type { Readable } from 'node:stream';
 import type { Authorizer, Action } from './authorization.js';
 import { Attribute, BUS_NAME, INTERFACE, OBJECT_PATH, Status } from '../shared/api.js';
 import {
-  INTROSPECTABLE_INTERFACE as INTROSPECTABLE, Message, MessageFlag, MessageType, PROPERTIES_INTERFACE as PROPERTIES, Variant,
-  connectionProcessId, errorReply, type MessageBus,
+  INTROSPECTABLE_INTERFACE as INTROSPECTABLE,
+  Message,
+  MessageFlag,
+  MessageType,
+  PROPERTIES_INTERFACE as PROPERTIES,
+  Variant,
+  connectionProcessId,
+  errorReply,
+  type MessageBus,
 } from '../shared/dbus/bus.js';
 import { claimDescriptors, closeDescriptors } from '../shared/dbus/dbus-next-patches.js';
 import { PassimError, toPassimError } from '../shared/errors.js';
@@ -146,7 +153,7 @@ export class PassimService {
       Name: new Variant('s', this.name),
       Status: new Variant('u', this.status),
       DownloadSaving: new Variant('t', BigInt(saving)),
-      CarbonSaving: new Variant('d', (saving / (1024 * 1024)) * carbonCost / 1024),
+      CarbonSaving: new Variant('d', ((saving / (1024 * 1024)) * carbonCost) / 1024),
       MaxUploadRate: new Variant('t', BigInt(limits.maxUploadRate)),
       MaxConnections: new Variant('u', limits.maxConnections),
       MaxStorageSize: new Variant('t', BigInt(limits.maxStorageSize)),

@@ -77,7 +77,11 @@ async function main(): Promise<void> {
   }
 
   const store = await Store.open({
-    dataDir: config.dataDir, maxItemSize: config.maxItemSize, maxStorageSize: config.maxStorageSize, auditLogPath: paths.auditLog, log,
+    dataDir: config.dataDir,
+    maxItemSize: config.maxItemSize,
+    maxStorageSize: config.maxStorageSize,
+    auditLogPath: paths.auditLog,
+    log,
   });
   const statics = new StaticDirs({ confDir: paths.staticConfDir, store, log });
   await statics.start();
@@ -87,7 +91,10 @@ async function main(): Promise<void> {
     process.exit(1);
   };
   const bus = await connectSystemBus({
-    passDescriptors: true, maxBodyBytes: MAX_INCOMING_BODY_BYTES, log, onDisconnect: (reason) => onBusGone(reason),
+    passDescriptors: true,
+    maxBodyBytes: MAX_INCOMING_BODY_BYTES,
+    log,
+    onDisconnect: (reason) => onBusGone(reason),
   });
 
   const avahi = new Avahi(bus, log);
@@ -110,7 +117,14 @@ async function main(): Promise<void> {
 
   // Enabled items are advertised unless the network is metered; disabled (next-reboot) items never are.
   const advertise = (): void => {
-    advertiser.update(network.metered ? [] : store.list().filter((item) => !isDisabled(item)).map((item) => item.hash));
+    advertiser.update(
+      network.metered
+        ? []
+        : store
+            .list()
+            .filter((item) => !isDisabled(item))
+            .map((item) => item.hash),
+    );
   };
   store.on('changed', (change) => {
     if (change !== 'shared') advertise();

@@ -1,7 +1,16 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // NetworkManager's Metered property: advertising stops on a connection that costs money per byte.
 import { EventEmitter } from 'node:events';
-import { type Message, MessageType, PROPERTIES_INTERFACE, addMatch, callMethod, nameOwnerChange, watchNameOwner, type MessageBus } from '../shared/dbus/bus.js';
+import {
+  type Message,
+  MessageType,
+  PROPERTIES_INTERFACE,
+  addMatch,
+  callMethod,
+  nameOwnerChange,
+  watchNameOwner,
+  type MessageBus,
+} from '../shared/dbus/bus.js';
 import type { Logger } from '../shared/log.js';
 
 const NM_NAME = 'org.freedesktop.NetworkManager';
@@ -33,7 +42,10 @@ export class NetworkMonitor extends EventEmitter<NetworkMonitorEvents> {
   async start(): Promise<void> {
     this.bus.on('message', this.onMessage);
     await watchNameOwner(this.bus, NM_NAME);
-    await addMatch(this.bus, `type='signal',sender='${NM_NAME}',path='${NM_PATH}',interface='${PROPERTIES_INTERFACE}',member='PropertiesChanged'`);
+    await addMatch(
+      this.bus,
+      `type='signal',sender='${NM_NAME}',path='${NM_PATH}',interface='${PROPERTIES_INTERFACE}',member='PropertiesChanged'`,
+    );
     await this.refresh();
   }
 
@@ -44,7 +56,12 @@ export class NetworkMonitor extends EventEmitter<NetworkMonitorEvents> {
   private async refresh(): Promise<void> {
     try {
       const [variant] = await callMethod(this.bus, {
-        destination: NM_NAME, path: NM_PATH, interface: PROPERTIES_INTERFACE, member: 'Get', signature: 'ss', body: [NM_NAME, 'Metered'],
+        destination: NM_NAME,
+        path: NM_PATH,
+        interface: PROPERTIES_INTERFACE,
+        member: 'Get',
+        signature: 'ss',
+        body: [NM_NAME, 'Metered'],
       });
       this.set(METERED_VALUES.has(Number((variant as { value: unknown }).value)));
     } catch (err) {
@@ -57,7 +74,12 @@ export class NetworkMonitor extends EventEmitter<NetworkMonitorEvents> {
     if (msg.type !== MessageType.SIGNAL) return;
     if (nameOwnerChange(msg, NM_NAME) !== undefined) {
       void this.refresh();
-    } else if (msg.path === NM_PATH && msg.interface === PROPERTIES_INTERFACE && msg.member === 'PropertiesChanged' && msg.body[0] === NM_NAME) {
+    } else if (
+      msg.path === NM_PATH &&
+      msg.interface === PROPERTIES_INTERFACE &&
+      msg.member === 'PropertiesChanged' &&
+      msg.body[0] === NM_NAME
+    ) {
       const changed = msg.body[1] as Record<string, { value: unknown }>;
       if (changed.Metered !== undefined) this.set(METERED_VALUES.has(Number(changed.Metered.value)));
     }

@@ -37,7 +37,10 @@ export interface ProgramSpec {
 
 /** Bad usage: the message is for the user, with the usage to show next to it. */
 export class UsageError extends PassimError {
-  constructor(message: string, readonly usage: string) {
+  constructor(
+    message: string,
+    readonly usage: string,
+  ) {
     super('invalid-argument', message);
   }
 }
@@ -106,7 +109,9 @@ export function parseCommandLine(spec: ProgramSpec, argv: string[]): ParsedComma
     throw new UsageError(`Unknown command: ${commandName}`, helpText(spec));
   }
   const options = [...spec.options, ...(command?.options ?? []), HELP];
-  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: ReturnType<typeof optionsConfig>; strict: true; allowPositionals: boolean }>>;
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; options: ReturnType<typeof optionsConfig>; strict: true; allowPositionals: boolean }>
+  >;
   try {
     parsed = parseArgs({ args: argv, options: optionsConfig(options), strict: true, allowPositionals: spec.commands !== undefined });
   } catch (err) {
@@ -119,7 +124,10 @@ export function parseCommandLine(spec: ProgramSpec, argv: string[]): ParsedComma
   if (command) {
     const required = command.args.filter((a) => !a.optional).length;
     if (positionals.length < required) {
-      const missing = command.args.slice(positionals.length).filter((a) => !a.optional).map((a) => a.name);
+      const missing = command.args
+        .slice(positionals.length)
+        .filter((a) => !a.optional)
+        .map((a) => a.name);
       throw new UsageError(`Missing argument: ${missing.join(', ')}`, helpText(spec, command));
     }
     if (positionals.length > command.args.length) {

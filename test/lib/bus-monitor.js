@@ -29,7 +29,9 @@ export async function startErrorMonitor(bus) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
   /** @typedef {{ sender: string, destination: string, name: string, text: string | undefined }} SeenError */
   /** @type {SeenError[]} */
   const seen = [];
@@ -62,10 +64,18 @@ export async function startErrorMonitor(bus) {
       // An error only the bus sends: NameHasNoOwner for a name nobody owns, carrying the marker in its text.
       const marker = `org.passim.test.Marker${process.pid}x${++markers}`;
       const ask = async () => {
-        await client.call(new dbus.Message({
-          destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus',
-          member: 'GetNameOwner', signature: 's', body: [marker],
-        })).catch(() => {});
+        await client
+          .call(
+            new dbus.Message({
+              destination: 'org.freedesktop.DBus',
+              path: '/org/freedesktop/DBus',
+              interface: 'org.freedesktop.DBus',
+              member: 'GetNameOwner',
+              signature: 's',
+              body: [marker],
+            }),
+          )
+          .catch(() => {});
         return seen.some((e) => e.text?.includes(marker));
       };
       await waitFor(ask, `dbus-monitor to report the marker error (dbus-monitor said: ${stderr.trim()})`, 15000, 200);

@@ -29,7 +29,9 @@ async function run() {
     case 'publish': {
       const fd = openSync(args[0], 'r');
       try {
-        await bus.call(new Message({ ...base, member: 'Publish', signature: 'ha{sv}', body: [fd, { filename: new Variant('s', args[1]) }], flags }));
+        await bus.call(
+          new Message({ ...base, member: 'Publish', signature: 'ha{sv}', body: [fd, { filename: new Variant('s', args[1]) }], flags }),
+        );
       } finally {
         closeSync(fd);
       }
@@ -44,7 +46,15 @@ async function run() {
       return reply.body[0].length;
     }
     case 'property': {
-      const reply = await bus.call(new Message({ ...base, interface: 'org.freedesktop.DBus.Properties', member: 'Get', signature: 'ss', body: ['org.freedesktop.Passim', args[0]] }));
+      const reply = await bus.call(
+        new Message({
+          ...base,
+          interface: 'org.freedesktop.DBus.Properties',
+          member: 'Get',
+          signature: 'ss',
+          body: ['org.freedesktop.Passim', args[0]],
+        }),
+      );
       if (!reply) throw new Error('Get: no reply');
       return String(reply.body[0].value);
     }

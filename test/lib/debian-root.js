@@ -30,8 +30,10 @@ export function requireRoot(root = SID_ROOT) {
   const needed = ['.passim-ci-stamp', 'usr/bin/passim', 'usr/libexec/passimd', 'usr/bin/python3'];
   const missing = needed.filter((path) => !existsSync(join(root, path)));
   if (missing.length) {
-    throw new Error(`The Debian root with the original Passim is missing or incomplete at ${root} `
-      + `(no ${missing.join(', ')}): run \`bash .ci/setup\` as root (it builds it with .ci/debian-root).`);
+    throw new Error(
+      `The Debian root with the original Passim is missing or incomplete at ${root} ` +
+        `(no ${missing.join(', ')}): run \`bash .ci/setup\` as root (it builds it with .ci/debian-root).`,
+    );
   }
   return root;
 }
@@ -150,8 +152,12 @@ export function startInRoot(root, program, args = [], options = {}) {
   const [command, commandArgs] = rootCommand(root, program, args, options);
   const child = spawn(command, commandArgs, { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout.on('data', (d) => { output += d; });
-  child.stderr.on('data', (d) => { output += d; });
+  child.stdout.on('data', (d) => {
+    output += d;
+  });
+  child.stderr.on('data', (d) => {
+    output += d;
+  });
   /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null }>} */
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   return {

@@ -18,7 +18,9 @@ const req = request(url, { method, headers, rejectUnauthorized: false, agent: fa
     if (reported) return;
     reported = true;
     const transferMs = first === undefined ? 0 : Number(process.hrtime.bigint() - first) / 1e6;
-    process.stdout.write(`${JSON.stringify({ status: res.statusCode, headers: res.headers, size, sha256: hash.digest('hex'), ended, transferMs })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ status: res.statusCode, headers: res.headers, size, sha256: hash.digest('hex'), ended, transferMs })}\n`,
+    );
   };
   res.on('data', (chunk) => {
     first ??= process.hrtime.bigint();

@@ -74,7 +74,9 @@ export async function startBus(options = {}) {
   });
   // dbus-daemon warns about the passim user missing on test machines and about fd limits: only shown on failure.
   let errors = '';
-  child.stderr.on('data', (d) => { errors += d; });
+  child.stderr.on('data', (d) => {
+    errors += d;
+  });
   /** @type {string} */
   const address = await new Promise((resolve, reject) => {
     let out = '';
@@ -126,10 +128,16 @@ export async function connect(bus, options = {}) {
  * @returns {Promise<boolean>}
  */
 export async function nameHasOwner(client, name) {
-  const reply = await client.call(new dbus.Message({
-    destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus',
-    member: 'NameHasOwner', signature: 's', body: [name],
-  }));
+  const reply = await client.call(
+    new dbus.Message({
+      destination: 'org.freedesktop.DBus',
+      path: '/org/freedesktop/DBus',
+      interface: 'org.freedesktop.DBus',
+      member: 'NameHasOwner',
+      signature: 's',
+      body: [name],
+    }),
+  );
   if (!reply) throw new Error('NameHasOwner: no reply');
   return reply.body[0];
 }
@@ -174,8 +182,12 @@ export async function startDaemon(bus, options = {}) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (d) => { output += d; });
-  child.stderr.on('data', (d) => { output += d; });
+  child.stdout.on('data', (d) => {
+    output += d;
+  });
+  child.stderr.on('data', (d) => {
+    output += d;
+  });
   /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null }>} */
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 
@@ -183,7 +195,9 @@ export async function startDaemon(bus, options = {}) {
   try {
     await Promise.race([
       waitFor(() => nameHasOwner(client, 'org.freedesktop.Passim'), 'passimd to own org.freedesktop.Passim'),
-      exited.then(({ code }) => { throw new Error(`passimd exited with ${code}:\n${output}`); }),
+      exited.then(({ code }) => {
+        throw new Error(`passimd exited with ${code}:\n${output}`);
+      }),
     ]);
   } catch (err) {
     if (child.exitCode === null) await stopProcess(child);

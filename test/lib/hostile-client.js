@@ -6,7 +6,7 @@
 // Prints one JSON line: { sent, replies: { errorName: count }, unanswered }.
 import { openSync } from 'node:fs';
 import dbus from 'dbus-next';
-import marshall from 'dbus-next/lib/marshall.js';
+import { rawMethodCall } from './raw-dbus.js';
 
 const [descriptorFile, fifo] = process.argv.slice(2);
 const bus = dbus.systemBus({ negotiateUnixFd: true });
@@ -53,23 +53,7 @@ let sent = 0;
  */
 function rawCall({ iface = DESTINATION, member, signature = '', body = [], fds = [], announced = fds.length }) {
   serial += 1;
-  const bodyBytes = signature ? marshall(signature, body, 0) : Buffer.alloc(0);
-  /** @type {[number, [string, unknown]][]} */
-  const fields = [
-    [1, ['o', '/']],
-    [2, ['s', iface]],
-    [3, ['s', member]],
-    [6, ['s', DESTINATION]],
-  ];
-  if (signature) fields.push([8, ['g', signature]]);
-  if (announced) fields.push([9, ['u', announced]]);
-  const fixed = marshall('yyyyuu', [108, 1, 0, 1, bodyBytes.length, serial]);
-  const fieldBytes = marshall('a(yv)', [fields], 12);
-  const headerLength = Math.ceil((fixed.length + fieldBytes.length) / 8) * 8;
-  const message = Buffer.alloc(headerLength + bodyBytes.length);
-  fixed.copy(message);
-  fieldBytes.copy(message, fixed.length);
-  bodyBytes.copy(message, headerLength);
+  const message = rawMethodCall({ serial, iface, member, destination: DESTINATION, signature, body, unixFds: announced });
   /** @type {Promise<void>} */
   const answered = new Promise((resolve) => pending.set(serial, resolve));
   stream.write({ data: message, fds });
@@ -106,13 +90,27 @@ await rawCall({ member: 'Publish', signature: 'ha{sv}', body: [0, big], fds: [fd
 // 3. Signatures our methods do not have, with values to match.
 /** @type {[string, unknown[]][]} */
 const samples = [
-  ['u', [7]], ['s', ['x']], ['ss', ['a', 'b']], ['a{sv}', [[['a', ['s', 'b']]]]], ['v', [['s', 'x']]],
-  ['ay', [Buffer.from('bytes')]], ['(ii)', [[1, 2]]], ['as', [['a', 'b']]], ['x', [1n]], ['d', [1.5]], ['sa{sv}', ['a', []]],
+  ['u', [7]],
+  ['s', ['x']],
+  ['ss', ['a', 'b']],
+  ['a{sv}', [[['a', ['s', 'b']]]]],
+  ['v', [['s', 'x']]],
+  ['ay', [Buffer.from('bytes')]],
+  ['(ii)', [[1, 2]]],
+  ['as', [['a', 'b']]],
+  ['x', [1n]],
+  ['d', [1.5]],
+  ['sa{sv}', ['a', []]],
 ];
 const members = [
-  [DESTINATION, 'Publish'], [DESTINATION, 'Unpublish'], [DESTINATION, 'GetItems'], [DESTINATION, 'Nope'],
-  ['org.freedesktop.DBus.Properties', 'Get'], ['org.freedesktop.DBus.Properties', 'GetAll'],
-  ['org.freedesktop.DBus.Properties', 'Set'], ['org.freedesktop.DBus.Introspectable', 'Introspect'],
+  [DESTINATION, 'Publish'],
+  [DESTINATION, 'Unpublish'],
+  [DESTINATION, 'GetItems'],
+  [DESTINATION, 'Nope'],
+  ['org.freedesktop.DBus.Properties', 'Get'],
+  ['org.freedesktop.DBus.Properties', 'GetAll'],
+  ['org.freedesktop.DBus.Properties', 'Set'],
+  ['org.freedesktop.DBus.Introspectable', 'Introspect'],
 ];
 for (const [iface, member] of members) {
   await Promise.all(samples.map(([signature, body]) => rawCall({ iface, member, signature, body })));

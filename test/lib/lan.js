@@ -65,10 +65,16 @@ async function avahiRunning(client, output) {
  * @returns {Promise<any[]>}
  */
 async function avahiCall(client, member, signature = '', body = []) {
-  const reply = await client.call(new dbus.Message({
-    destination: 'org.freedesktop.Avahi', path: '/', interface: 'org.freedesktop.Avahi.Server',
-    member, signature, body,
-  }));
+  const reply = await client.call(
+    new dbus.Message({
+      destination: 'org.freedesktop.Avahi',
+      path: '/',
+      interface: 'org.freedesktop.Avahi.Server',
+      member,
+      signature,
+      body,
+    }),
+  );
   if (!reply) throw new Error(`${member}: no reply`);
   return reply.body;
 }
@@ -78,10 +84,18 @@ async function avahiCall(client, member, signature = '', body = []) {
 const live = { pids: new Set(), namespaces: new Set() };
 process.once('exit', () => {
   for (const pid of live.pids) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
   for (const ns of live.namespaces) {
-    try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }); } catch { /* already gone */ }
+    try {
+      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    } catch {
+      /* already gone */
+    }
   }
 });
 
@@ -119,21 +133,43 @@ async function createAvahi({ ns, iface, bus, client, dir }) {
       if (child) throw new Error('avahi-daemon is already running');
       output = '';
       // `exec` at each step (ip netns exec, unshare without --fork, sh) so that the PID we hold is avahi-daemon's.
-      child = track(spawn('ip', ['netns', 'exec', ns, 'unshare', '-m', 'sh', '-c',
-        'mount --bind "$1" /run/avahi-daemon && exec avahi-daemon -f "$2" --no-drop-root --no-chroot --no-rlimits',
-        'sh', runDir, confPath], {
-        env: { ...process.env, ...bus.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      }));
+      child = track(
+        spawn(
+          'ip',
+          [
+            'netns',
+            'exec',
+            ns,
+            'unshare',
+            '-m',
+            'sh',
+            '-c',
+            'mount --bind "$1" /run/avahi-daemon && exec avahi-daemon -f "$2" --no-drop-root --no-chroot --no-rlimits',
+            'sh',
+            runDir,
+            confPath,
+          ],
+          {
+            env: { ...process.env, ...bus.env },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        ),
+      );
       const started = child;
       avahi.pid = pidOf(started);
-      started.stdout.on('data', (d) => { output += d; });
-      started.stderr.on('data', (d) => { output += d; });
+      started.stdout.on('data', (d) => {
+        output += d;
+      });
+      started.stderr.on('data', (d) => {
+        output += d;
+      });
       const exited = new Promise((resolve) => started.once('exit', resolve));
       try {
         await Promise.race([
           waitFor(() => avahiRunning(client, () => output), `avahi-daemon in ${ns} to be running`, 15000),
-          exited.then((code) => { throw new Error(`avahi-daemon in ${ns} exited with ${code}:\n${output}`); }),
+          exited.then((code) => {
+            throw new Error(`avahi-daemon in ${ns} exited with ${code}:\n${output}`);
+          }),
         ]);
       } catch (err) {
         await avahi.stop();
@@ -184,9 +220,11 @@ createInterface({ input: process.stdin }).on('line', (line) => {
 
 /** @param {string} ns */
 function createFetcher(ns) {
-  const child = track(spawn('ip', ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', FETCHER], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  }));
+  const child = track(
+    spawn('ip', ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', FETCHER], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    }),
+  );
   /** @type {Map<number, { url: string, resolve: (result: FetchResult) => void, reject: (err: Error) => void }>} */
   const pending = new Map();
   let nextId = 0;
@@ -251,12 +289,15 @@ function runInHost(ns, bus, command, args, options = {}) {
 async function avahiBrowse(ns, bus, type) {
   const { code, stdout, stderr } = await runInHost(ns, bus, 'avahi-browse', ['-rpt', type]);
   if (code !== 0) throw new Error(`avahi-browse ${type} failed (${code}): ${stderr}`);
-  return stdout.split('\n').filter((line) => line.startsWith('=;')).map((line) => {
-    const [, , , escaped, , , host, address, port] = line.split(';');
-    // avahi-browse -p writes special characters as \DDD (decimal) and others as \C.
-    const name = escaped.replace(/\\(\d{3})/g, (_, code) => String.fromCharCode(Number(code))).replace(/\\(.)/g, '$1');
-    return { name, host, address, port: Number(port) };
-  });
+  return stdout
+    .split('\n')
+    .filter((line) => line.startsWith('=;'))
+    .map((line) => {
+      const [, , , escaped, , , host, address, port] = line.split(';');
+      // avahi-browse -p writes special characters as \DDD (decimal) and others as \C.
+      const name = escaped.replace(/\\(\d{3})/g, (_, code) => String.fromCharCode(Number(code))).replace(/\\(.)/g, '$1');
+      return { name, host, address, port: Number(port) };
+    });
 }
 
 /**
@@ -334,7 +375,11 @@ export async function startLan(count, options = {}) {
       const errors = [];
       let cleanup;
       while ((cleanup = cleanups.pop())) {
-        try { await cleanup(); } catch (err) { errors.push(err); }
+        try {
+          await cleanup();
+        } catch (err) {
+          errors.push(err);
+        }
       }
       if (errors.length) throw new AggregateError(errors, 'LAN teardown had errors');
     },
@@ -352,76 +397,88 @@ export async function startLan(count, options = {}) {
     progress(`network: ${net.hosts.map((h) => `${h.ns} ${h.address}`).join(', ')}`);
 
     // allSettled: a host that fails must not leave the others still starting after the teardown.
-    const started = await Promise.allSettled(net.hosts.map(async ({ ns, address, iface }, index) => {
-      const name = `h${index + 1}`;
-      const hostDir = join(dir, name);
-      await mkdir(hostDir);
-      const extraPolicy = [withNetworkManager.has(index + 1) ? NETWORK_MANAGER_POLICY : '', options.busPolicy?.[index + 1] ?? ''].join('\n');
-      const bus = await startBus({ extraPolicy });
-      live.pids.add(bus.pid);
-      cleanups.push(async () => { await bus.stop(); live.pids.delete(bus.pid); });
-      const client = await connect(bus);
-      cleanups.push(() => client.disconnect());
-      let networkManager;
-      if (withNetworkManager.has(index + 1)) {
-        const started = await startFakeNetworkManager(bus);
-        networkManager = started;
-        cleanups.push(() => started.stop());
-      }
-      const avahi = await createAvahi({ ns, iface, bus, client, dir: hostDir });
-      cleanups.push(() => avahi.stop());
-      await avahi.start();
-      progress(`${name}: avahi-daemon running as passim-${ns}.local (PID ${avahi.pid})`);
-      // A host may run another passimd (e.g. the original, test/lib/debian-root.js) started by the test.
-      const startOther = options.daemons?.[index + 1];
-      const daemon = startOther
-        ? await startOther({ name, ns, address, bus, port: PASSIM_PORT })
-        : await startDaemon(bus, {
-          netns: ns,
-          port: PASSIM_PORT,
-          configText: `Cooldown=0\n${options.configText ?? ''}`,
+    const started = await Promise.allSettled(
+      net.hosts.map(async ({ ns, address, iface }, index) => {
+        const name = `h${index + 1}`;
+        const hostDir = join(dir, name);
+        await mkdir(hostDir);
+        const extraPolicy = [withNetworkManager.has(index + 1) ? NETWORK_MANAGER_POLICY : '', options.busPolicy?.[index + 1] ?? ''].join(
+          '\n',
+        );
+        const bus = await startBus({ extraPolicy });
+        live.pids.add(bus.pid);
+        cleanups.push(async () => {
+          await bus.stop();
+          live.pids.delete(bus.pid);
         });
-      live.pids.add(daemon.pid);
-      cleanups.push(async () => { await daemon.cleanup(); live.pids.delete(daemon.pid); });
-      progress(`${name}: passimd serving on ${address}:${PASSIM_PORT} (PID ${daemon.pid})`);
-      const fetcher = createFetcher(ns);
-      cleanups.push(() => fetcher.stop());
+        const client = await connect(bus);
+        cleanups.push(() => client.disconnect());
+        let networkManager;
+        if (withNetworkManager.has(index + 1)) {
+          const started = await startFakeNetworkManager(bus);
+          networkManager = started;
+          cleanups.push(() => started.stop());
+        }
+        const avahi = await createAvahi({ ns, iface, bus, client, dir: hostDir });
+        cleanups.push(() => avahi.stop());
+        await avahi.start();
+        progress(`${name}: avahi-daemon running as passim-${ns}.local (PID ${avahi.pid})`);
+        // A host may run another passimd (e.g. the original, test/lib/debian-root.js) started by the test.
+        const startOther = options.daemons?.[index + 1];
+        const daemon = startOther
+          ? await startOther({ name, ns, address, bus, port: PASSIM_PORT })
+          : await startDaemon(bus, {
+              netns: ns,
+              port: PASSIM_PORT,
+              configText: `Cooldown=0\n${options.configText ?? ''}`,
+            });
+        live.pids.add(daemon.pid);
+        cleanups.push(async () => {
+          await daemon.cleanup();
+          live.pids.delete(daemon.pid);
+        });
+        progress(`${name}: passimd serving on ${address}:${PASSIM_PORT} (PID ${daemon.pid})`);
+        const fetcher = createFetcher(ns);
+        cleanups.push(() => fetcher.stop());
 
-      const get = (/** @type {string} */ pathAndQuery) => fetcher.get(`https://localhost:${PASSIM_PORT}${pathAndQuery}`);
-      /** @type {Host<D | import('./harness.js').Daemon>} */
-      const host = {
-        name,
-        ns,
-        address,
-        bus,
-        client,
-        avahi,
-        daemon,
-        networkManager,
-        cli: (args, opts = {}) => runInHost(ns, bus, process.execPath, [PASSIMCTL, ...args], opts),
-        publish: (path, attrs) => publish(client, path, attrs),
-        unpublish: (hash) => call(client, 'Unpublish', 's', [hash]),
-        get,
-        async lookup(basename, hash) {
-          const start = performance.now();
-          const { status, headers } = await get(`/${encodeURIComponent(basename)}?sha256=${hash}&localhost=false`);
-          const location = headers.location;
-          // ms is for failure reports only.
-          return { status, location, peer: location ? new URL(location).hostname : undefined, ms: Math.round(performance.now() - start) };
-        },
-        avahiBrowse: (type) => avahiBrowse(ns, bus, type),
-        avahiPublish(args) {
-          const child = track(spawn('ip', ['netns', 'exec', ns, 'avahi-publish', ...args], {
-            env: { ...process.env, ...bus.env },
-            stdio: 'ignore',
-          }));
-          const stop = () => stopProcess(child);
-          cleanups.push(stop);
-          return { stop };
-        },
-      };
-      return host;
-    }));
+        const get = (/** @type {string} */ pathAndQuery) => fetcher.get(`https://localhost:${PASSIM_PORT}${pathAndQuery}`);
+        /** @type {Host<D | import('./harness.js').Daemon>} */
+        const host = {
+          name,
+          ns,
+          address,
+          bus,
+          client,
+          avahi,
+          daemon,
+          networkManager,
+          cli: (args, opts = {}) => runInHost(ns, bus, process.execPath, [PASSIMCTL, ...args], opts),
+          publish: (path, attrs) => publish(client, path, attrs),
+          unpublish: (hash) => call(client, 'Unpublish', 's', [hash]),
+          get,
+          async lookup(basename, hash) {
+            const start = performance.now();
+            const { status, headers } = await get(`/${encodeURIComponent(basename)}?sha256=${hash}&localhost=false`);
+            const location = headers.location;
+            // ms is for failure reports only.
+            return { status, location, peer: location ? new URL(location).hostname : undefined, ms: Math.round(performance.now() - start) };
+          },
+          avahiBrowse: (type) => avahiBrowse(ns, bus, type),
+          avahiPublish(args) {
+            const child = track(
+              spawn('ip', ['netns', 'exec', ns, 'avahi-publish', ...args], {
+                env: { ...process.env, ...bus.env },
+                stdio: 'ignore',
+              }),
+            );
+            const stop = () => stopProcess(child);
+            cleanups.push(stop);
+            return { stop };
+          },
+        };
+        return host;
+      }),
+    );
     for (const result of started) {
       if (result.status === 'rejected') throw result.reason;
       lan.hosts.push(result.value);

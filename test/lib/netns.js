@@ -80,7 +80,11 @@ export async function createLan(count) {
  */
 export async function nsExec(ns, command, args, options = {}) {
   try {
-    const { stdout, stderr } = await exec('ip', ['netns', 'exec', ns, command, ...args], { maxBuffer: 64 * 1024 * 1024, ...options, encoding: 'utf8' });
+    const { stdout, stderr } = await exec('ip', ['netns', 'exec', ns, command, ...args], {
+      maxBuffer: 64 * 1024 * 1024,
+      ...options,
+      encoding: 'utf8',
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     if (isExecFailure(err) && typeof err.code === 'number') return { code: err.code, stdout: err.stdout, stderr: err.stderr };

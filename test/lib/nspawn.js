@@ -24,20 +24,33 @@ export const SYSTEMD_ROOT = '/var/cache/passim-ci/roots/trixie-systemd';
 
 /** What the tests need from the root; a root without them is reported as missing. */
 const NEEDED = [
-  '.passim-ci-stamp', 'usr/lib/systemd/systemd', 'usr/bin/systemctl', 'usr/bin/systemd-analyze', 'usr/bin/dbus-daemon',
-  'usr/lib/polkit-1/polkitd', 'usr/sbin/avahi-daemon', 'usr/bin/node', 'usr/bin/curl', 'usr/sbin/useradd', 'usr/bin/setpriv',
+  '.passim-ci-stamp',
+  'usr/lib/systemd/systemd',
+  'usr/bin/systemctl',
+  'usr/bin/systemd-analyze',
+  'usr/bin/dbus-daemon',
+  'usr/lib/polkit-1/polkitd',
+  'usr/sbin/avahi-daemon',
+  'usr/bin/node',
+  'usr/bin/curl',
+  'usr/sbin/useradd',
+  'usr/bin/setpriv',
 ];
 
 /** Throws, naming the command that builds it, unless `root` is a complete root for booting systemd. */
 export function requireSystemdRoot(root = SYSTEMD_ROOT) {
   const missing = NEEDED.filter((path) => !existsSync(join(root, path)));
   if (missing.length) {
-    throw new Error(`The Debian trixie root with systemd is missing or incomplete at ${root} (no ${missing.join(', ')}): `
-      + 'run `bash .ci/setup` as root (it builds it with .ci/debian-root trixie-systemd trixie ...).');
+    throw new Error(
+      `The Debian trixie root with systemd is missing or incomplete at ${root} (no ${missing.join(', ')}): ` +
+        'run `bash .ci/setup` as root (it builds it with .ci/debian-root trixie-systemd trixie ...).',
+    );
   }
   for (const tool of ['systemd-nspawn', 'nsenter', 'unshare']) {
     if (!['/usr/bin', '/usr/sbin', '/bin', '/sbin'].some((dir) => existsSync(join(dir, tool)))) {
-      throw new Error(`${tool} is not installed on this machine: run \`bash .ci/setup\` as root (systemd-container provides systemd-nspawn).`);
+      throw new Error(
+        `${tool} is not installed on this machine: run \`bash .ci/setup\` as root (systemd-container provides systemd-nspawn).`,
+      );
     }
   }
   return root;
@@ -172,22 +185,31 @@ export async function bootContainer(options = {}) {
   const machine = `passim-test-${randomBytes(3).toString('hex')}`;
   const scratch = await mkdtemp('/var/tmp/passim-nspawn-');
   const started = Date.now();
-  const wrapper = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', WRAPPER, 'sh',
-    lower, scratch, machine, options.prepare ?? ':', options.cwd ?? '/'], {
-    env: { PATH: process.env.PATH, LANG: 'C.UTF-8' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const wrapper = spawn(
+    'unshare',
+    ['-m', '--propagation', 'private', 'sh', '-c', WRAPPER, 'sh', lower, scratch, machine, options.prepare ?? ':', options.cwd ?? '/'],
+    {
+      env: { PATH: process.env.PATH, LANG: 'C.UTF-8' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
-  wrapper.stdout.on('data', (d) => { output += d; });
-  wrapper.stderr.on('data', (d) => { output += d; });
+  wrapper.stdout.on('data', (d) => {
+    output += d;
+  });
+  wrapper.stderr.on('data', (d) => {
+    output += d;
+  });
   /** @typedef {{ code: number | null, signal: NodeJS.Signals | null }} Exit */
   /** @type {Exit | undefined} */
   let wrapperExit;
   /** @type {Promise<Exit>} */
-  const exited = new Promise((resolve) => wrapper.once('exit', (code, signal) => {
-    wrapperExit = { code, signal };
-    resolve(wrapperExit);
-  }));
+  const exited = new Promise((resolve) =>
+    wrapper.once('exit', (code, signal) => {
+      wrapperExit = { code, signal };
+      resolve(wrapperExit);
+    }),
+  );
   /** @type {{ prepared?: number, started?: number, running?: number, stopped?: number }} */
   const timings = {};
   /** @type {number | undefined} */
@@ -199,8 +221,12 @@ export async function bootContainer(options = {}) {
     machine,
     scratch,
     timings,
-    get pid() { return pid; },
-    get nspawnPid() { return nspawnPid; },
+    get pid() {
+      return pid;
+    },
+    get nspawnPid() {
+      return nspawnPid;
+    },
     output: () => output,
     exited,
     /** The host's path to `path` inside the running container. */
@@ -214,13 +240,24 @@ export async function bootContainer(options = {}) {
     exec(argv, execOptions = {}) {
       if (!pid) throw new Error('the container is not running');
       const home = execOptions.user ? `/home/${execOptions.user}` : '/root';
-      const env = { PATH: PATH_INSIDE, LANG: 'C.UTF-8', HOME: home, TERM: 'dumb', SYSTEMD_PAGER: '', PAGER: 'cat',
-        ...(execOptions.user ? { USER: execOptions.user, LOGNAME: execOptions.user } : {}), ...(execOptions.env ?? {}) };
+      const env = {
+        PATH: PATH_INSIDE,
+        LANG: 'C.UTF-8',
+        HOME: home,
+        TERM: 'dumb',
+        SYSTEMD_PAGER: '',
+        PAGER: 'cat',
+        ...(execOptions.user ? { USER: execOptions.user, LOGNAME: execOptions.user } : {}),
+        ...(execOptions.env ?? {}),
+      };
       const asUser = execOptions.user
         ? ['/usr/bin/setpriv', `--reuid=${execOptions.user}`, `--regid=${execOptions.user}`, '--init-groups']
         : [];
-      return runProcess('nsenter', ['-t', String(pid), '-a', '--', ...asUser, '/usr/bin/env', '-i',
-        ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv], { env: { PATH: process.env.PATH } });
+      return runProcess(
+        'nsenter',
+        ['-t', String(pid), '-a', '--', ...asUser, '/usr/bin/env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv],
+        { env: { PATH: process.env.PATH } },
+      );
     },
     /**
      * Runs a shell script inside the container (sh -c).
@@ -234,14 +271,21 @@ export async function bootContainer(options = {}) {
     async waitUntilRunning(timeoutMs = 90000) {
       let last = '';
       const state = await Promise.race([
-        waitFor(async () => {
-          const { stdout } = await container.exec(['systemctl', 'is-system-running']);
-          last = stdout.trim();
-          return ['running', 'degraded'].includes(last) ? last : undefined;
-        }, 'the container\'s systemd to finish booting', timeoutMs, 250).catch((err) => {
+        waitFor(
+          async () => {
+            const { stdout } = await container.exec(['systemctl', 'is-system-running']);
+            last = stdout.trim();
+            return ['running', 'degraded'].includes(last) ? last : undefined;
+          },
+          "the container's systemd to finish booting",
+          timeoutMs,
+          250,
+        ).catch((err) => {
           throw new Error(`${err.message} (last state: ${last || 'none'})\n${output}`);
         }),
-        exited.then(({ code, signal }) => { throw new Error(`systemd-nspawn exited (${code ?? signal}) while booting:\n${output}`); }),
+        exited.then(({ code, signal }) => {
+          throw new Error(`systemd-nspawn exited (${code ?? signal}) while booting:\n${output}`);
+        }),
       ]);
       timings.running = Date.now() - started;
       return state;
@@ -251,19 +295,27 @@ export async function bootContainer(options = {}) {
       if (!wrapperExit && pid) {
         // Straight to systemd over its private socket: `systemctl poweroff` would ask logind over D-Bus first,
         // which hangs for two D-Bus timeouts once a test has restarted dbus under logind's feet.
-        await container.exec(['systemctl', 'start', 'poweroff.target', '--job-mode=replace-irreversibly', '--no-block'])
-          .catch(() => {});
+        await container.exec(['systemctl', 'start', 'poweroff.target', '--job-mode=replace-irreversibly', '--no-block']).catch(() => {});
         await exitedWithin(30000);
       }
       if (!wrapperExit) {
         // PID 1 of a PID namespace takes every process of the namespace with it.
         for (const target of [pid, nspawnPid]) {
-          if (target) try { process.kill(target, 'SIGKILL'); } catch { /* gone already */ }
+          if (target)
+            try {
+              process.kill(target, 'SIGKILL');
+            } catch {
+              /* gone already */
+            }
         }
         await exitedWithin(10000);
       }
       if (!wrapperExit) {
-        try { process.kill(pidOf(wrapper), 'SIGKILL'); } catch { /* gone already */ }
+        try {
+          process.kill(pidOf(wrapper), 'SIGKILL');
+        } catch {
+          /* gone already */
+        }
         await exited;
       }
       // The overlay lived in the wrapper's mount namespace, which has ended: only plain folders are left.
@@ -280,7 +332,12 @@ export async function bootContainer(options = {}) {
   async function exitedWithin(ms) {
     /** @type {NodeJS.Timeout | undefined} */
     let timer;
-    await Promise.race([exited, new Promise((resolve) => { timer = setTimeout(resolve, ms); })]);
+    await Promise.race([
+      exited,
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+    ]);
     clearTimeout(timer);
   }
 
@@ -288,17 +345,23 @@ export async function bootContainer(options = {}) {
     // The prepare step (install) first, then nspawn's PID, then the container's PID 1.
     await Promise.race([
       waitFor(() => existsSync(join(scratch, 'prepared')), 'the scratch root to be prepared', 180000, 100),
-      exited.then(({ code, signal }) => { throw new Error(`preparing the container failed (${code ?? signal}):\n${output}`); }),
+      exited.then(({ code, signal }) => {
+        throw new Error(`preparing the container failed (${code ?? signal}):\n${output}`);
+      }),
     ]);
     timings.prepared = Date.now() - started;
     const nspawn = await Promise.race([
       waitFor(() => readNumber(join(scratch, 'nspawn.pid')), 'systemd-nspawn to start', 30000, 50),
-      exited.then(({ code, signal }) => { throw new Error(`the nspawn wrapper exited (${code ?? signal}):\n${output}`); }),
+      exited.then(({ code, signal }) => {
+        throw new Error(`the nspawn wrapper exited (${code ?? signal}):\n${output}`);
+      }),
     ]);
     nspawnPid = nspawn;
     pid = await Promise.race([
-      waitFor(() => findContainerInit(nspawn), 'the container\'s PID 1', options.bootTimeoutMs ?? 60000, 100),
-      exited.then(({ code, signal }) => { throw new Error(`systemd-nspawn exited (${code ?? signal}):\n${output}`); }),
+      waitFor(() => findContainerInit(nspawn), "the container's PID 1", options.bootTimeoutMs ?? 60000, 100),
+      exited.then(({ code, signal }) => {
+        throw new Error(`systemd-nspawn exited (${code ?? signal}):\n${output}`);
+      }),
     ]);
     timings.started = Date.now() - started;
   } catch (err) {

@@ -25,10 +25,17 @@ const IFACE = 'org.freedesktop.Passim';
  * @returns {Promise<any[]>} the body, as dbus-next decodes it
  */
 export async function call(client, member, signature = '', body = [], options = {}) {
-  const reply = await client.call(new Message({
-    destination: options.destination ?? DEST, path: options.path ?? '/', interface: options.interface ?? IFACE,
-    member, signature, body, flags: options.flags ?? 0,
-  }));
+  const reply = await client.call(
+    new Message({
+      destination: options.destination ?? DEST,
+      path: options.path ?? '/',
+      interface: options.interface ?? IFACE,
+      member,
+      signature,
+      body,
+      flags: options.flags ?? 0,
+    }),
+  );
   if (!reply) throw new Error(`${member}: no reply`);
   return reply.body;
 }
@@ -58,7 +65,9 @@ export async function getAllProperties(client) {
  */
 export async function getItems(client) {
   const [items] = await call(client, 'GetItems');
-  return items.map((/** @type {Record<string, import('dbus-next').Variant>} */ dict) => Object.fromEntries(Object.entries(dict).map(([k, v]) => [k, v.value])));
+  return items.map((/** @type {Record<string, import('dbus-next').Variant>} */ dict) =>
+    Object.fromEntries(Object.entries(dict).map(([k, v]) => [k, v.value])),
+  );
 }
 
 /**
@@ -107,15 +116,21 @@ export async function expectDBusError(promise) {
  */
 export function fetchItem(port, basename, hash) {
   return new Promise((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1', port, path: `/${encodeURIComponent(basename)}?sha256=${hash}`,
-      rejectUnauthorized: false, agent: new Agent({ keepAlive: false }),
-    }, (res) => {
-      /** @type {Buffer[]} */
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: `/${encodeURIComponent(basename)}?sha256=${hash}`,
+        rejectUnauthorized: false,
+        agent: new Agent({ keepAlive: false }),
+      },
+      (res) => {
+        /** @type {Buffer[]} */
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });

@@ -22,14 +22,20 @@ const RULES_DIR = '/etc/polkit-1/rules.d';
 export async function startPolkitd(bus) {
   const child = spawn(POLKITD, [], { env: { ...process.env, ...bus.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout.on('data', (d) => { output += d; });
-  child.stderr.on('data', (d) => { output += d; });
+  child.stdout.on('data', (d) => {
+    output += d;
+  });
+  child.stderr.on('data', (d) => {
+    output += d;
+  });
   const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   const client = await connect(bus);
   try {
     await Promise.race([
       waitFor(() => nameHasOwner(client, 'org.freedesktop.PolicyKit1'), 'polkitd to own org.freedesktop.PolicyKit1'),
-      exited.then((code) => { throw new Error(`polkitd exited with ${code}:\n${output}`); }),
+      exited.then((code) => {
+        throw new Error(`polkitd exited with ${code}:\n${output}`);
+      }),
     ]);
   } catch (err) {
     await stopProcess(child);
@@ -76,7 +82,16 @@ export async function installRule(name, javascript) {
  * @param {string} name
  */
 export async function createUser(name) {
-  await run('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name]);
+  await run('useradd', [
+    '--system',
+    '--user-group',
+    '--no-create-home',
+    '--home-dir',
+    '/nonexistent',
+    '--shell',
+    '/usr/sbin/nologin',
+    name,
+  ]);
   const uid = Number((await run('id', ['-u', name])).stdout.trim());
   const gid = Number((await run('id', ['-g', name])).stdout.trim());
   return { name, uid, gid, remove: () => run('userdel', [name]) };
@@ -92,8 +107,12 @@ export async function createUser(name) {
 export async function pkcheck(bus, user, actionId) {
   try {
     // $$: pkcheck checks itself, a process of the user (others' processes need a privileged caller).
-    await run('sh', ['-c', `exec pkcheck --action-id ${actionId} --process $$`],
-      { uid: user.uid, gid: user.gid, env: { ...process.env, ...bus.env }, timeout: 10000 });
+    await run('sh', ['-c', `exec pkcheck --action-id ${actionId} --process $$`], {
+      uid: user.uid,
+      gid: user.gid,
+      env: { ...process.env, ...bus.env },
+      timeout: 10000,
+    });
     return 'yes';
   } catch (err) {
     if (!isExecFailure(err)) throw err;
@@ -111,6 +130,10 @@ export async function pkcheck(bus, user, actionId) {
  * @param {'yes' | 'no' | 'challenge'} expected
  */
 export function waitForAnswer(bus, user, actionId, expected) {
-  return waitFor(async () => (await pkcheck(bus, user, actionId)) === expected,
-    `polkitd to answer ${expected} for ${actionId} by ${user.name}`, 15000, 100);
+  return waitFor(
+    async () => (await pkcheck(bus, user, actionId)) === expected,
+    `polkitd to answer ${expected} for ${actionId} by ${user.name}`,
+    15000,
+    100,
+  );
 }

@@ -1,5 +1,6 @@
 // Generic process helpers for the tests and benchmarks: polling, stopping a child by PID, running a program to its
 // end, a free TCP port. Nothing here knows about passim or D-Bus (that is harness.js).
+import { readFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 
@@ -118,9 +119,24 @@ export function runProcess(command, args, options = {}) {
     options.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * The resident set size of a process, in bytes (VmRSS).
+ * @param {number} pid
+ */
+export async function residentBytes(pid) {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const vmRss = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  if (!vmRss) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(vmRss[1]) * 1024;
 }

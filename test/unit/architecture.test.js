@@ -30,17 +30,29 @@ async function importsUnder(folder) {
 test('passimctl and the client import nothing from the daemon', async () => {
   const edges = [...(await importsUnder('ctl')), ...(await importsUnder('client'))];
   assert.ok(edges.length > 10, 'the scan found the imports');
-  assert.deepEqual(edges.filter(([, to]) => to.startsWith('daemon/')), []);
-  assert.deepEqual((await importsUnder('client')).filter(([, to]) => to.startsWith('ctl/')), []);
+  assert.deepEqual(
+    edges.filter(([, to]) => to.startsWith('daemon/')),
+    [],
+  );
+  assert.deepEqual(
+    (await importsUnder('client')).filter(([, to]) => to.startsWith('ctl/')),
+    [],
+  );
 });
 
 test('the shared parts import only shared parts', async () => {
   const edges = await importsUnder('shared');
   assert.ok(edges.length > 2, 'the scan found the imports');
-  assert.deepEqual(edges.filter(([, to]) => !to.startsWith('shared/')), []);
+  assert.deepEqual(
+    edges.filter(([, to]) => !to.startsWith('shared/')),
+    [],
+  );
 });
 
 test('the daemon imports neither passimctl nor the client library', async () => {
   const edges = await importsUnder('daemon');
-  assert.deepEqual(edges.filter(([, to]) => to.startsWith('ctl/') || to.startsWith('client/')), []);
+  assert.deepEqual(
+    edges.filter(([, to]) => to.startsWith('ctl/') || to.startsWith('client/')),
+    [],
+  );
 });

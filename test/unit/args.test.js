@@ -72,7 +72,7 @@ test('a command by its name or an alias, with required and optional arguments', 
   assert.deepEqual(parsed.args, { FILE: 'a.txt', 'MAX-AGE': '60' });
 });
 
-test('flags anywhere on the line, global ones and the command\'s own', () => {
+test("flags anywhere on the line, global ones and the command's own", () => {
   const parsed = parsedLine(spec, ['--verbose', 'publish', 'a.txt', '--next-reboot']);
   assert.deepEqual(parsed.flags, { verbose: true, 'next-reboot': true, help: false });
   assert.deepEqual(parsedLine(spec, ['publish', '-v', 'a.txt']).flags.verbose, true);
@@ -94,7 +94,7 @@ test('an unknown command or option is a usage error with the right usage text', 
   usageError(['status', '--next-reboot'], /--next-reboot/, helpText(spec, status)); // another command's option
 });
 
-test('a missing or extra argument is a usage error with the command\'s usage', () => {
+test("a missing or extra argument is a usage error with the command's usage", () => {
   usageError(['publish'], /^Missing argument: FILE$/, helpText(spec, publish));
   usageError(['status', 'now'], /^Unexpected argument: now$/, helpText(spec, status));
   usageError(['publish', 'a.txt', '60', 'more'], /^Unexpected argument: more$/, helpText(spec, publish));
@@ -104,7 +104,19 @@ test('a program without commands (like passimd) takes flags only', () => {
   const daemon = { program: 'daemond', summary: 'A made-up daemon.', options: [{ name: 'verbose', short: 'v', description: 'Show more' }] };
   assert.deepEqual(parseCommandLine(daemon, ['-v']), { command: undefined, args: {}, flags: { verbose: true, help: false } });
   usageError(['status'], /status/, helpText(daemon), daemon);
-  assert.equal(helpText(daemon), ['Usage: daemond [OPTION…]', '', 'A made-up daemon.', '', 'Options:', '  -v, --verbose  Show more', '  -h, --help     Show this help', ''].join('\n'));
+  assert.equal(
+    helpText(daemon),
+    [
+      'Usage: daemond [OPTION…]',
+      '',
+      'A made-up daemon.',
+      '',
+      'Options:',
+      '  -v, --verbose  Show more',
+      '  -h, --help     Show this help',
+      '',
+    ].join('\n'),
+  );
 });
 
 test('helpText of the program: usage, commands with arguments and aliases, options, epilogue', () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { fstatSync, openSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
-import marshall from 'dbus-next/lib/marshall.js';
+import { rawMethodCall } from '../lib/raw-dbus.js';
 import { claimDescriptors, installMessageReader, readIncomingMessages } from '../../dist/shared/dbus/dbus-next-patches.js';
 
 installMessageReader();
@@ -13,20 +13,8 @@ installMessageReader();
  * One method call as bytes; `unixFds` goes into the UNIX_FDS header field whatever `body` holds.
  * @param {{ serial?: number, member?: string, signature?: string, body?: unknown[], unixFds?: number, endian?: number }} call
  */
-function message({ serial = 1, member = 'GetItems', signature = '', body = [], unixFds = 0, endian = 108 }) {
-  const bodyBytes = signature ? marshall(signature, body, 0) : Buffer.alloc(0);
-  /** @type {[number, [string, unknown]][]} */
-  const fields = [[1, ['o', '/']], [2, ['s', 'org.freedesktop.Passim']], [3, ['s', member]], [7, ['s', ':1.9']]];
-  if (signature) fields.push([8, ['g', signature]]);
-  if (unixFds) fields.push([9, ['u', unixFds]]);
-  const fixed = marshall('yyyyuu', [endian, 1, 0, 1, bodyBytes.length, serial]);
-  const fieldBytes = marshall('a(yv)', [fields], 12);
-  const headerLength = Math.ceil((fixed.length + fieldBytes.length) / 8) * 8;
-  const bytes = Buffer.alloc(headerLength + bodyBytes.length);
-  fixed.copy(bytes);
-  fieldBytes.copy(bytes, fixed.length);
-  bodyBytes.copy(bytes, headerLength);
-  return bytes;
+function message({ serial = 1, member = 'GetItems', ...rest }) {
+  return rawMethodCall({ serial, member, iface: 'org.freedesktop.Passim', sender: ':1.9', ...rest });
 }
 
 /** A stream like usocket's: bytes through read(), received descriptors queued in _wrap.fds. */
@@ -48,16 +36,20 @@ function run(options = {}) {
   const refused = [];
   /** @type {string[]} */
   const corrupt = [];
-  readIncomingMessages(stream, (msg) => {
-    /** @type {Delivered} */
-    const received = msg;
-    delivered.push(received);
-    if (options.claim) received.claimed = claimDescriptors();
-  }, {
-    maxBodyBytes: options.maxBodyBytes,
-    onRefused: (r) => refused.push(r),
-    onCorrupt: (detail) => corrupt.push(detail),
-  });
+  readIncomingMessages(
+    stream,
+    (msg) => {
+      /** @type {Delivered} */
+      const received = msg;
+      delivered.push(received);
+      if (options.claim) received.claimed = claimDescriptors();
+    },
+    {
+      maxBodyBytes: options.maxBodyBytes,
+      onRefused: (r) => refused.push(r),
+      onCorrupt: (detail) => corrupt.push(detail),
+    },
+  );
   return { stream, delivered, refused, corrupt };
 }
 
@@ -88,9 +80,14 @@ test('each message takes only the descriptors it announces; unclaimed ones are c
   const fds = [openSync('/dev/null', 'r'), openSync('/dev/null', 'r'), openSync('/dev/null', 'r')];
   // Two messages arrive in one read: the first announces none, the second announces all three.
   stream._wrap.fds.push(...fds);
-  stream.push(Buffer.concat([message({ serial: 1 }), message({ serial: 2, member: 'Publish', signature: 'ha{sv}', body: [0, []], unixFds: 3 })]));
+  stream.push(
+    Buffer.concat([message({ serial: 1 }), message({ serial: 2, member: 'Publish', signature: 'ha{sv}', body: [0, []], unixFds: 3 })]),
+  );
   await settle();
-  assert.deepEqual(delivered.map((m) => m.serial), [1, 2]);
+  assert.deepEqual(
+    delivered.map((m) => m.serial),
+    [1, 2],
+  );
   assert.deepEqual(stream._wrap.fds, []);
   for (const fd of fds) assert.equal(isOpen(fd), false, `fd ${fd} was closed`);
 });
@@ -120,8 +117,11 @@ test('a body over the limit is skipped unparsed and refused; the next message st
   assert.equal(refused[0].header.serial, 5);
   assert.equal(refused[0].header.sender, ':1.9');
   assert.match(refused[0].detail, /body of \d+ bytes is over the limit of 1024/);
-  assert.equal(isOpen(fd), false, 'the refused message\'s descriptor was closed');
-  assert.deepEqual(delivered.map((m) => m.serial), [6]);
+  assert.equal(isOpen(fd), false, "the refused message's descriptor was closed");
+  assert.deepEqual(
+    delivered.map((m) => m.serial),
+    [6],
+  );
 });
 
 test('a body that does not match its signature is refused as malformed, not thrown', async () => {
@@ -135,7 +135,10 @@ test('a body that does not match its signature is refused as malformed, not thro
   await settle();
   assert.equal(refused.length, 1);
   assert.equal(refused[0].reason, 'malformed');
-  assert.deepEqual(delivered.map((m) => m.serial), [4]);
+  assert.deepEqual(
+    delivered.map((m) => m.serial),
+    [4],
+  );
 });
 
 test('fewer descriptors than announced (the kernel dropped them at our limit) is refused', async () => {
@@ -182,6 +185,9 @@ test('big-endian messages are read too', async () => {
   }
   stream.push(be);
   await settle();
-  assert.deepEqual(delivered.map((m) => m.serial), [9]);
+  assert.deepEqual(
+    delivered.map((m) => m.serial),
+    [9],
+  );
   assert.equal(delivered[0].member, 'GetItems');
 });

@@ -74,16 +74,33 @@ test('a later duplicate key replaces the earlier one, also across a repeated gro
 });
 
 test('values are decoded like g_key_file_get_string: \\s \\n \\t \\r \\\\', () => {
-  assert.equal(parse(String.raw`[daemon]
-Path=\s/srv/a b\t\n\r\\x`).daemon.Path, ' /srv/a b\t\n\r\\x');
-  assert.equal(parse(String.raw`[g]
-k=\\s`).g.k, '\\s', 'an escaped backslash does not start another escape');
-  assert.equal(parse(String.raw`[g]
-k=\\\s\\`).g.k, '\\ \\');
-  assert.equal(parse(String.raw`[g]
-k= \s x`).g.k, '  x', 'whitespace after = is dropped, \\s is kept');
-  assert.equal(parse(String.raw`[g]
-k=plain C:/no/escapes`).g.k, 'plain C:/no/escapes');
+  assert.equal(
+    parse(String.raw`[daemon]
+Path=\s/srv/a b\t\n\r\\x`).daemon.Path,
+    ' /srv/a b\t\n\r\\x',
+  );
+  assert.equal(
+    parse(String.raw`[g]
+k=\\s`).g.k,
+    '\\s',
+    'an escaped backslash does not start another escape',
+  );
+  assert.equal(
+    parse(String.raw`[g]
+k=\\\s\\`).g.k,
+    '\\ \\',
+  );
+  assert.equal(
+    parse(String.raw`[g]
+k= \s x`).g.k,
+    '  x',
+    'whitespace after = is dropped, \\s is kept',
+  );
+  assert.equal(
+    parse(`[g]
+k=plain C:/no/escapes`).g.k,
+    'plain C:/no/escapes',
+  );
 });
 
 test('an invalid escape or a backslash at the end of the value is an error naming the line', () => {
@@ -168,7 +185,9 @@ test('configFromKeyFile: values in range are taken, Path decoded, others warned 
   const out = recordingLogger();
   const fallback = configFromKeyFile(
     '[daemon]\nPort=70000\nMaxItemSize=0\nCooldown=-1\nCarbonCost=-0.1\nPath=\nMaxUploadRate=-1\nMaxConnections=0\nMaxStorageSize=-5\n',
-    'passim.conf', paths, out.log,
+    'passim.conf',
+    paths,
+    out.log,
   );
   assert.deepEqual(fallback, defaults);
   assert.equal(out.warnings.length, 7);
@@ -208,8 +227,15 @@ test('loadConfig: a malformed or unreadable file is an error naming the file (an
   const dir = await mkdtemp(join(tmp, 'etc-'));
   const filePaths = pathsFromEnv({ SYSCONFDIR: dir });
   await writeFile(filePaths.configFile, '[daemon]\nPort=1\nPath=\\x\n');
-  await assert.rejects(loadConfig(filePaths, silentLogger), (err) => err instanceof PassimError && err.kind === 'invalid-argument' && err.message.startsWith(`${filePaths.configFile}:3: `));
+  await assert.rejects(
+    loadConfig(filePaths, silentLogger),
+    (err) => err instanceof PassimError && err.kind === 'invalid-argument' && err.message.startsWith(`${filePaths.configFile}:3: `),
+  );
   await rm(filePaths.configFile);
   await mkdir(filePaths.configFile); // EISDIR
-  await assert.rejects(loadConfig(filePaths, silentLogger), (err) => err instanceof PassimError && err.kind === 'invalid-argument' && err.message.startsWith(`cannot read ${filePaths.configFile}: `));
+  await assert.rejects(
+    loadConfig(filePaths, silentLogger),
+    (err) =>
+      err instanceof PassimError && err.kind === 'invalid-argument' && err.message.startsWith(`cannot read ${filePaths.configFile}: `),
+  );
 });

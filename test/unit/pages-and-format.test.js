@@ -57,12 +57,20 @@ test('indexPage: hostile basenames, command lines and host names come out as tex
 });
 
 test('indexPage: items sorted by name, with size, shares, age, expiry and state', () => {
-  const page = indexPage('host', [
-    item({ basename: 'b.bin', hash: HASH_B, size: 1_500_000, shareCount: 2, flags: ItemFlags.DISABLED | ItemFlags.NEXT_REBOOT }),
-    item({ basename: 'a.bin', ctime: 1000, maxAge: 7200 }),
-  ], 1000 + 90);
+  const page = indexPage(
+    'host',
+    [
+      item({ basename: 'b.bin', hash: HASH_B, size: 1_500_000, shareCount: 2, flags: ItemFlags.DISABLED | ItemFlags.NEXT_REBOOT }),
+      item({ basename: 'a.bin', ctime: 1000, maxAge: 7200 }),
+    ],
+    1000 + 90,
+  );
   assert.ok(page.indexOf('a.bin') < page.indexOf('b.bin'), 'sorted by basename');
-  assert.ok(page.includes('<td class="num">1.5 kB</td><td class="num">0 / 5</td><td class="num">1 minute 30 seconds</td><td class="num">1 hour 58 minutes</td><td>shared</td>'));
+  assert.ok(
+    page.includes(
+      '<td class="num">1.5 kB</td><td class="num">0 / 5</td><td class="num">1 minute 30 seconds</td><td class="num">1 hour 58 minutes</td><td>shared</td>',
+    ),
+  );
   assert.ok(page.includes('<tr class="disabled">'), 'a disabled item is marked');
   assert.ok(page.includes('<td class="num">1.5 MB</td><td class="num">2 / 5</td>'));
   assert.ok(page.includes('<td>disabled, next reboot</td>'));
@@ -189,7 +197,15 @@ test('errorKindOfDBusName: every kind whose D-Bus name is its own comes back fro
 test('HTTP statuses of the request errors', () => {
   const statuses = Object.fromEntries(KINDS.map((kind) => [kind, new PassimError(kind, 'x').httpStatus]));
   assert.deepEqual(
-    { bad: statuses['bad-request'], forbidden: statuses.forbidden, notAcceptable: statuses['not-acceptable'], locked: statuses.locked, range: statuses['range-not-satisfiable'], method: statuses['method-not-allowed'], internal: statuses.internal },
+    {
+      bad: statuses['bad-request'],
+      forbidden: statuses.forbidden,
+      notAcceptable: statuses['not-acceptable'],
+      locked: statuses.locked,
+      range: statuses['range-not-satisfiable'],
+      method: statuses['method-not-allowed'],
+      internal: statuses.internal,
+    },
     { bad: 400, forbidden: 403, notAcceptable: 406, locked: 423, range: 416, method: 405, internal: 500 },
   );
 });

@@ -7,9 +7,32 @@ import { addressBits, isLoopbackAddress, isNeighbour, localSubnets } from '../..
 const interfaces = {
   lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: true, cidr: '127.0.0.1/8' }],
   eth0: [
-    { address: '192.168.10.5', netmask: '255.255.255.0', family: 'IPv4', mac: '02:00:00:00:00:01', internal: false, cidr: '192.168.10.5/24' },
-    { address: 'fe80::1', netmask: 'ffff:ffff:ffff:ffff::', family: 'IPv6', mac: '02:00:00:00:00:01', internal: false, cidr: 'fe80::1/64', scopeid: 2 },
-    { address: 'fd00:1::5', netmask: 'ffff:ffff:ffff:ffff::', family: 'IPv6', mac: '02:00:00:00:00:01', internal: false, cidr: 'fd00:1::5/64', scopeid: 0 },
+    {
+      address: '192.168.10.5',
+      netmask: '255.255.255.0',
+      family: 'IPv4',
+      mac: '02:00:00:00:00:01',
+      internal: false,
+      cidr: '192.168.10.5/24',
+    },
+    {
+      address: 'fe80::1',
+      netmask: 'ffff:ffff:ffff:ffff::',
+      family: 'IPv6',
+      mac: '02:00:00:00:00:01',
+      internal: false,
+      cidr: 'fe80::1/64',
+      scopeid: 2,
+    },
+    {
+      address: 'fd00:1::5',
+      netmask: 'ffff:ffff:ffff:ffff::',
+      family: 'IPv6',
+      mac: '02:00:00:00:00:01',
+      internal: false,
+      cidr: 'fd00:1::5/64',
+      scopeid: 0,
+    },
   ],
 };
 const subnets = localSubnets(interfaces);
@@ -18,7 +41,7 @@ test('addresses become 128-bit numbers, IPv4 mapped into ::ffff:0:0/96', () => {
   assert.equal(addressBits('1.2.3.4'), 0xffff01020304n);
   assert.equal(addressBits('::ffff:1.2.3.4'), 0xffff01020304n);
   assert.equal(addressBits('::1'), 1n);
-  assert.equal(addressBits('fe80::1%eth0'), 0xfe80n << 112n | 1n);
+  assert.equal(addressBits('fe80::1%eth0'), (0xfe80n << 112n) | 1n);
   assert.equal(addressBits('2001:db8::8:800:200c:417a'), 0x20010db80000000000080800200c417an);
   assert.equal(addressBits('not an address'), undefined);
   assert.equal(addressBits('example.com'), undefined);
@@ -30,16 +53,30 @@ test('loopback in every spelling', () => {
 });
 
 test('a neighbour is on one of our links, and is not us', () => {
-  assert.deepEqual(subnets.map((s) => s.name), ['eth0', 'eth0', 'eth0'], 'loopback interfaces are left out');
+  assert.deepEqual(
+    subnets.map((s) => s.name),
+    ['eth0', 'eth0', 'eth0'],
+    'loopback interfaces are left out',
+  );
   for (const a of ['192.168.10.1', '192.168.10.254', '::ffff:192.168.10.7', 'fe80::abcd%eth0', 'fd00:1::9']) {
     assert.ok(isNeighbour(a, subnets), a);
   }
   const not = [
-    '192.168.10.5', 'fe80::1', // ourselves
-    '127.0.0.1', '::1', // loopback
-    '192.168.11.1', '10.0.0.1', '203.0.113.9', 'fd00:2::1', // behind a router
-    '224.0.0.251', 'ff02::fb', '255.255.255.255', '0.0.0.0', '::', // multicast, broadcast, unspecified
-    'peer.local', '',
+    '192.168.10.5',
+    'fe80::1', // ourselves
+    '127.0.0.1',
+    '::1', // loopback
+    '192.168.11.1',
+    '10.0.0.1',
+    '203.0.113.9',
+    'fd00:2::1', // behind a router
+    '224.0.0.251',
+    'ff02::fb',
+    '255.255.255.255',
+    '0.0.0.0',
+    '::', // multicast, broadcast, unspecified
+    'peer.local',
+    '',
   ];
   for (const a of not) assert.ok(!isNeighbour(a, subnets), a);
 });

@@ -46,7 +46,8 @@ export function parseFileQuery(query: string): FileQuery {
     }
   }
   if (hash === undefined) throw new PassimError('bad-request', 'The sha256= argument is required.');
-  if (!SHA256_HEX.test(hash.toLowerCase())) throw new PassimError('not-acceptable', 'The sha256 hash must be exactly 64 hexadecimal digits.');
+  if (!SHA256_HEX.test(hash.toLowerCase()))
+    throw new PassimError('not-acceptable', 'The sha256 hash must be exactly 64 hexadecimal digits.');
   if (localhost !== undefined && localhost !== 'true' && localhost !== 'false') {
     throw new PassimError('bad-request', 'The localhost= argument must be true or false.');
   }

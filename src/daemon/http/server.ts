@@ -392,7 +392,9 @@ export class FileServer {
   /** A stored file that does not hold what its name promises: never advertised or served again unless it checks out. */
   private corrupt(item: Item, reason: string): void {
     this.log.warn(`${item.path}: ${reason}; withdrawn until it is checked again`);
-    this.store.recheck(item.hash).catch((err: unknown) => this.log.warn(`checking ${item.hash} again failed: ${toPassimError(err).message}`));
+    this.store
+      .recheck(item.hash)
+      .catch((err: unknown) => this.log.warn(`checking ${item.hash} again failed: ${toPassimError(err).message}`));
   }
 
   private recordShare(item: Item, client: string): void {
@@ -417,7 +419,12 @@ export class FileServer {
     // machine or an address behind a router is a spoofed or misconfigured one.
     const neighbours = peers.filter((p) => this.isNeighbour(p.address));
     if (neighbours.length < peers.length) {
-      this.log.debug(`ignoring peers for ${hash} that are not neighbours: ${peers.filter((p) => !neighbours.includes(p)).map((p) => p.address).join(', ')}`);
+      this.log.debug(
+        `ignoring peers for ${hash} that are not neighbours: ${peers
+          .filter((p) => !neighbours.includes(p))
+          .map((p) => p.address)
+          .join(', ')}`,
+      );
     }
     const peer = neighbours[0];
     if (!peer) throw new PassimError('not-found', 'This file is not available here or on the local network.');

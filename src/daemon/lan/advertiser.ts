@@ -271,8 +271,7 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
         const error = new Error(`Avahi entry group ${group.instance} failed: ${String(body[1])}`);
         fail?.(error);
         this.dropFailed(group, error);
-      }
-      else if (state === EntryGroupState.COLLISION && epoch === this.epoch) {
+      } else if (state === EntryGroupState.COLLISION && epoch === this.epoch) {
         void this.resolveCollision(group).catch((err: unknown) => {
           const error = new Error(`renaming entry group ${group.instance} after a collision: ${(err as Error).message}`);
           fail?.(error);
@@ -297,13 +296,30 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
 
   private async fill(group: EntryGroup): Promise<void> {
     const { ENTRY_GROUP } = AvahiInterface;
-    await this.avahi.call(group.path, ENTRY_GROUP, 'AddService', 'iiussssqaay',
-      [IF_UNSPEC, this.protocol, 0, group.instance, SERVICE_TYPE, '', '', this.options.port, []]);
+    await this.avahi.call(group.path, ENTRY_GROUP, 'AddService', 'iiussssqaay', [
+      IF_UNSPEC,
+      this.protocol,
+      0,
+      group.instance,
+      SERVICE_TYPE,
+      '',
+      '',
+      this.options.port,
+      [],
+    ]);
     // The same PTR records AddServiceSubtype makes, but unannounced and short-lived (see SUBTYPE_TTL_SECONDS).
     const target = dnsName([group.instance, ...`${SERVICE_TYPE}.${this.domain}`.split('.')]);
     for (const hash of group.hashes) {
-      await this.avahi.call(group.path, ENTRY_GROUP, 'AddRecord', 'iiusqquay',
-        [IF_UNSPEC, this.protocol, PUBLISH_NO_ANNOUNCE, `${subtypeOf(hash)}.${this.domain}`, DNS_CLASS_IN, DNS_TYPE_PTR, SUBTYPE_TTL_SECONDS, target]);
+      await this.avahi.call(group.path, ENTRY_GROUP, 'AddRecord', 'iiusqquay', [
+        IF_UNSPEC,
+        this.protocol,
+        PUBLISH_NO_ANNOUNCE,
+        `${subtypeOf(hash)}.${this.domain}`,
+        DNS_CLASS_IN,
+        DNS_TYPE_PTR,
+        SUBTYPE_TTL_SECONDS,
+        target,
+      ]);
     }
     await this.avahi.call(group.path, ENTRY_GROUP, 'Commit');
   }
@@ -339,11 +355,13 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
 
 /** A domain name in DNS wire format (RFC 1035 §3.1), as PTR record data. */
 function dnsName(labels: string[]): Buffer {
-  const parts = labels.filter((label) => label !== '').map((label) => {
-    const bytes = Buffer.from(label, 'utf8');
-    if (bytes.length > 63) throw new Error(`DNS label longer than 63 bytes: ${label}`);
-    return Buffer.concat([Buffer.from([bytes.length]), bytes]);
-  });
+  const parts = labels
+    .filter((label) => label !== '')
+    .map((label) => {
+      const bytes = Buffer.from(label, 'utf8');
+      if (bytes.length > 63) throw new Error(`DNS label longer than 63 bytes: ${label}`);
+      return Buffer.concat([Buffer.from([bytes.length]), bytes]);
+    });
   return Buffer.concat([...parts, Buffer.from([0])]);
 }
 

@@ -1,7 +1,17 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Following the system Avahi daemon over D-Bus: its state, restarts, Server2 or Server, and the objects we create.
 import { EventEmitter } from 'node:events';
-import { type Message, MessageType, addMatch, callBusDaemon, callMethod, dbusErrorOf, nameOwnerChange, watchNameOwner, type MessageBus } from '../../shared/dbus/bus.js';
+import {
+  type Message,
+  MessageType,
+  addMatch,
+  callBusDaemon,
+  callMethod,
+  dbusErrorOf,
+  nameOwnerChange,
+  watchNameOwner,
+  type MessageBus,
+} from '../../shared/dbus/bus.js';
 import type { Logger } from '../../shared/log.js';
 
 /** Names and numbers of the Avahi D-Bus API (/usr/share/dbus-1/interfaces/org.freedesktop.Avahi.*.xml). */
@@ -255,7 +265,12 @@ export class Avahi extends EventEmitter<AvahiEvents> {
    * Calls `member2` on Server2 or, once this Avahi instance has turned out not to offer it to us, `member` on
    * Server; tells which one answered.
    */
-  private async callServerAs(member2: string, member: string, signature: string, body: unknown[]): Promise<{ reply: unknown[]; server2: boolean }> {
+  private async callServerAs(
+    member2: string,
+    member: string,
+    signature: string,
+    body: unknown[],
+  ): Promise<{ reply: unknown[]; server2: boolean }> {
     const owner = this.owner;
     if (this.api === 'Server2') {
       try {
@@ -265,7 +280,9 @@ export class Avahi extends EventEmitter<AvahiEvents> {
         if (owner === this.owner && this.api === 'Server2') {
           this.api = 'Server';
           const reason = dbusErrorOf(err)?.name ?? (err as Error).message;
-          this.log.info(`Avahi does not offer ${AvahiInterface.SERVER2}.${member2} (${reason}): using ${AvahiInterface.SERVER} until Avahi restarts`);
+          this.log.info(
+            `Avahi does not offer ${AvahiInterface.SERVER2}.${member2} (${reason}): using ${AvahiInterface.SERVER} until Avahi restarts`,
+          );
         }
       }
     }

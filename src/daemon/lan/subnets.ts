@@ -39,7 +39,7 @@ function sameSubnet(a: bigint, b: bigint, prefix: number): boolean {
 export function isLoopbackAddress(address: string): boolean {
   const bits = addressBits(address);
   if (bits === undefined) return false;
-  return bits === 1n || (bits >> 24n) === ((0xffffn << 8n) | 127n);
+  return bits === 1n || bits >> 24n === ((0xffffn << 8n) | 127n);
 }
 
 interface Subnet {

@@ -21,8 +21,13 @@ export function openPublishSource(fd: number, inactivityMs = PUBLISH_INACTIVITY_
     const stat = fstatSync(fd);
     if (stat.isFile()) return createReadStream('', { fd, autoClose: true, highWaterMark: 1024 * 1024 });
     if (stat.isFIFO() || stat.isSocket()) return pollingStream(fd, inactivityMs);
-    kind = stat.isDirectory() ? 'a directory' : stat.isCharacterDevice() ? 'a character device'
-      : stat.isBlockDevice() ? 'a block device' : 'not a file';
+    kind = stat.isDirectory()
+      ? 'a directory'
+      : stat.isCharacterDevice()
+        ? 'a character device'
+        : stat.isBlockDevice()
+          ? 'a block device'
+          : 'not a file';
   } catch (err) {
     closeDescriptors([fd]);
     if (err instanceof PassimError) throw err;

@@ -48,10 +48,7 @@ export function validatePublish(options: PublishOptions): void {
     }
   }
   if (options.shareCount >= options.shareLimit) {
-    throw new PassimError(
-      'invalid-argument',
-      `share-count (${options.shareCount}) must be lower than share-limit (${options.shareLimit})`,
-    );
+    throw new PassimError('invalid-argument', `share-count (${options.shareCount}) must be lower than share-limit (${options.shareLimit})`);
   }
 }
 
@@ -120,7 +117,12 @@ export function noSpace({ max, left }: StorageLimit): PassimError {
   return new PassimError('no-space', `The file does not fit: the store may hold ${max} bytes (MaxStorageSize) and has ${left} left`);
 }
 
-async function copyHashing(source: Readable, handle: FileHandle, limit: number, storage?: StorageLimit): Promise<{ hash: string; size: number }> {
+async function copyHashing(
+  source: Readable,
+  handle: FileHandle,
+  limit: number,
+  storage?: StorageLimit,
+): Promise<{ hash: string; size: number }> {
   const hasher = sha256Hasher();
   let size = 0;
   try {

@@ -43,7 +43,13 @@ export async function scanDataDir(dataDir: string, bootTime: string, log: Logger
 }
 
 /** One file of the data folder as an item; undefined (with a warning) when it must not be served. */
-async function loadItem(dataDir: string, name: string, loaded: Map<string, Item>, bootTime: string, log: Logger): Promise<Item | undefined> {
+async function loadItem(
+  dataDir: string,
+  name: string,
+  loaded: Map<string, Item>,
+  bootTime: string,
+  log: Logger,
+): Promise<Item | undefined> {
   const path = join(dataDir, name);
   const match = STORED_NAME.exec(name);
   const hash = match?.[1];

@@ -86,9 +86,11 @@ export class StaticDirs {
   }
 
   private enqueueConfs(): Promise<void> {
-    this.confQueue = this.confQueue.then(() => this.syncConfs()).catch((err: unknown) => {
-      this.log.warn(`cannot read ${this.confDir}: ${toPassimError(err).message}`);
-    });
+    this.confQueue = this.confQueue
+      .then(() => this.syncConfs())
+      .catch((err: unknown) => {
+        this.log.warn(`cannot read ${this.confDir}: ${toPassimError(err).message}`);
+      });
     return this.confQueue;
   }
 
@@ -128,7 +130,9 @@ export class StaticDirs {
     for (const name of names.filter((n) => n.endsWith('.conf')).sort()) {
       const file = join(this.confDir, name);
       try {
-        const path = parseKeyFile(await readFile(file, 'utf8'), file).get('passim')?.get('Path');
+        const path = parseKeyFile(await readFile(file, 'utf8'), file)
+          .get('passim')
+          ?.get('Path');
         if (!path) {
           this.log.warn(`${file}: no Path= in [passim], ignored`);
           continue;
@@ -167,7 +171,8 @@ export class StaticDirs {
     try {
       names = await readdir(folder.path);
     } catch (err) {
-      if (!folder.failed) this.log.warn(`cannot share static folder ${folder.path}: ${toPassimError(err).message}${sandboxHint(folder.path, err)}`);
+      if (!folder.failed)
+        this.log.warn(`cannot share static folder ${folder.path}: ${toPassimError(err).message}${sandboxHint(folder.path, err)}`);
       folder.failed = true;
       this.closeFolder(folder);
       folder.files.clear();
@@ -189,7 +194,10 @@ export class StaticDirs {
     folder.files = files;
     if (this.folders.get(folder.path) !== folder) return;
     // Sorted so that which of two identical files is served does not depend on the order of the scan.
-    const items = [...files.keys()].sort().map((name) => files.get(name)?.item).filter((i): i is Item => i !== undefined);
+    const items = [...files.keys()]
+      .sort()
+      .map((name) => files.get(name)?.item)
+      .filter((i): i is Item => i !== undefined);
     this.store.setStaticItems(folder.path, items);
     this.log.debug(`static folder ${folder.path}: ${items.length} files`);
   }

@@ -75,7 +75,8 @@ export class Store extends EventEmitter<StoreEvents> {
     this.audit = new AuditLog(options.auditLogPath);
     this.bootTime = bootTime;
     this.shareCounts = new ShareCountWriter(options.log, (item) =>
-      this.keepingVerification(item, () => setU32(item.path, XATTR.shareCount, item.shareCount)));
+      this.keepingVerification(item, () => setU32(item.path, XATTR.shareCount, item.shareCount)),
+    );
   }
 
   /** Creates the data folder if needed, removes stale temporary files, scans items, expires old ones, reads savings from the audit log. */
@@ -98,7 +99,6 @@ export class Store extends EventEmitter<StoreEvents> {
     const statics = [...this.staticByHash.values()].filter((item) => !this.items.has(item.hash));
     return [...stored, ...statics].filter((item) => !this.suspect.has(item.hash)).map((item) => ({ ...item }));
   }
-
 
   get(hash: string): Item | undefined {
     const item = this.visible(hash);

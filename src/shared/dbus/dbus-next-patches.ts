@@ -32,7 +32,11 @@ interface DBusBufferInstance {
   align(power: number): void;
 }
 type DBusBufferConstructor = new (
-  buffer: Buffer, start: number, endian: number, fds: ArrayLike<number> | null, options: object,
+  buffer: Buffer,
+  start: number,
+  endian: number,
+  fds: ArrayLike<number> | null,
+  options: object,
 ) => DBusBufferInstance;
 
 /** What dbus-next's connection hands its reader and expects back. */
@@ -106,11 +110,14 @@ function loadInternals(): Internals {
   const validators = require('dbus-next/lib/validators.js') as Internals['validators'];
   const headerFieldsSignature = headerSignature[0]?.child[0];
   if (
-    typeof messageModule.unmarshalMessages !== 'function' || typeof DBusBuffer !== 'function' ||
-    !headerFieldsSignature || !Array.isArray(constants.headerTypeName) || typeof parseSignature !== 'function' ||
+    typeof messageModule.unmarshalMessages !== 'function' ||
+    typeof DBusBuffer !== 'function' ||
+    !headerFieldsSignature ||
+    !Array.isArray(constants.headerTypeName) ||
+    typeof parseSignature !== 'function' ||
     typeof validators.assertObjectPathValid !== 'function'
   ) {
-    throw new Error('dbus-next does not have the internals passim\'s D-Bus reader needs');
+    throw new Error("dbus-next does not have the internals passim's D-Bus reader needs");
   }
   return { messageModule, DBusBuffer, headerFieldsSignature, headerTypeName: constants.headerTypeName, parseSignature, validators };
 }
@@ -139,7 +146,7 @@ export function installMessageReader(): void {
 /** The socket stream under a dbus-next bus connection. */
 export function connectionStream(bus: object): Readable {
   const stream = (bus as { _connection?: { stream?: unknown } })._connection?.stream;
-  if (!(stream instanceof EventEmitter)) throw new Error('dbus-next\'s bus has no connection stream where passim expects it');
+  if (!(stream instanceof EventEmitter)) throw new Error("dbus-next's bus has no connection stream where passim expects it");
   return stream as Readable;
 }
 
