@@ -187,6 +187,18 @@ function parseDouble(value: string, key: string, source: string): number {
   return n;
 }
 
+type IntegerField = 'port' | 'maxItemSize' | 'cooldown' | 'maxUploadRate' | 'maxConnections' | 'maxStorageSize';
+
+/** The integer keys: their field and the range they must be in; a value out of range warns and keeps the default. */
+const INTEGER_KEYS: Partial<Record<ConfigKey, { field: IntegerField; min: number; max: number }>> = {
+  Port: { field: 'port', min: 1, max: 65535 },
+  MaxItemSize: { field: 'maxItemSize', min: 1, max: Number.MAX_SAFE_INTEGER },
+  Cooldown: { field: 'cooldown', min: 0, max: Number.MAX_SAFE_INTEGER },
+  MaxUploadRate: { field: 'maxUploadRate', min: 0, max: Number.MAX_SAFE_INTEGER },
+  MaxConnections: { field: 'maxConnections', min: 1, max: 65536 },
+  MaxStorageSize: { field: 'maxStorageSize', min: 0, max: Number.MAX_SAFE_INTEGER },
+};
+
 /** Builds the configuration from key-file text; values out of range fall back to defaults with a warning. */
 export function configFromKeyFile(text: string, source: string, paths: Paths, log: Logger): Config {
   const config = defaultConfig(paths);
@@ -197,47 +209,22 @@ export function configFromKeyFile(text: string, source: string, paths: Paths, lo
       log.warn(`${source}: unknown key ${key} in [daemon], ignored`);
       continue;
     }
+    const integer = INTEGER_KEYS[key];
+    if (integer) {
+      const { field, min, max } = integer;
+      const n = parseInteger(value, key, source);
+      const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `${min}-${max}`;
+      if (n < min || n > max) log.warn(`${source}: ${key}=${value} is out of range ${range}, using ${config[field]}`);
+      else config[field] = n;
+      continue;
+    }
     switch (key) {
-      case 'Port': {
-        const port = parseInteger(value, key, source);
-        if (port < 1 || port > 65535) log.warn(`${source}: Port=${value} is out of range 1-65535, using ${DEFAULT_PORT}`);
-        else config.port = port;
-        break;
-      }
       case 'IPv6':
         config.ipv6 = parseBoolean(value, key, source);
         break;
       case 'Path':
         if (value !== '') config.dataDir = value;
         break;
-      case 'MaxItemSize': {
-        const size = parseInteger(value, key, source);
-        if (size <= 0 || !Number.isSafeInteger(size))
-          log.warn(`${source}: MaxItemSize=${value} is out of range, using ${config.maxItemSize}`);
-        else config.maxItemSize = size;
-        break;
-      }
-      case 'Cooldown': {
-        const cooldown = parseInteger(value, key, source);
-        if (cooldown < 0) log.warn(`${source}: Cooldown=${value} is negative, using ${config.cooldown}`);
-        else config.cooldown = cooldown;
-        break;
-      }
-      case 'MaxUploadRate':
-      case 'MaxStorageSize': {
-        const bytes = parseInteger(value, key, source);
-        const field = key === 'MaxUploadRate' ? 'maxUploadRate' : 'maxStorageSize';
-        if (bytes < 0 || !Number.isSafeInteger(bytes)) log.warn(`${source}: ${key}=${value} is out of range, using ${config[field]}`);
-        else config[field] = bytes;
-        break;
-      }
-      case 'MaxConnections': {
-        const connections = parseInteger(value, key, source);
-        if (connections < 1 || connections > 65536)
-          log.warn(`${source}: MaxConnections=${value} is out of range 1-65536, using ${config.maxConnections}`);
-        else config.maxConnections = connections;
-        break;
-      }
       case 'CarbonCost': {
         const cost = parseDouble(value, key, source);
         if (cost < 0) log.warn(`${source}: CarbonCost=${value} is negative, using ${config.carbonCost}`);
