@@ -93,7 +93,7 @@ async function exposure(unitPath) {
   return Number(match[1]);
 }
 
-test('passim.service has the directives of the issue and no MemoryDenyWriteExecute', async () => {
+test('passim.service has the hardening directives and no MemoryDenyWriteExecute', async () => {
   const text = await readFile(UNIT, 'utf8');
   const service = section(text, 'Service');
   const unit = section(text, 'Unit');

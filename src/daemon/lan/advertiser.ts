@@ -4,11 +4,8 @@ import { EventEmitter } from 'node:events';
 import { type Avahi, AvahiInterface, Backoff, IF_UNSPEC, ProblemLog, Protocol } from './avahi.js';
 import type { Logger } from '../../shared/log.js';
 import { TimeoutError, withTimeout } from '../../shared/timeout.js';
-
-export const SERVICE_TYPE = '_cache._tcp';
-
-/** Avahi's default entries-per-entry-group-max is 32: the service itself plus 31 subtypes. */
-export const SUBTYPES_PER_GROUP = 31;
+import { dnsName, SERVICE_TYPE, subtypeOf } from './dns-sd.js';
+import { planGroups, type Plan } from './group-plan.js';
 
 /**
  * Subtype records are answered when asked for but never announced: announcing 10,000 of them would fill every
@@ -32,21 +29,10 @@ const PARALLEL_REGISTRATIONS = 8;
 /** A group still probing after this long is kept: Avahi announces it when it can (e.g. once a link comes up). */
 const ESTABLISH_TIMEOUT_MS = 5000;
 
-/** The DNS-SD subtype for a hash: a DNS label holds 63 bytes, so the first 60 hex digits. */
-export function subtypeOf(hash: string): string {
-  return `_${hash.slice(0, 60)}._sub.${SERVICE_TYPE}`;
-}
-
 interface EntryGroup {
   path: string;
   instance: string;
   hashes: Set<string>;
-}
-
-interface Plan {
-  /** The live group this one replaces, freed only once the new one is established. */
-  replaces: EntryGroup | null;
-  hashes: string[];
 }
 
 export interface AdvertiserOptions {
@@ -186,7 +172,7 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
     const plans = this.plan();
     if (plans.length === 0) return true;
 
-    const made: { plan: Plan; group: EntryGroup | null }[] = [];
+    const made: { plan: Plan<EntryGroup>; group: EntryGroup | null }[] = [];
     let failure: Error | undefined;
     await forEachLimited(plans, PARALLEL_REGISTRATIONS, async (plan) => {
       if (epoch !== this.epoch) return;
@@ -213,25 +199,9 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
     return true;
   }
 
-  /** What to change: groups that lost items are rebuilt, new items fill those, then one partly full group, then new groups. */
-  private plan(): Plan[] {
-    const advertised = new Set(this.groups.flatMap((g) => [...g.hashes]));
-    const pool = [...this.desired].filter((h) => !advertised.has(h));
-    const plans: Plan[] = this.groups
-      .filter((g) => [...g.hashes].some((h) => !this.desired.has(h)))
-      .map((g) => ({ replaces: g, hashes: [...g.hashes].filter((h) => this.desired.has(h)) }));
-    const topUp = (plan: Plan): void => {
-      plan.hashes.push(...pool.splice(0, SUBTYPES_PER_GROUP - plan.hashes.length));
-    };
-    plans.forEach(topUp);
-    const partial = this.groups.find((g) => g.hashes.size < SUBTYPES_PER_GROUP && !plans.some((p) => p.replaces === g));
-    if (pool.length > 0 && partial) {
-      const plan: Plan = { replaces: partial, hashes: [...partial.hashes] };
-      topUp(plan);
-      plans.push(plan);
-    }
-    while (pool.length > 0) plans.push({ replaces: null, hashes: pool.splice(0, SUBTYPES_PER_GROUP) });
-    return plans;
+  /** What to change: see planGroups(). */
+  private plan(): Plan<EntryGroup>[] {
+    return planGroups(this.groups, this.desired);
   }
 
   /** `Name` itself whenever no live group holds it (so peers see the daemon's Name), else `Name-1`, `Name-2`… */
@@ -351,18 +321,6 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
     await this.avahi.call(group.path, AvahiInterface.ENTRY_GROUP, 'Reset');
     await this.fill(group);
   }
-}
-
-/** A domain name in DNS wire format (RFC 1035 §3.1), as PTR record data. */
-function dnsName(labels: string[]): Buffer {
-  const parts = labels
-    .filter((label) => label !== '')
-    .map((label) => {
-      const bytes = Buffer.from(label, 'utf8');
-      if (bytes.length > 63) throw new Error(`DNS label longer than 63 bytes: ${label}`);
-      return Buffer.concat([Buffer.from([bytes.length]), bytes]);
-    });
-  return Buffer.concat([...parts, Buffer.from([0])]);
 }
 
 async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Finding peers that hold a hash: browsing for its subtype and resolving the answers through Avahi.
 import { isIP } from 'node:net';
-import { SERVICE_TYPE, subtypeOf } from './advertiser.js';
+import { SERVICE_TYPE, subtypeOf } from './dns-sd.js';
 import { type Avahi, AvahiInterface, Backoff, IF_UNSPEC, LookupResultFlag, ProblemLog, Protocol } from './avahi.js';
 import type { Discovery, Peer } from './peers.js';
 import type { Logger } from '../../shared/log.js';
