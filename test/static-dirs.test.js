@@ -51,6 +51,8 @@ let etc;
 let shared;
 /** @type {import('./lib/harness.js').Daemon} */
 let daemon;
+/** @type {string | undefined} */
+let reusedStateDir;
 /** @type {import('dbus-next').MessageBus} */
 let client;
 
@@ -78,6 +80,7 @@ after(async () => {
   await daemon?.cleanup();
   await bus?.stop();
   await rm(root, { recursive: true, force: true });
+  if (reusedStateDir) await rm(reusedStateDir, { recursive: true, force: true });
 });
 
 describe('static folders', () => {
@@ -157,7 +160,8 @@ describe('static folders', () => {
     await utimes(join(shared, 'a.txt'), MTIME, MTIME);
     // New content and a new mtime: hashed again.
     await writeFile(join(shared, 'b.bin'), 'bravo changed');
-    daemon = await startDaemon(bus, { sysconfDir: etc, localStateDir: daemon.localStateDir });
+    reusedStateDir = daemon.localStateDir; // a daemon given its folders leaves them to us
+    daemon = await startDaemon(bus, { sysconfDir: etc, localStateDir: reusedStateDir });
     const items = byName(await getItems(client));
     assert.equal(items['a.txt'].hash, sha256('alpha content'));
     assert.equal(items['b.bin'].hash, sha256('bravo changed'));
