@@ -13,7 +13,8 @@
 #
 # Layout: the code and its production node_modules in $PREFIX/lib/passim; launchers
 # $PREFIX/libexec/passimd and $PREFIX/bin/passimctl; D-Bus policy, activation and interface files; the
-# polkit policy; the systemd unit and sysusers file; man pages; AppStream metainfo; icon; bash completion.
+# polkit policy; the systemd unit and sysusers file; man pages; AppStream metainfo; icon; bash completion;
+# a firewalld service and a ufw application profile.
 #
 # After installing into / (no DESTDIR): `systemd-sysusers`, `systemctl daemon-reload`,
 # `systemctl reload dbus`, then `systemctl enable --now passim`.
@@ -117,6 +118,10 @@ file 0644 man/passimd.8 "$share/man/man8"
 file 0644 data/org.freedesktop.Passim.metainfo.xml "$share/metainfo"
 file 0644 data/org.freedesktop.Passim.svg "$share/icons/hicolor/scalable/apps"
 file 0644 data/passimctl.bash-completion "$share/bash-completion/completions" passimctl
+
+# Firewall integration: opens exactly 27500/tcp (and, for firewalld, mDNS) where the administrator says.
+file 0644 data/firewall/passim.xml "$DESTDIR$PREFIX/lib/firewalld/services"
+file 0644 data/firewall/passim.ufw "$DESTDIR$SYSCONFDIR/ufw/applications.d" passim
 
 # The commented default configuration; an administrator's edited copy is never overwritten.
 if [ -e "$DESTDIR$SYSCONFDIR/passim.conf" ]; then

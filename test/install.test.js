@@ -34,6 +34,8 @@ const INSTALLED = {
   'usr/share/metainfo/org.freedesktop.Passim.metainfo.xml': 0o644,
   'usr/share/icons/hicolor/scalable/apps/org.freedesktop.Passim.svg': 0o644,
   'usr/share/bash-completion/completions/passimctl': 0o644,
+  'usr/lib/firewalld/services/passim.xml': 0o644,
+  'etc/ufw/applications.d/passim': 0o644,
   'etc/passim.conf': 0o644,
 };
 
@@ -228,4 +230,24 @@ test('an installed passimd whose native addon does not load refuses to start, sa
   });
   assert.equal(started.code, 1);
   assert.match(started.stderr, /passimd: error: the usocket module, which passes file descriptors over D-Bus, cannot be loaded/);
+});
+
+test('the firewall files open exactly the HTTPS port, and mDNS for firewalld', async () => {
+  const run = (/** @type {string} */ command, /** @type {string[]} */ args) => runProcess(command, args);
+  const firewalld = join(ROOT, 'data', 'firewall', 'passim.xml');
+  const lint = await run('xmllint', ['--noout', firewalld]);
+  assert.equal(lint.code, 0, lint.stderr);
+  const xml = await readFile(firewalld, 'utf8');
+  assert.deepEqual(
+    [...xml.matchAll(/<port protocol="(\w+)" port="(\d+)"\/>/g)].map((m) => `${m[2]}/${m[1]}`),
+    ['27500/tcp'],
+  );
+  assert.match(xml, /<include service="mdns"\/>/);
+  const ufw = await readFile(join(ROOT, 'data', 'firewall', 'passim.ufw'), 'utf8');
+  assert.match(ufw, /^\[Passim\]$/m);
+  assert.deepEqual(
+    [...ufw.matchAll(/^ports=(.*)$/gm)].map((m) => m[1]),
+    ['27500/tcp'],
+  );
+  for (const key of ['title', 'description']) assert.match(ufw, new RegExp(`^${key}=.+$`, 'm'), key);
 });
