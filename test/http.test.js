@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 
 import { FileServer } from '../dist/daemon/http/server.js';
-import { isLoopback } from '../dist/daemon/http/request.js';
+import { isLoopback } from '../dist/daemon/lan/subnets.js';
 import { Store } from '../dist/daemon/store/store.js';
 import { loadOrCreateCredentials } from '../dist/daemon/tls.js';
 import { silentLogger } from '../dist/shared/log.js';

@@ -3,7 +3,8 @@
 // §14 says; If-None-Match; and the client's address, whose loopback-ness decides what it may fetch.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { clientAddress, isLoopback, matchesEtag, parseFileQuery, parseRange } from '../../dist/daemon/http/request.js';
+import { clientAddress, matchesEtag, parseFileQuery, parseRange } from '../../dist/daemon/http/request.js';
+import { isLoopback } from '../../dist/daemon/lan/subnets.js';
 import { PassimError } from '../../dist/shared/errors.js';
 
 const HASH = 'ab'.repeat(32);

@@ -1,7 +1,7 @@
 // Which peer addresses count as neighbours, against a made-up set of interfaces.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { addressBits, isLoopbackAddress, isNeighbour, localSubnets } from '../../dist/daemon/lan/subnets.js';
+import { addressBits, isLoopback, isNeighbour, localSubnets } from '../../dist/daemon/lan/subnets.js';
 
 /** @type {NodeJS.Dict<import('node:os').NetworkInterfaceInfo[]>} */
 const interfaces = {
@@ -48,8 +48,8 @@ test('addresses become 128-bit numbers, IPv4 mapped into ::ffff:0:0/96', () => {
 });
 
 test('loopback in every spelling', () => {
-  for (const a of ['127.0.0.1', '127.9.9.9', '::1', '::ffff:127.0.0.1']) assert.ok(isLoopbackAddress(a), a);
-  for (const a of ['128.0.0.1', '::2', '10.0.0.1']) assert.ok(!isLoopbackAddress(a), a);
+  for (const a of ['127.0.0.1', '127.9.9.9', '::1', '::ffff:127.0.0.1']) assert.ok(isLoopback(a), a);
+  for (const a of ['128.0.0.1', '::2', '10.0.0.1']) assert.ok(!isLoopback(a), a);
 });
 
 test('a neighbour is on one of our links, and is not us', () => {

@@ -3,16 +3,11 @@
 import type { IncomingMessage } from 'node:http';
 import { SHA256_HEX } from '../../shared/api.js';
 import { PassimError } from '../../shared/errors.js';
+import { plainAddress } from '../lan/subnets.js';
 
 /** The client's address, with IPv4-mapped IPv6 (from a dual-stack socket) shown as plain IPv4. */
 export function clientAddress(req: IncomingMessage): string {
-  const address = req.socket.remoteAddress ?? '';
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-}
-
-/** 127.0.0.0/8, ::1, or 127.0.0.0/8 mapped into IPv6 (::ffff:127.x.y.z). */
-export function isLoopback(address: string): boolean {
-  return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
+  return plainAddress(req.socket.remoteAddress ?? '');
 }
 
 export function decodeComponent(text: string): string {

@@ -13,7 +13,7 @@ import type { Logger } from '../../shared/log.js';
 import { VERSION } from '../../shared/version.js';
 import type { Config } from '../config.js';
 import type { Discovery, Peer } from '../lan/peers.js';
-import { isNeighbour } from '../lan/subnets.js';
+import { isLoopback, isNeighbour, plainAddress } from '../lan/subnets.js';
 import type { Store, StoreChange } from '../store/store.js';
 import { BufferPool } from './buffer-pool.js';
 import { ConnectionLimits } from './connection-limits.js';
@@ -22,7 +22,7 @@ import { Cooldown } from './cooldown.js';
 import { OpenFiles } from './open-files.js';
 import { errorPage, indexPage, redirectPage } from './pages.js';
 import { RateLimiter } from './rate-limit.js';
-import { clientAddress, decodeComponent, isLoopback, matchesEtag, parseFileQuery, parseRange } from './request.js';
+import { clientAddress, decodeComponent, matchesEtag, parseFileQuery, parseRange } from './request.js';
 import { ShareTracker } from './share-tracker.js';
 import { MIN_CHUNK, sendRange } from './transfer.js';
 import { DEFAULT_FAVICON_ICO, DEFAULT_STYLE_CSS } from './web-assets.js';
@@ -160,8 +160,7 @@ export class FileServer {
   }
 
   private countConnection(socket: Socket): void {
-    const address = socket.remoteAddress ?? '';
-    const plain = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+    const plain = plainAddress(socket.remoteAddress ?? '');
     const loopback = isLoopback(plain);
     if (!this.limits.open(plain, loopback)) this.overLimit.add(socket);
     socket.once('close', () => this.limits.close(plain, loopback));

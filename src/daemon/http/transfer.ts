@@ -19,8 +19,8 @@ const FAST_WRITE_MS = 20;
 /**
  * ...but chunks grow only past this many bytes delivered: the kernel takes up to about 10 MB (send buffer
  * plus the peer's receive buffer) from a client that never reads before writes stall, so such a client is
- * stuck while its chunks are still small and holds one small chunk, not a large one (measured: about
- * 140 KiB of RSS per connection).
+ * stuck while its chunks are still small and holds one small chunk, not a large one (test/serving.test.js
+ * holds it under 512 KiB of RSS per connection).
  */
 const GROWTH_AFTER_BYTES = 16 * 1024 * 1024;
 /** A write pending this long: the read-ahead buffer goes back to the shared pool until the client reads again. */

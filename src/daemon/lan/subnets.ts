@@ -36,10 +36,14 @@ function sameSubnet(a: bigint, b: bigint, prefix: number): boolean {
   return a >> shift === b >> shift;
 }
 
-export function isLoopbackAddress(address: string): boolean {
-  const bits = addressBits(address);
-  if (bits === undefined) return false;
-  return bits === 1n || bits >> 24n === ((0xffffn << 8n) | 127n);
+/** IPv4-mapped IPv6 (from a dual-stack socket) as plain IPv4; any other address as it is. */
+export function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/** 127.0.0.0/8, ::1, or 127.0.0.0/8 mapped into IPv6 (::ffff:127.x.y.z), as Node and Avahi write them. */
+export function isLoopback(address: string): boolean {
+  return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
 }
 
 interface Subnet {
@@ -69,7 +73,7 @@ export function localSubnets(interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = n
  */
 export function isNeighbour(address: string, subnets: Subnet[] = localSubnets()): boolean {
   const bits = addressBits(address);
-  if (bits === undefined || bits === 0n || isLoopbackAddress(address)) return false;
+  if (bits === undefined || bits === 0n || isLoopback(address)) return false;
   const v4 = bits >> 32n === 0xffffn;
   // 224.0.0.0/4 and ff00::/8 are multicast; 255.255.255.255 is broadcast.
   if (v4 && ((bits >> 28n) & 0xfn) === 0xen) return false;

@@ -213,9 +213,9 @@ export function readIncomingMessages(stream: Readable, onMessage: OnRawMessage, 
     stream.destroy();
   };
 
-  const refuse = (reason: RefusedMessage['reason'], detail: string): void => {
-    closeDescriptors(fds);
-    if (header) options.onRefused?.({ header, reason, detail });
+  const refuse = (message: RawMessage, own: number[], reason: RefusedMessage['reason'], detail: string): void => {
+    closeDescriptors(own);
+    options.onRefused?.({ header: message, reason, detail });
   };
 
   const deliver = (message: RawMessage, own: number[]): void => {
@@ -283,24 +283,26 @@ export function readIncomingMessages(stream: Readable, onMessage: OnRawMessage, 
         const name = headerTypeName[code];
         if (name) (parsed as unknown as Record<string, unknown>)[name] = variant[1][0];
       }
-      header = parsed;
       const announced = typeof parsed.unixFd === 'number' ? parsed.unixFd : 0;
-      const queue = descriptorStream._wrap?.fds ?? [];
-      fds = queue.splice(0, announced);
-      if (fds.length < announced) {
-        if (bodyLength > 0) skipping = bodyLength;
-        refuse('descriptors-lost', `the message announced ${announced} descriptors but ${fds.length} arrived (descriptor limit reached?)`);
-        header = null;
-        fixed = null;
-        return true;
-      }
-      if (options.maxBodyBytes !== undefined && bodyLength > options.maxBodyBytes) {
+      const own = (descriptorStream._wrap?.fds ?? []).splice(0, announced);
+      if (own.length < announced || (options.maxBodyBytes !== undefined && bodyLength > options.maxBodyBytes)) {
+        // Refused: its body, if any, is skipped unparsed and the next message starts after it.
         skipping = bodyLength;
-        refuse('too-large', `its body of ${bodyLength} bytes is over the limit of ${options.maxBodyBytes}`);
-        header = null;
         fixed = null;
+        if (own.length < announced) {
+          refuse(
+            parsed,
+            own,
+            'descriptors-lost',
+            `the message announced ${announced} descriptors but ${own.length} arrived (descriptor limit reached?)`,
+          );
+        } else {
+          refuse(parsed, own, 'too-large', `its body of ${bodyLength} bytes is over the limit of ${options.maxBodyBytes}`);
+        }
         return true;
       }
+      header = parsed;
+      fds = own;
       if (bodyLength === 0) {
         finish(fieldsPadded, Buffer.alloc(0));
         return true;
@@ -327,11 +329,7 @@ export function readIncomingMessages(stream: Readable, onMessage: OnRawMessage, 
         message.body = new DBusBuffer(body, FIXED_HEADER_BYTES + fieldsPadded, endian, RAW_HANDLES, {}).read(message.signature);
       }
     } catch (err) {
-      header = message;
-      fds = own;
-      refuse('malformed', (err as Error).message);
-      header = null;
-      fds = [];
+      refuse(message, own, 'malformed', (err as Error).message);
       return;
     }
     deliver(message, own);
