@@ -226,7 +226,6 @@ async function main() {
       credentials,
       log: silentLogger,
       webDir: root,
-      host: '127.0.0.1',
     });
     await server.start();
     const common = { port: server.port, ca: credentials.cert };

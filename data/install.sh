@@ -109,6 +109,7 @@ mkdir -p "$DESTDIR$PREFIX/lib/systemd/system"
 sed "s|^ExecStart=/usr/libexec/|ExecStart=$PREFIX/libexec/|" systemd/passim.service \
     >"$DESTDIR$PREFIX/lib/systemd/system/passim.service"
 chmod 0644 "$DESTDIR$PREFIX/lib/systemd/system/passim.service"
+file 0644 systemd/passim.socket "$DESTDIR$PREFIX/lib/systemd/system"
 file 0644 systemd/passim.sysusers.conf "$DESTDIR$PREFIX/lib/sysusers.d" passim.conf
 
 # Documentation and desktop integration.

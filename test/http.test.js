@@ -48,7 +48,6 @@ async function startServer(discovery, webDir = join(root, 'no-web-dir'), isNeigh
     credentials,
     log: silentLogger,
     webDir,
-    host: '127.0.0.1',
     name: 'Passim-<TEST>',
   });
   await s.start();
@@ -532,7 +531,6 @@ test('port 0 binds a free port; a taken port is a clear error', async () => {
     credentials,
     log: silentLogger,
     webDir: root,
-    host: '127.0.0.1',
   });
   await assert.rejects(clash.start(), (err) => err instanceof Error && err.name === 'PassimError' && /port/.test(err.message));
 });

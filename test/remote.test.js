@@ -5,37 +5,37 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ROOT, connect, startBus, startDaemon } from './lib/harness.js';
-import { createLan, nsExec } from './lib/netns.js';
+import { ROOT } from './lib/harness.js';
+import { startLan } from './lib/lan.js';
+import { nsExec } from './lib/netns.js';
+import { waitFor } from './lib/process.js';
 import { getItems, publish } from './lib/passim.js';
 
 const FETCH = join(ROOT, 'test', 'lib', 'fetch.js');
 const sha256 = (/** @type {string} */ data) => createHash('sha256').update(data).digest('hex');
 
 describe('remote clients', () => {
-  /** @type {import('./lib/netns.js').NamespaceLan} */
+  /** @type {import('./lib/lan.js').Lan} */
   let lan;
-  /** @type {import('./lib/harness.js').Bus} */
-  let bus;
   /** @type {import('./lib/harness.js').Daemon} */
   let daemon;
   /** @type {import('dbus-next').MessageBus} */
   let client;
   /** @type {string} */
   let scratch;
-  /** @type {import('./lib/netns.js').NamespaceHost} */
+  /** @type {import('./lib/lan.js').Host} */
   let server;
-  /** @type {import('./lib/netns.js').NamespaceHost} */
+  /** @type {import('./lib/lan.js').Host} */
   let remote;
   /** @type {Record<string, string>} */
   const items = {};
 
   before(async () => {
-    lan = await createLan(2);
+    // With Avahi, as in use: the LAN side is open only while something is advertised.
+    lan = await startLan(2, { configText: 'Cooldown=3600\n' });
     [server, remote] = lan.hosts;
-    bus = await startBus();
-    daemon = await startDaemon(bus, { netns: server.ns, configText: 'Cooldown=3600\n' });
-    client = await connect(bus);
+    daemon = server.daemon;
+    client = server.client;
     scratch = await mkdtemp(join(tmpdir(), 'passim-remote-test-'));
     for (const name of ['first.bin', 'second.bin']) {
       const content = `content of ${name}`;
@@ -43,19 +43,17 @@ describe('remote clients', () => {
       await publish(client, join(scratch, name), { filename: name, 'share-limit': 10 });
       items[name] = sha256(content);
     }
+    await waitFor(async () => (await server.listening()).includes(server.address), 'the LAN listener');
   });
 
   after(async () => {
-    client?.disconnect();
-    await daemon?.cleanup();
-    await bus?.stop();
-    await lan?.destroy();
+    await lan?.stop();
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
   /**
    * GET (or HEAD) from inside `host`'s namespace; { status, sha256, headers }.
-   * @param {import('./lib/netns.js').NamespaceHost} host
+   * @param {{ ns: string }} host
    * @param {string} address
    * @param {string} path
    */

@@ -8,9 +8,10 @@ import { open, readFile, rm, stat, utimes, writeFile, mkdtemp } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ROOT, connect, startBus, startDaemon } from './lib/harness.js';
+import { ROOT } from './lib/harness.js';
+import { startLan } from './lib/lan.js';
 import { residentBytes, waitFor } from './lib/process.js';
-import { createLan, nsExec } from './lib/netns.js';
+import { nsExec } from './lib/netns.js';
 import { getItems, publish } from './lib/passim.js';
 
 const FETCH = join(ROOT, 'test', 'lib', 'fetch.js');
@@ -18,39 +19,33 @@ const sha256 = (/** @type {string | Buffer} */ data) => createHash('sha256').upd
 const MiB = 1024 * 1024;
 
 describe('serving limits', () => {
-  /** @type {import('./lib/netns.js').NamespaceLan} */
+  /** @type {import('./lib/lan.js').Lan} */
   let lan;
-  /** @type {import('./lib/harness.js').Bus} */
-  let bus;
   /** @type {import('./lib/harness.js').Daemon} */
   let daemon;
   /** @type {import('dbus-next').MessageBus} */
   let client;
   /** @type {string} */
   let scratch;
-  /** @type {import('./lib/netns.js').NamespaceHost} */
+  /** @type {import('./lib/lan.js').Host} */
   let server;
-  /** @type {import('./lib/netns.js').NamespaceHost} */
+  /** @type {import('./lib/lan.js').Host} */
   let remote;
   const RATE = 2 * MiB;
 
   before(async () => {
-    lan = await createLan(2);
-    [server, remote] = lan.hosts;
-    bus = await startBus();
-    daemon = await startDaemon(bus, {
-      netns: server.ns,
-      configText: `Cooldown=0\nMaxUploadRate=${RATE}\nMaxConnections=8\nMaxItemSize=${64 * MiB}\n`,
+    // With Avahi, as in use: the LAN side is open only while something is advertised.
+    lan = await startLan(2, {
+      configText: `MaxUploadRate=${RATE}\nMaxConnections=8\nMaxItemSize=${64 * MiB}\n`,
     });
-    client = await connect(bus);
+    [server, remote] = lan.hosts;
+    daemon = server.daemon;
+    client = server.client;
     scratch = await mkdtemp(join(tmpdir(), 'passim-serving-test-'));
   });
 
   after(async () => {
-    client?.disconnect();
-    await daemon?.cleanup();
-    await bus?.stop();
-    await lan?.destroy();
+    await lan?.stop();
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
@@ -64,12 +59,13 @@ describe('serving limits', () => {
     const path = join(scratch, name);
     await writeFile(path, content);
     await publish(client, path, { filename: name, 'share-limit': 1000, ...attrs });
+    await waitFor(async () => (await server.listening()).includes(server.address), 'the LAN listener');
     return sha256(content);
   }
 
   /**
    * GET from inside `host`'s namespace with test/lib/fetch.js; what it reports.
-   * @param {import('./lib/netns.js').NamespaceHost} host
+   * @param {{ ns: string }} host
    * @param {string} address
    * @param {string} path
    * @param {string} [range]
@@ -86,7 +82,7 @@ describe('serving limits', () => {
 
   /**
    * A TLS connection from inside `host`'s namespace that asks for `path` and never reads the answer.
-   * @param {import('./lib/netns.js').NamespaceHost} host
+   * @param {{ ns: string }} host
    * @param {string} address
    * @param {string} path
    * @param {number} count

@@ -386,6 +386,97 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
     await waitForStatus('passimctl status after the configuration was restored');
   });
 
+  test('passim.socket is enabled and active with the service, listening on loopback only', async () => {
+    assert.equal((await ok(['systemctl', 'is-enabled', 'passim.socket'])).trim(), 'enabled');
+    assert.equal((await ok(['systemctl', 'is-active', 'passim.socket'])).trim(), 'active');
+    const listen = await ok(['systemctl', 'show', '-p', 'Listen', '--value', 'passim.socket']);
+    assert.deepEqual(listen.trim().split(/\s+/).sort(), ['127.0.0.1:27500', '(Stream)', '(Stream)', '[::1]:27500'].sort());
+  });
+
+  describe('idle exit (IdleTimeout=3) and socket activation', () => {
+    /** @type {Buffer} */
+    let originalConf;
+    const IDLE_S = 3;
+    const isActive = async () => (await run(['systemctl', 'is-active', 'passim.service'])).stdout.trim();
+    /** Waits until passim.service went inactive by itself; fails with its journal. */
+    async function waitIdleExit(/** @type {string} */ what) {
+      await waitFor(async () => (await isActive()) === 'inactive', what, 30000, 250).catch(async (err) => {
+        const journal = await run(['journalctl', '--no-pager', '-n', '30', '-u', 'passim', '-u', 'passim.socket']);
+        throw new Error(`${err.message}\n--- journal:\n${journal.stdout}`);
+      });
+    }
+
+    before(async () => {
+      const conf = container.rootPath('/etc/passim.conf');
+      originalConf = await readFile(conf);
+      await writeFile(conf, `${originalConf}\nIdleTimeout=${IDLE_S}\n`);
+      // Nothing published: the earlier tests' items go.
+      for (const hash of await hashes()) await ok(['passimctl', 'unpublish', hash]);
+      await ok(['systemctl', 'reset-failed', 'passim']);
+      await ok(['systemctl', 'restart', 'passim']);
+    });
+
+    after(async () => {
+      await writeFile(container.rootPath('/etc/passim.conf'), originalConf);
+      await run(['systemctl', 'reset-failed', 'passim']);
+      await ok(['systemctl', 'restart', 'passim']);
+    });
+
+    test('with nothing published the service exits by itself, and the socket stays', async () => {
+      await waitIdleExit('passim.service to exit when idle');
+      assert.equal(await show('Result'), 'success');
+      assert.equal((await ok(['systemctl', 'is-active', 'passim.socket'])).trim(), 'active');
+      const journal = await ok(['journalctl', '--no-pager', '-o', 'cat', '-u', 'passim']);
+      assert.match(journal, /exiting until the next request or call/);
+    });
+
+    test('curl https://localhost:27500/ starts it again and gets its answer', async () => {
+      const missing = sha256('not published anywhere');
+      const fetched = await run([
+        'curl',
+        '-k',
+        '-sS',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        `https://localhost:27500/none.bin?sha256=${missing}`,
+      ]);
+      // passimd itself answered: a 404 for a hash nobody has.
+      assert.equal(fetched.stdout, '404', describeRun('curl (socket activation)', fetched));
+      await waitIdleExit('passim.service to exit again after the request');
+    });
+
+    test('a D-Bus call starts it again and gets its answer', async () => {
+      const activated = await run([
+        'busctl',
+        'call',
+        'org.freedesktop.Passim',
+        '/',
+        'org.freedesktop.DBus.Properties',
+        'Get',
+        'ss',
+        'org.freedesktop.Passim',
+        'Status',
+      ]);
+      assert.equal(activated.code, 0, describeRun('busctl call (activation after an idle exit)', activated));
+      assert.equal(activated.stdout.trim(), 'v u 3');
+      await waitIdleExit('passim.service to exit again after the call');
+    });
+
+    test('with an item published it stays up; the last unpublish lets it exit', async () => {
+      const content = 'kept while published';
+      await putFile(`${FILES}/kept.txt`, content);
+      await ok(['passimctl', 'publish', `${FILES}/kept.txt`]);
+      const pid = await show('MainPID');
+      await new Promise((resolve) => setTimeout(resolve, IDLE_S * 3 * 1000));
+      assert.equal(await isActive(), 'active');
+      assert.equal(await show('MainPID'), pid, 'the same process all along');
+      await ok(['passimctl', 'unpublish', sha256(content)]);
+      await waitIdleExit('passim.service to exit once nothing is published');
+    });
+  });
+
   test(`systemd-analyze security passim.service (online) is not worse than ${MAX_EXPOSURE}`, async () => {
     const analysis = await run(['systemd-analyze', 'security', '--no-pager', 'passim.service']);
     const match = /Overall exposure level for passim\.service: (\d+(?:\.\d+)?)/.exec(analysis.stdout);

@@ -1,12 +1,26 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // passimctl status: the daemon's properties and items, for people or as JSON.
-import { STATUS_NAMES } from '../shared/api.js';
+import { STATUS_NAMES, Status } from '../shared/api.js';
 import { formatDuration, formatSize, formatTime } from '../shared/format.js';
 import { ItemFlags } from '../shared/item.js';
 import { withClient, type DaemonProperties, type RemoteItem } from '../client/client.js';
 
 function statusName(status: number): string {
   return STATUS_NAMES[status] ?? `unknown (${status})`;
+}
+
+/** Which mode is in force, in words: whether neighbours can download what is published here. */
+function sharingMode(status: number): string {
+  switch (status) {
+    case Status.RUNNING:
+      return 'with neighbours on the LAN, while files are published';
+    case Status.DISABLED_METERED:
+      return 'paused: the network connection is metered';
+    case Status.NEVER_SHARE:
+      return "never (NeverShare=true); neighbours' copies are still used";
+    default:
+      return 'not yet';
+  }
 }
 
 function flagNames(flags: number): string {
@@ -20,6 +34,7 @@ function printStatus(props: DaemonProperties, items: RemoteItem[]): void {
   const out: string[] = [
     `Name:            ${props.name}`,
     `Status:          ${statusName(props.status)}`,
+    `Sharing:         ${sharingMode(props.status)}`,
     `Download saving: ${formatSize(props.downloadSaving)}`,
     `Carbon saving:   ${props.carbonSaving.toFixed(3)} kg CO₂e`,
     `URI:             ${props.uri}`,

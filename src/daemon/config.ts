@@ -53,6 +53,10 @@ export interface Config {
   maxConnections: number;
   /** Total bytes of published items; a publish that would go over is refused. 0 is no limit. */
   maxStorageSize: number;
+  /** Use neighbours' copies but never advertise ours nor listen on the LAN. */
+  neverShare: boolean;
+  /** Seconds with nothing published and nothing going on before a socket-activated daemon exits; 0 never. */
+  idleTimeout: number;
 }
 
 export const DEFAULT_PORT = 27500;
@@ -68,6 +72,8 @@ export const CONFIG_KEYS = [
   'MaxUploadRate',
   'MaxConnections',
   'MaxStorageSize',
+  'NeverShare',
+  'IdleTimeout',
 ] as const;
 type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -87,6 +93,8 @@ export function defaultConfig(paths: Paths): Config {
     maxUploadRate: 10 * 1024 * 1024,
     maxConnections: 64,
     maxStorageSize: 0,
+    neverShare: false,
+    idleTimeout: 300,
   };
 }
 
@@ -187,7 +195,7 @@ function parseDouble(value: string, key: string, source: string): number {
   return n;
 }
 
-type IntegerField = 'port' | 'maxItemSize' | 'cooldown' | 'maxUploadRate' | 'maxConnections' | 'maxStorageSize';
+type IntegerField = 'port' | 'maxItemSize' | 'cooldown' | 'maxUploadRate' | 'maxConnections' | 'maxStorageSize' | 'idleTimeout';
 
 /** The integer keys: their field and the range they must be in; a value out of range warns and keeps the default. */
 const INTEGER_KEYS: Partial<Record<ConfigKey, { field: IntegerField; min: number; max: number }>> = {
@@ -197,6 +205,8 @@ const INTEGER_KEYS: Partial<Record<ConfigKey, { field: IntegerField; min: number
   MaxUploadRate: { field: 'maxUploadRate', min: 0, max: Number.MAX_SAFE_INTEGER },
   MaxConnections: { field: 'maxConnections', min: 1, max: 65536 },
   MaxStorageSize: { field: 'maxStorageSize', min: 0, max: Number.MAX_SAFE_INTEGER },
+  // Seconds, kept below what a timer can wait (2^31 ms).
+  IdleTimeout: { field: 'idleTimeout', min: 0, max: 2_000_000 },
 };
 
 /** Builds the configuration from key-file text; values out of range fall back to defaults with a warning. */
@@ -221,6 +231,9 @@ export function configFromKeyFile(text: string, source: string, paths: Paths, lo
     switch (key) {
       case 'IPv6':
         config.ipv6 = parseBoolean(value, key, source);
+        break;
+      case 'NeverShare':
+        config.neverShare = parseBoolean(value, key, source);
         break;
       case 'Path':
         if (value !== '') config.dataDir = value;

@@ -57,6 +57,8 @@ export interface PassimServiceOptions {
   carbonCost: number;
   /** The owner's limits from passim.conf, shown as properties (0 is no limit). */
   limits: { maxUploadRate: number; maxConnections: number; maxStorageSize: number };
+  /** Called as each method call starts and ends: the daemon's idle timer restarts. */
+  onActivity?: () => void;
 }
 
 /** A variant in an incoming a{sv}, as dbus-next decodes it. */
@@ -70,6 +72,8 @@ export class PassimService {
   private status: Status = Status.STARTING;
   private name: string;
   private readonly introspectionXml: string;
+  /** Method calls received and not yet answered. */
+  private inFlight = 0;
   /** Streams of publishes under way, so that shutdown can abort them. */
   private readonly sources = new Set<Readable>();
   private readonly handler = (msg: Message): boolean => {
@@ -110,6 +114,19 @@ export class PassimService {
       this.stop();
       throw new PassimError('exists', `${BUS_NAME} is already owned by another process: is passimd already running?`);
     }
+  }
+
+  /** Method calls being worked on: an idle exit waits for them. */
+  get callsInFlight(): number {
+    return this.inFlight;
+  }
+
+  /**
+   * Gives up the bus name, for an idle exit: calls from then on start a new daemon (D-Bus activation).
+   * Calls that reached us before are still answered; once this resolves, all of them are counted in callsInFlight.
+   */
+  async releaseName(): Promise<void> {
+    await this.options.bus.releaseName(BUS_NAME);
   }
 
   private signalChanges(): void {
@@ -183,7 +200,15 @@ export class PassimService {
       this.options.bus.send(errorReply(msg, error.dbusName, error.message));
     };
     const run = (work: () => Promise<void> | void): boolean => {
-      Promise.resolve().then(work).catch(fail);
+      this.inFlight += 1;
+      this.options.onActivity?.();
+      Promise.resolve()
+        .then(work)
+        .catch(fail)
+        .finally(() => {
+          this.inFlight -= 1;
+          this.options.onActivity?.();
+        });
       return true;
     };
 

@@ -12,10 +12,13 @@ import { InsecureAuthorizer, PolkitAuthorizer } from './authorization.js';
 import { loadConfig, pathsFromEnv } from './config.js';
 import { PassimService } from './dbus-service.js';
 import { FileServer } from './http/server.js';
+import { IdleTimer } from './idle-timer.js';
 import { Advertiser } from './lan/advertiser.js';
 import { Avahi } from './lan/avahi.js';
 import { AvahiDiscovery } from './lan/discovery.js';
+import { LanExposure } from './lan-exposure.js';
 import { NetworkMonitor } from './network-monitor.js';
+import { takeListenDescriptors } from './socket-activation.js';
 import { StaticDirs } from './store/static-dirs.js';
 import { Store } from './store/store.js';
 import { loadOrCreateCredentials } from './tls.js';
@@ -39,6 +42,14 @@ const WITHDRAW_TIMEOUT_MS = 2000;
 const SHUTDOWN_DEADLINE_MS = 5000;
 /** Our methods' arguments are a few hundred bytes; parsing a big body would stall every client (see bus.ts). */
 const MAX_INCOMING_BODY_BYTES = 1024 * 1024;
+/** An idle exit lets the requests and calls that came in just before it finish, for at most this long. */
+const IDLE_DRAIN_MS = 4000;
+
+/** Resolves once `done()` holds (checked every 50 ms) or `ms` have passed. */
+async function settleWhen(done: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+}
 
 function parseOptions(): { timedExit: boolean; insecure: boolean; verbose: boolean } {
   try {
@@ -69,6 +80,7 @@ process.title = 'passimd';
 
 async function main(): Promise<void> {
   const args = parseOptions();
+  const inheritedSockets = takeListenDescriptors();
   const log: Logger = createLogger({ verbose: args.verbose, prefix: 'passimd' });
   const paths = pathsFromEnv();
   const config = await loadConfig(paths, log);
@@ -99,7 +111,17 @@ async function main(): Promise<void> {
 
   const avahi = new Avahi(bus, log);
   const discovery = new AvahiDiscovery({ avahi, ipv6: config.ipv6, log });
-  const server = new FileServer({ config, store, discovery, credentials, log, webDir: paths.webDir });
+  let idle: IdleTimer | undefined;
+  const server = new FileServer({
+    config,
+    store,
+    discovery,
+    credentials,
+    log,
+    webDir: paths.webDir,
+    inheritedSockets,
+    onActivity: () => idle?.poke(),
+  });
   await server.start();
   const advertiser = new Advertiser({ avahi, port: server.port, ipv6: config.ipv6, name: randomInstanceName(), log });
   const network = new NetworkMonitor(bus, log);
@@ -113,12 +135,20 @@ async function main(): Promise<void> {
     name: advertiser.name,
     carbonCost: config.carbonCost,
     limits: config,
+    onActivity: () => idle?.poke(),
   });
+  const exposure = new LanExposure({ listen: (addresses) => server.setLanAddresses(addresses), ipv6: config.ipv6, log });
+  advertiser.on('sharing', (sharing) => void exposure.setSharing(sharing));
 
-  // Enabled items are advertised unless the network is metered; disabled (next-reboot) items never are.
+  const currentStatus = (): Status => {
+    if (config.neverShare) return Status.NEVER_SHARE;
+    return network.metered ? Status.DISABLED_METERED : Status.RUNNING;
+  };
+  // Enabled items are advertised unless the network is metered or the owner never shares; disabled
+  // (next-reboot) items never are.
   const advertise = (): void => {
     advertiser.update(
-      network.metered
+      currentStatus() !== Status.RUNNING
         ? []
         : store
             .list()
@@ -128,9 +158,10 @@ async function main(): Promise<void> {
   };
   store.on('changed', (change) => {
     if (change !== 'shared') advertise();
+    idle?.poke();
   });
-  network.on('metered', (metered) => {
-    service.setStatus(metered ? Status.DISABLED_METERED : Status.RUNNING);
+  network.on('metered', () => {
+    service.setStatus(currentStatus());
     advertise();
   });
   advertiser.on('name', (name) => service.setName(name));
@@ -140,9 +171,12 @@ async function main(): Promise<void> {
   }, EXPIRY_INTERVAL_MS);
 
   let stopping = false;
+  let goingIdle = false;
   const shutdown = async (reason: string, code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    idle?.stop();
+    exposure.stop();
     if (code === 0) log.info(`shutting down: ${reason}`);
     else log.error(`shutting down: ${reason}`);
     setTimeout(() => {
@@ -162,19 +196,49 @@ async function main(): Promise<void> {
     bus.disconnect();
     process.exit(code);
   };
+  /**
+   * Nothing is published and nothing went on for IdleTimeout: give up the bus name (a call from then on
+   * starts a new passimd) and the listening sockets (systemd keeps them: connections from then on wait for
+   * the new passimd), answer what came in before, and exit.
+   */
+  const exitIdle = async (): Promise<void> => {
+    goingIdle = true;
+    log.info(`nothing published and nothing asked for ${config.idleTimeout} s: exiting until the next request or call`);
+    await service.releaseName();
+    await server.stopAccepting();
+    server.closeIdleConnections();
+    await settleWhen(() => service.callsInFlight === 0 && server.connectionCount === 0, IDLE_DRAIN_MS);
+    // A publish that reached us just before the name went is on disk: the next passimd shares it.
+    if (store.list().length > 0) log.info('a file was published while exiting; the next start shares it');
+    goingIdle = false;
+    await shutdown('idle', 0);
+  };
+  // systemd stops a Type=dbus service whose name goes away: an idle exit under way finishes on its own.
+  const onSignal = (signal: string): void => {
+    if (!goingIdle) void shutdown(signal, 0);
+  };
   // Handlers go in before the bus name is taken: from then on a client (or systemd) may stop us.
-  process.on('SIGINT', () => void shutdown('SIGINT', 0));
-  process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
   onBusGone = (busReason) => void shutdown(`lost the system bus: ${busReason}`, 1);
   if (args.timedExit) setTimeout(() => void shutdown('--timed-exit', 0), TIMED_EXIT_MS).unref();
 
   await network.start();
   await avahi.start();
-  service.setStatus(network.metered ? Status.DISABLED_METERED : Status.RUNNING);
+  service.setStatus(currentStatus());
   // Owning the name is the readiness signal (systemd Type=dbus): everything is in place by now.
   await service.start();
   advertise();
-  log.info(`serving ${store.list().length} items from ${config.dataDir} on port ${server.port}`);
+  if (config.neverShare) log.info('NeverShare=true: using neighbours, never sharing; nothing listens on the LAN');
+  // Only systemd's sockets can start us again for a web client; without them passimd stays up.
+  if (inheritedSockets.length > 0 && config.idleTimeout > 0) {
+    idle = new IdleTimer({
+      timeoutMs: config.idleTimeout * 1000,
+      isIdle: () => store.list().length === 0 && !statics.configured && server.connectionCount === 0 && service.callsInFlight === 0,
+      onIdle: () => void exitIdle(),
+    });
+  }
+  log.info(`serving ${store.list().length} items from ${config.dataDir} on localhost port ${server.port}`);
 }
 
 main().catch((err: unknown) => {

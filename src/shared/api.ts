@@ -12,6 +12,8 @@ export const Status = {
   LOADING: 2,
   RUNNING: 3,
   DISABLED_METERED: 4,
+  /** NeverShare=true: neighbours' copies are used, ours are never offered. Not in the original's enum. */
+  NEVER_SHARE: 5,
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 
@@ -22,6 +24,7 @@ export const STATUS_NAMES: Record<number, string> = {
   [Status.LOADING]: 'loading',
   [Status.RUNNING]: 'running',
   [Status.DISABLED_METERED]: 'disabled-metered',
+  [Status.NEVER_SHARE]: 'never-share',
 };
 
 /** Keys of the a{sv} dictionaries of Publish and GetItems, with their D-Bus types. */

@@ -9,6 +9,7 @@ import dbus from 'dbus-next';
 import { connect, PASSIMCTL, startBus, startDaemon } from './harness.js';
 import { pidOf, runProcess, stopProcess, waitFor } from './process.js';
 import { createLan } from './netns.js';
+import { listeningAddresses } from './listening.js';
 import { NETWORK_MANAGER_POLICY, startFakeNetworkManager } from './fake-network-manager.js';
 import { call, publish } from './passim.js';
 
@@ -309,6 +310,7 @@ async function avahiBrowse(ns, bus, type) {
  * @template {LanDaemon} D
  * @typedef {object} LanOptions
  * @property {string} [configText]
+ * @property {Record<number, string>} [hostConfigText]
  * @property {number[]} [networkManager]
  * @property {Record<number, string>} [busPolicy]
  * @property {Record<number, (host: { name: string, ns: string, address: string, bus: import('./harness.js').Bus, port: number }) => Promise<D>>} [daemons]
@@ -318,7 +320,7 @@ async function avahiBrowse(ns, bus, type) {
 /**
  * What startLan resolves with.
  * @template {LanDaemon} [D=import('./harness.js').Daemon]
- * @typedef {{ hosts: Host<D>[], stop(): Promise<void> }} Lan
+ * @typedef {{ hosts: Host<D>[], addRoutedHost(): Promise<import('./netns.js').NamespaceHost>, stop(): Promise<void> }} Lan
  */
 
 /**
@@ -338,13 +340,14 @@ async function avahiBrowse(ns, bus, type) {
  * @property {(hash: string) => Promise<any[]>} unpublish
  * @property {(pathAndQuery: string) => Promise<FetchResult>} get
  * @property {(basename: string, hash: string) => Promise<{ status: number, location: string | undefined, peer: string | undefined, ms: number }>} lookup
+ * @property {() => Promise<string[]>} listening addresses passimd listens on in the host's namespace
  * @property {(type: string) => Promise<{ name: string, host: string, address: string, port: number }[]>} avahiBrowse
  * @property {(args: string[]) => { stop(): Promise<void> }} avahiPublish
  */
 
 /**
  * Builds a LAN of `count` hosts h1..hN, each with bus, avahi-daemon and passimd (Port=27500, Cooldown=0).
- * options: configText (more [daemon] lines), networkManager (host numbers, 1-based, that get a fake
+ * options: configText (more [daemon] lines), hostConfigText ({ hostNumber: lines for that host only }), networkManager (host numbers, 1-based, that get a fake
  * NetworkManager on their bus before passimd starts; its initial Metered is GUESS_NO), busPolicy ({ hostNumber:
  * <policy> XML } added to that host's bus configuration, e.g. to refuse Avahi's methods), daemons ({ hostNumber:
  * async ({ name, ns, address, bus, port }) => daemon } to start that host's passimd instead of ours; the daemon
@@ -369,6 +372,9 @@ export async function startLan(count, options = {}) {
   /** @type {Lan<D | import('./harness.js').Daemon>} */
   const lan = {
     hosts: [],
+    addRoutedHost() {
+      throw new Error('the LAN is not up yet');
+    },
     async stop() {
       // Reverse order of creation; every step runs even when one fails.
       /** @type {unknown[]} */
@@ -395,6 +401,15 @@ export async function startLan(count, options = {}) {
     const dir = await mkdtemp(join(tmpdir(), 'passim-lan-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     progress(`network: ${net.hosts.map((h) => `${h.ns} ${h.address}`).join(', ')}`);
+    lan.addRoutedHost = async () => {
+      const host = await net.addRoutedHost();
+      // The host and its router go with the LAN (net.destroy); listed so that an aborted run removes them too.
+      for (const ns of [host.ns, host.ns.replace(/-far$/, '-rt')]) {
+        namespaces.push(ns);
+        live.namespaces.add(ns);
+      }
+      return host;
+    };
 
     // allSettled: a host that fails must not leave the others still starting after the teardown.
     const started = await Promise.allSettled(
@@ -430,7 +445,7 @@ export async function startLan(count, options = {}) {
           : await startDaemon(bus, {
               netns: ns,
               port: PASSIM_PORT,
-              configText: `Cooldown=0\n${options.configText ?? ''}`,
+              configText: `Cooldown=0\n${options.configText ?? ''}${options.hostConfigText?.[index + 1] ?? ''}`,
             });
         live.pids.add(daemon.pid);
         cleanups.push(async () => {
@@ -463,6 +478,7 @@ export async function startLan(count, options = {}) {
             // ms is for failure reports only.
             return { status, location, peer: location ? new URL(location).hostname : undefined, ms: Math.round(performance.now() - start) };
           },
+          listening: () => listeningAddresses(ns, PASSIM_PORT),
           avahiBrowse: (type) => avahiBrowse(ns, bus, type),
           avahiPublish(args) {
             const child = track(

@@ -36,6 +36,35 @@ export async function createLan(count) {
   const lan = {
     hosts,
     switchNs,
+    /**
+     * A host on another subnet, behind a router namespace that joins the LAN as .254: its traffic reaches
+     * the LAN hosts routed, as from the internet or another building. The LAN hosts get a route back.
+     * @returns {Promise<NamespaceHost>}
+     */
+    async addRoutedHost() {
+      const router = `pt${tag}-rt`;
+      const ns = `pt${tag}-far`;
+      const far = `172.${16 + (process.pid % 16)}.${lanCounter % 250}`;
+      await ip('netns', 'add', router);
+      made.push(router);
+      await ip('netns', 'add', ns);
+      made.push(ns);
+      await ip('-n', router, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'swrt');
+      await ip('-n', router, 'link', 'set', 'swrt', 'netns', switchNs);
+      await ip('-n', switchNs, 'link', 'set', 'swrt', 'master', 'br0');
+      await ip('-n', switchNs, 'link', 'set', 'swrt', 'up');
+      await ip('-n', router, 'addr', 'add', `${subnet}.254/24`, 'dev', 'eth0');
+      await ip('-n', router, 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+      await ip('-n', router, 'addr', 'add', `${far}.1/24`, 'dev', 'eth1');
+      for (const link of ['eth0', 'eth1', 'lo']) await ip('-n', router, 'link', 'set', link, 'up');
+      await exec('ip', ['netns', 'exec', router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+      await ip('-n', ns, 'addr', 'add', `${far}.2/24`, 'dev', 'eth0');
+      await ip('-n', ns, 'link', 'set', 'eth0', 'up');
+      await ip('-n', ns, 'link', 'set', 'lo', 'up');
+      await ip('-n', ns, 'route', 'add', 'default', 'via', `${far}.1`);
+      for (const host of hosts) await ip('-n', host.ns, 'route', 'add', `${far}.0/24`, 'via', `${subnet}.254`);
+      return { ns, address: `${far}.2`, iface: 'eth0' };
+    },
     async destroy() {
       for (const ns of made.reverse()) {
         await exec('ip', ['netns', 'del', ns]).catch(() => {});

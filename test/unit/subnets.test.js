@@ -1,7 +1,7 @@
 // Which peer addresses count as neighbours, against a made-up set of interfaces.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { addressBits, isLoopback, isNeighbour, localSubnets } from '../../dist/daemon/lan/subnets.js';
+import { addressBits, isLoopback, isNeighbour, isOnLink, lanAddresses, localSubnets } from '../../dist/daemon/lan/subnets.js';
 
 /** @type {NodeJS.Dict<import('node:os').NetworkInterfaceInfo[]>} */
 const interfaces = {
@@ -79,4 +79,17 @@ test('a neighbour is on one of our links, and is not us', () => {
     '',
   ];
   for (const a of not) assert.ok(!isNeighbour(a, subnets), a);
+});
+
+test('on link: a client that reached us without a router, this machine included', () => {
+  for (const a of ['192.168.10.1', '192.168.10.5', '::ffff:192.168.10.7', 'fe80::1', 'fd00:1::9']) assert.ok(isOnLink(a, subnets), a);
+  for (const a of ['127.0.0.1', '::1', '192.168.11.1', '203.0.113.9', 'fd00:2::1', '224.0.0.251', '0.0.0.0', '']) {
+    assert.ok(!isOnLink(a, subnets), a);
+  }
+});
+
+test('the LAN addresses to listen on: never loopback, IPv6 only when asked, link-local with its interface', () => {
+  assert.deepEqual(lanAddresses(false, interfaces), ['192.168.10.5']);
+  assert.deepEqual(lanAddresses(true, interfaces), ['192.168.10.5', 'fd00:1::5', 'fe80::1%eth0']);
+  assert.deepEqual(lanAddresses(true, { lo: interfaces.lo }), []);
 });

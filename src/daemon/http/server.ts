@@ -4,7 +4,7 @@ import { createReadStream, fstatSync, read } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream';
 import { PassimError, errnoCode, toPassimError } from '../../shared/errors.js';
@@ -13,10 +13,11 @@ import type { Logger } from '../../shared/log.js';
 import { VERSION } from '../../shared/version.js';
 import type { Config } from '../config.js';
 import type { Discovery, Peer } from '../lan/peers.js';
-import { isLoopback, isNeighbour, plainAddress } from '../lan/subnets.js';
+import { isLoopback, isNeighbour, isOnLink, plainAddress } from '../lan/subnets.js';
 import type { Store, StoreChange } from '../store/store.js';
 import { BufferPool } from './buffer-pool.js';
 import { ConnectionLimits } from './connection-limits.js';
+import { Listeners } from './listeners.js';
 import { contentType } from './content-type.js';
 import { Cooldown } from './cooldown.js';
 import { OpenFiles } from './open-files.js';
@@ -36,8 +37,10 @@ export interface FileServerOptions {
   log: Logger;
   /** Folder that may hold style.css and favicon.ico to override the built-in ones. */
   webDir: string;
-  /** Address to listen on; default '0.0.0.0', or '::' when config.ipv6. */
-  host?: string;
+  /** Listening sockets passed by systemd (socket activation): the loopback listeners, instead of binding. */
+  inheritedSockets?: readonly number[];
+  /** Called on every connection opened or closed: the daemon's idle timer restarts. */
+  onActivity?: () => void;
   /** Title of the index page, e.g. the daemon's D-Bus Name; default 'Passim'. */
   name?: string;
   /** Which peer addresses may be redirected to; default: neighbours on this machine's links (lan/subnets.ts). */
@@ -53,6 +56,8 @@ const MAX_LOOKUPS = 16;
 /** Seconds an over-limit client is told to wait. */
 const RETRY_AFTER_S = 5;
 const SERVER_HEADER = `Passim/${VERSION}`;
+/** Refused off-link addresses remembered so as to log each once. */
+const MAX_REFUSALS_LOGGED = 1024;
 
 /** One response carrying (part of) an item's content. */
 interface Transfer {
@@ -77,9 +82,14 @@ export class FileServer {
   private readonly discovery: Discovery;
   private readonly log: Logger;
   private readonly webDir: string;
-  private readonly host: string;
   private readonly name: string;
-  private readonly server: Server;
+  private readonly listeners: Listeners;
+  private readonly inheritedSockets: readonly number[];
+  private readonly onActivity: () => void;
+  /** Connections open now, on every listener, handshakes included. */
+  private connections = 0;
+  /** Off-link addresses whose refusal was logged; bounded, so a scan of the internet cannot grow it. */
+  private readonly refusedLogged = new Set<string>();
   private readonly cooldown: Cooldown;
   private readonly files = new OpenFiles();
   private readonly buffers = new BufferPool();
@@ -102,61 +112,103 @@ export class FileServer {
     this.discovery = options.discovery;
     this.log = options.log;
     this.webDir = options.webDir;
-    this.host = options.host ?? (options.config.ipv6 ? '::' : '0.0.0.0');
     this.name = options.name ?? 'Passim';
     this.isNeighbour = options.isNeighbour ?? ((address) => isNeighbour(address));
-    this.server = createServer(
+    this.inheritedSockets = options.inheritedSockets ?? [];
+    this.onActivity = options.onActivity ?? (() => {});
+    this.uploads = new RateLimiter(options.config.maxUploadRate);
+    this.limits = new ConnectionLimits(options.config.maxConnections);
+    this.listeners = new Listeners({
+      createServer: (lan) => this.createServer(options.credentials, lan),
+      log: this.log,
+    });
+  }
+
+  /** Listens on loopback: the sockets systemd passed, else 127.0.0.1 and ::1 on the configured port (0 picks one). */
+  async start(): Promise<void> {
+    await this.listeners.openLoopback(this.config.port, this.inheritedSockets);
+    this.store.on('changed', this.onStoreChanged);
+  }
+
+  /** The LAN addresses to accept other machines on from now on (none while nothing is shared); resolves with binding problems. */
+  setLanAddresses(addresses: readonly string[]): Promise<string[]> {
+    return this.listeners.setLanAddresses(addresses);
+  }
+
+  get lanAddresses(): string[] {
+    return this.listeners.lanAddresses;
+  }
+
+  /** Connections open now, on any listener. */
+  get connectionCount(): number {
+    return this.connections;
+  }
+
+  /** Stops accepting connections; those open go on. For an idle exit, when systemd keeps the sockets. */
+  stopAccepting(): Promise<void> {
+    return this.listeners.stopAccepting();
+  }
+
+  /** Closes the connections that wait for a next request; those in a request go on. */
+  closeIdleConnections(): void {
+    for (const server of this.listeners.servers) server.closeIdleConnections();
+  }
+
+  /** Stops listening and drops every connection, including transfers in progress. */
+  async stop(): Promise<void> {
+    this.store.off('changed', this.onStoreChanged);
+    await this.listeners.close();
+    this.files.closeAll();
+  }
+
+  /** The port listened on once started, else the configured one. */
+  get port(): number {
+    return this.listeners.port || this.config.port;
+  }
+
+  private createServer(credentials: { key: string; cert: string }, lan: boolean): Server {
+    const server = createServer(
       {
-        key: options.credentials.key,
-        cert: options.credentials.cert,
+        key: credentials.key,
+        cert: credentials.cert,
         minVersion: 'TLSv1.2',
         requireHostHeader: false, // the original accepted HTTP/1.0-style requests without Host
       },
       (req, res) => this.onRequest(req, res),
     );
-    this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-    this.server.timeout = IDLE_CONNECTION_MS;
-    this.uploads = new RateLimiter(options.config.maxUploadRate);
-    this.limits = new ConnectionLimits(options.config.maxConnections);
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    server.timeout = IDLE_CONNECTION_MS;
     // Beyond what the limits answer with 503, handshakes in flight included, connections are not even accepted.
-    this.server.maxConnections = 4 * options.config.maxConnections;
-    this.server.on('secureConnection', (socket: Socket) => this.countConnection(socket));
-    this.server.on('tlsClientError', (err) => this.log.debug(`TLS handshake failed: ${err.message}`));
-  }
-
-  /** Listens on the configured port (0 picks a free one). */
-  start(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => {
-        reject(new PassimError('internal', `cannot listen on ${this.host} port ${this.config.port}: ${err.message}`, { cause: err }));
-      };
-      this.server.once('error', onError);
-      this.server.listen(this.config.port, this.host, () => {
-        this.server.off('error', onError);
-        this.store.on('changed', this.onStoreChanged);
-        this.server.on('error', (err) => this.log.warn(`HTTPS server: ${err.message}`));
-        this.log.debug(`serving HTTPS on ${this.host} port ${this.port}`);
-        resolve();
+    server.maxConnections = 4 * this.config.maxConnections;
+    // Ahead of the TLS layer: an off-link client costs no handshake.
+    server.prependListener('connection', (socket: Socket) => {
+      if (lan && !this.admitFromLan(socket)) return;
+      this.connections += 1;
+      this.onActivity();
+      socket.once('close', () => {
+        this.connections -= 1;
+        this.onActivity();
       });
     });
+    server.on('secureConnection', (socket: Socket) => this.countConnection(socket));
+    server.on('tlsClientError', (err) => this.log.debug(`TLS handshake failed: ${err.message}`));
+    return server;
   }
 
-  /** Stops listening and drops every connection, including transfers in progress. */
-  stop(): Promise<void> {
-    this.store.off('changed', this.onStoreChanged);
-    return new Promise((resolve) => {
-      this.server.close(() => {
-        this.files.closeAll();
-        resolve();
-      });
-      this.server.closeAllConnections();
-    });
-  }
-
-  /** The bound port once started, else the configured one. */
-  get port(): number {
-    const address = this.server.address();
-    return address !== null && typeof address === 'object' ? (address as AddressInfo).port : this.config.port;
+  /**
+   * Only machines on one of our links: mDNS never crosses a router, so anything else is not a peer that
+   * found us on the LAN. Refused before any TLS or file work.
+   */
+  private admitFromLan(socket: Socket): boolean {
+    const address = plainAddress(socket.remoteAddress ?? '');
+    if (isOnLink(address)) return true;
+    if (!this.refusedLogged.has(address)) {
+      if (this.refusedLogged.size >= MAX_REFUSALS_LOGGED) this.refusedLogged.clear();
+      this.refusedLogged.add(address);
+      this.log.info(`refused a connection from ${address}: not on a subnet of this machine's interfaces`);
+    }
+    socket.destroy();
+    return false;
   }
 
   private countConnection(socket: Socket): void {

@@ -47,6 +47,8 @@ export interface AdvertiserOptions {
 export interface AdvertiserEvents {
   /** The instance name changed after a collision with another host. */
   name: [string];
+  /** Whether anything is advertised, or about to be: Avahi is up and has items, or still holds some. */
+  sharing: [boolean];
 }
 
 /**
@@ -73,6 +75,7 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
   private readonly problems: ProblemLog;
   private readonly avahi: Avahi;
   private readonly protocol: number;
+  private sharingNow = false;
 
   constructor(private readonly options: AdvertiserOptions) {
     super();
@@ -83,8 +86,24 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
     this.avahi.on('up', () => {
       this.backoff.reset();
       this.schedule();
+      this.reportSharing();
     });
-    this.avahi.on('down', () => this.forget());
+    this.avahi.on('down', () => {
+      this.forget();
+      this.reportSharing();
+    });
+  }
+
+  /** True from the first item handed to a running Avahi until the last one is withdrawn or Avahi goes. */
+  get sharing(): boolean {
+    return this.sharingNow;
+  }
+
+  private reportSharing(): void {
+    const sharing = this.avahi.available && (this.desired.size > 0 || this.groups.length > 0);
+    if (sharing === this.sharingNow) return;
+    this.sharingNow = sharing;
+    this.emit('sharing', sharing);
   }
 
   get name(): string {
@@ -95,6 +114,7 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
   update(hashes: Iterable<string>): void {
     this.desired = new Set(hashes);
     this.schedule();
+    this.reportSharing();
   }
 
   /** Resolves once the advertised set matches the last update (or Avahi is unavailable). */
@@ -114,6 +134,7 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
     const groups = this.groups;
     this.groups = [];
     await Promise.all(groups.map((g) => this.release(g)));
+    this.reportSharing();
   }
 
   private schedule(): void {
@@ -135,6 +156,7 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
       } while (this.rerun);
     })().finally(() => {
       this.running = null;
+      this.reportSharing();
     });
   }
 

@@ -67,18 +67,49 @@ export function localSubnets(interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = n
   return subnets;
 }
 
-/**
- * True for a unicast address on one of `subnets`, other than this machine's own addresses: a neighbour that
- * can have answered on the link. Loopback, multicast, unspecified and off-link addresses are not.
- */
-export function isNeighbour(address: string, subnets: Subnet[] = localSubnets()): boolean {
+/** A unicast address, neither loopback, multicast, broadcast nor unspecified; undefined if it is none. */
+function unicastBits(address: string): bigint | undefined {
   const bits = addressBits(address);
-  if (bits === undefined || bits === 0n || isLoopback(address)) return false;
+  if (bits === undefined || bits === 0n || isLoopback(address)) return undefined;
   const v4 = bits >> 32n === 0xffffn;
   // 224.0.0.0/4 and ff00::/8 are multicast; 255.255.255.255 is broadcast.
-  if (v4 && ((bits >> 28n) & 0xfn) === 0xen) return false;
-  if (v4 && (bits & 0xffffffffn) === 0xffffffffn) return false;
-  if (!v4 && bits >> 120n === 0xffn) return false;
-  if (subnets.some((subnet) => subnet.address === bits)) return false;
-  return subnets.some((subnet) => sameSubnet(subnet.address, bits, subnet.prefix));
+  if (v4 && ((bits >> 28n) & 0xfn) === 0xen) return undefined;
+  if (v4 && (bits & 0xffffffffn) === 0xffffffffn) return undefined;
+  if (!v4 && bits >> 120n === 0xffn) return undefined;
+  return bits;
+}
+
+/**
+ * True for a unicast address on one of `subnets`, this machine's own included: a client that reached us
+ * without crossing a router.
+ */
+export function isOnLink(address: string, subnets: Subnet[] = localSubnets()): boolean {
+  const bits = unicastBits(address);
+  return bits !== undefined && subnets.some((subnet) => sameSubnet(subnet.address, bits, subnet.prefix));
+}
+
+/**
+ * True for a unicast address on one of `subnets`, other than this machine's own addresses: a neighbour that
+ * can have answered on the link.
+ */
+export function isNeighbour(address: string, subnets: Subnet[] = localSubnets()): boolean {
+  const bits = unicastBits(address);
+  if (bits === undefined || subnets.some((subnet) => subnet.address === bits)) return false;
+  return isOnLink(address, subnets);
+}
+
+/**
+ * This machine's own unicast addresses on its LAN interfaces, loopback excluded, IPv6 ones only if `ipv6`;
+ * IPv6 link-local addresses carry their interface (`fe80::1%eth0`), which binding them needs.
+ */
+export function lanAddresses(ipv6: boolean, interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): string[] {
+  const addresses: string[] = [];
+  for (const [name, infos] of Object.entries(interfaces)) {
+    for (const info of infos ?? []) {
+      if (info.internal || (info.family === 'IPv6' && !ipv6)) continue;
+      if (unicastBits(info.address) === undefined) continue;
+      addresses.push(info.family === 'IPv6' && info.scopeid ? `${info.address}%${name}` : info.address);
+    }
+  }
+  return addresses.sort();
 }

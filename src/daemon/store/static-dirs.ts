@@ -71,6 +71,11 @@ export class StaticDirs {
     await this.enqueueConfs();
   }
 
+  /** Whether passim.d names any folder: a daemon sharing folders never goes idle, even while they are empty. */
+  get configured(): boolean {
+    return this.folders.size > 0;
+  }
+
   /** Stops watching; scans under way finish but change nothing visible to clients for long. */
   stop(): void {
     this.stopped = true;
