@@ -359,6 +359,26 @@ describe('the original passim tool (Debian unstable) against our passimd', () =>
   });
 });
 
+describe('the original passim tool against our passimd with NeverShare=true (Status 5, unknown to it)', () => {
+  const ctx = realClients({ configText: 'NeverShare=true\n' });
+  before(() => ctx.setUp());
+  beforeEach(() => ctx.assertAlive());
+  after(() => ctx.tearDown());
+
+  test('passim status still prints Name and Uri, and publishing works', async () => {
+    assert.equal(await getProperty(ctx.client, 'Status'), 5);
+    const status = await ctx.passim(['status']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, new RegExp(`^Name: +${await getProperty(ctx.client, 'Name')}$`, 'm'));
+    assert.match(status.stdout, /^URI: +https:\/\/localhost:/m);
+    assert.match(status.stdout, /^Status: *$/m, 'libpassim has no name for 5: an empty field, no crash');
+    const file = await ctx.makeFile('kept-local.bin');
+    const published = await ctx.passim(['publish', file.inRoot]);
+    assert.equal(published.code, 0, published.stderr);
+    assert.ok((await getItems(ctx.client)).some((item) => item.hash === file.hash));
+  });
+});
+
 describe('libpassim (Debian unstable, through GObject introspection) against our passimd', () => {
   const ctx = realClients({});
   before(() => ctx.setUp());
