@@ -100,7 +100,8 @@ describe('socket activation and idle exit', () => {
     const { port, output, exited } = await activatable();
     // This request is what starts the daemon: it waits in the socket's queue and is answered, not lost.
     assert.equal(await getStatus(port, '/'), 200, output());
-    assert.ok(await nameHasOwner(client, 'org.freedesktop.Passim'), 'the daemon took its bus name');
+    // HTTP is served before the bus name is taken (that is the last step of starting).
+    await waitFor(() => nameHasOwner(client, 'org.freedesktop.Passim'), 'the daemon to take its bus name');
     // systemd-socket-activate execs passimd: same process, and it serves on the passed socket, binding nothing.
     assert.match(output(), new RegExp(`serving HTTPS on 1 sockets passed by systemd, port ${port}`));
     assert.deepEqual(await listeningAddresses(undefined, port), ['127.0.0.1'], 'no ::1 of its own: only what was passed');
@@ -117,6 +118,7 @@ describe('socket activation and idle exit', () => {
       gone = true;
     });
     assert.equal(await getStatus(port, '/'), 200);
+    await waitFor(() => nameHasOwner(client, 'org.freedesktop.Passim'), 'the daemon to take its bus name');
     // A request every half quiet period, for two and a half quiet periods.
     for (let i = 0; i < 5; i++) {
       await sleep((IDLE_TIMEOUT_S * 1000) / 2);

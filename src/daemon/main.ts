@@ -205,8 +205,7 @@ async function main(): Promise<void> {
     goingIdle = true;
     log.info(`nothing published and nothing asked for ${config.idleTimeout} s: exiting until the next request or call`);
     await service.releaseName();
-    await server.stopAccepting();
-    server.closeIdleConnections();
+    server.stopAccepting();
     await settleWhen(() => service.callsInFlight === 0 && server.connectionCount === 0, IDLE_DRAIN_MS);
     // A publish that reached us just before the name went is on disk: the next passimd shares it.
     if (store.list().length > 0) log.info('a file was published while exiting; the next start shares it');

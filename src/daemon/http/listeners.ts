@@ -22,6 +22,8 @@ export class Listeners {
   /** LAN listeners by the address they are bound to. */
   private readonly lan = new Map<string, Server>();
   private boundPort = 0;
+  /** Listeners closed while connections they accepted are still open. */
+  private readonly closing = new Set<Server>();
 
   constructor(private readonly options: ListenersOptions) {}
 
@@ -59,7 +61,7 @@ export class Listeners {
     for (const [address, server] of this.lan) {
       if (wanted.has(address)) continue;
       this.lan.delete(address);
-      closeServer(server);
+      this.retire(server);
       this.options.log.info(`no longer listening on ${address} port ${this.boundPort}`);
     }
     const problems: string[] = [];
@@ -89,20 +91,25 @@ export class Listeners {
     return [...this.loopback, ...this.lan.values()];
   }
 
-  /** Stops accepting everywhere; connections already accepted go on. */
-  stopAccepting(): Promise<void> {
-    const servers = this.servers;
+  /** Stops accepting everywhere; connections already accepted go on (idle keep-alive ones are closed). */
+  stopAccepting(): void {
+    for (const server of this.servers) this.retire(server);
     this.loopback.length = 0;
     this.lan.clear();
-    return Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())))).then(() => {});
   }
 
-  /** Stops accepting and drops every connection, transfers in progress included. */
+  /** Stops accepting and drops every connection, transfers in progress included; resolves once all are gone. */
   async close(): Promise<void> {
-    const servers = this.servers;
-    const closed = this.stopAccepting();
-    for (const server of servers) server.closeAllConnections();
-    await closed;
+    this.stopAccepting();
+    const closing = [...this.closing];
+    for (const server of closing) server.closeAllConnections();
+    await Promise.all(closing.map((server) => new Promise((resolve) => server.once('close', resolve))));
+  }
+
+  /** Closes a listener; its connections go on, tracked until they end so that close() can still drop them. */
+  private retire(server: Server): void {
+    this.closing.add(server);
+    server.close(() => this.closing.delete(server));
   }
 
   private async listenOrSkip(host: string, lan: boolean): Promise<Server | undefined> {
@@ -130,10 +137,4 @@ export class Listeners {
       });
     });
   }
-}
-
-/** Stops accepting; connections already accepted finish what they are doing. */
-function closeServer(server: Server): void {
-  server.close();
-  server.closeIdleConnections();
 }

@@ -145,13 +145,8 @@ export class FileServer {
   }
 
   /** Stops accepting connections; those open go on. For an idle exit, when systemd keeps the sockets. */
-  stopAccepting(): Promise<void> {
-    return this.listeners.stopAccepting();
-  }
-
-  /** Closes the connections that wait for a next request; those in a request go on. */
-  closeIdleConnections(): void {
-    for (const server of this.listeners.servers) server.closeIdleConnections();
+  stopAccepting(): void {
+    this.listeners.stopAccepting();
   }
 
   /** Stops listening and drops every connection, including transfers in progress. */
