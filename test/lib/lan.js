@@ -452,7 +452,9 @@ export async function startLan(count, options = {}) {
           await daemon.cleanup();
           live.pids.delete(daemon.pid);
         });
-        progress(`${name}: passimd serving on ${address}:${PASSIM_PORT} (PID ${daemon.pid})`);
+        progress(
+          `${name}: passimd on localhost:${PASSIM_PORT} (PID ${daemon.pid}); ${address}:${PASSIM_PORT} opens once it shares something`,
+        );
         const fetcher = createFetcher(ns);
         cleanups.push(() => fetcher.stop());
 
