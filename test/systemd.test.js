@@ -80,6 +80,9 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
     await mkdir(container.rootPath(join(path, '..')), { recursive: true, mode: 0o755 });
     await writeFile(container.rootPath(path), content, { mode: 0o644 });
   }
+  /** `busctl call` of Properties.Get for one of passimd's properties: a D-Bus call that activates it. */
+  const getProperty = (/** @type {string} */ name) =>
+    run(['busctl', 'call', 'org.freedesktop.Passim', '/', 'org.freedesktop.DBus.Properties', 'Get', 'ss', 'org.freedesktop.Passim', name]);
   /** passimctl status --json as root; undefined while the daemon does not answer. */
   async function status() {
     const result = await run(['passimctl', 'status', '--json']);
@@ -263,17 +266,7 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
   test('D-Bus activation starts the stopped service', async () => {
     await ok(['systemctl', 'stop', 'passim']);
     assert.equal(await show('ActiveState'), 'inactive');
-    const activated = await run([
-      'busctl',
-      'call',
-      'org.freedesktop.Passim',
-      '/',
-      'org.freedesktop.DBus.Properties',
-      'Get',
-      'ss',
-      'org.freedesktop.Passim',
-      'DaemonVersion',
-    ]);
+    const activated = await getProperty('DaemonVersion');
     assert.equal(activated.code, 0, describeRun('busctl call (activation)', activated));
     const version = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')).version;
     assert.equal(activated.stdout.trim(), `v s "${version}"`);
@@ -448,17 +441,7 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
     });
 
     test('a D-Bus call starts it again and gets its answer', async () => {
-      const activated = await run([
-        'busctl',
-        'call',
-        'org.freedesktop.Passim',
-        '/',
-        'org.freedesktop.DBus.Properties',
-        'Get',
-        'ss',
-        'org.freedesktop.Passim',
-        'Status',
-      ]);
+      const activated = await getProperty('Status');
       assert.equal(activated.code, 0, describeRun('busctl call (activation after an idle exit)', activated));
       assert.equal(activated.stdout.trim(), 'v u 3');
       await waitIdleExit('passim.service to exit again after the call');
