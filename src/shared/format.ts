@@ -4,14 +4,14 @@
 
 const SIZE_UNITS = ['kB', 'MB', 'GB', 'TB', 'PB', 'EB'];
 
-/**
- * A number as Intl formats it for `locale` (the C locale is English without digit grouping, as printf
- * writes), with the no-break spaces Intl puts before units made plain, as in the C locale's output.
- */
+/** Intl's no-break spaces (before units, before AM and PM) as the plain spaces of the C locale's output. */
+function plainSpaces(text: string): string {
+  return text.replace(/[\u00a0\u202f]/g, ' ');
+}
+
+/** A number as Intl formats it for `locale`; the C locale is English without digit grouping, as printf writes. */
 function number(value: number, locale: string | undefined, options: Intl.NumberFormatOptions = {}): string {
-  return new Intl.NumberFormat(locale ?? 'en', { useGrouping: locale !== undefined, ...options })
-    .format(value)
-    .replace(/[\u00a0\u202f]/g, ' ');
+  return plainSpaces(new Intl.NumberFormat(locale ?? 'en', { useGrouping: locale !== undefined, ...options }).format(value));
 }
 
 /**
@@ -64,7 +64,7 @@ export function formatDuration(seconds: number, locale?: string): string {
 /** Unix seconds as a local date and time: "2024-05-01 13:45:10" in the C locale, "01.05.2024, 13:45:10" in German. */
 export function formatTime(unixSeconds: number, locale?: string): string {
   const d = new Date(unixSeconds * 1000);
-  if (locale !== undefined) return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'medium' }).format(d);
+  if (locale !== undefined) return plainSpaces(new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'medium' }).format(d));
   const pad = (n: number): string => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }

@@ -149,4 +149,5 @@ test('sizes, durations, decimals and times in German and in the C locale', () =>
   assert.equal(formatDecimal(1234.5, 3), '1234.500');
   assert.equal(formatTime(1714571110, 'de'), '01.05.2024, 13:45:10');
   assert.equal(formatTime(1714571110, 'en-GB'), '1 May 2024, 13:45:10');
+  assert.equal(formatTime(1714571110, 'en-US'), 'May 1, 2024, 1:45:10 PM', 'a plain space before PM');
 });
