@@ -7,13 +7,17 @@ import { fileURLToPath } from 'node:url';
 import { mo } from 'gettext-parser';
 import Negotiator from 'negotiator';
 
-export const TEXT_DOMAIN = 'passim';
+const TEXT_DOMAIN = 'passim';
 
 /**
  * The compiled catalogs, LL/LC_MESSAGES/passim.mo: dist/locale in a checkout (written by po/catalogs.sh),
  * and, installed, a link from $PREFIX/lib/passim/dist/locale to $PREFIX/share/locale (data/install.sh).
  */
 const LOCALE_DIR = fileURLToPath(new URL('../locale/', import.meta.url));
+
+function catalogPath(name: string): string {
+  return join(LOCALE_DIR, name, 'LC_MESSAGES', `${TEXT_DOMAIN}.mo`);
+}
 
 export type Value = string | number | Translatable;
 export type Values = Readonly<Record<string, Value>>;
@@ -57,7 +61,7 @@ function installedCatalogs(): ReadonlySet<string> {
     } catch {
       // No catalogs built or installed: everything is English.
     }
-    installed = new Set(names.filter((name) => existsSync(join(LOCALE_DIR, name, 'LC_MESSAGES', `${TEXT_DOMAIN}.mo`))));
+    installed = new Set(names.filter((name) => existsSync(catalogPath(name))));
   }
   return installed;
 }
@@ -68,7 +72,7 @@ function catalog(name: string): Catalog | undefined {
   if (!found) {
     const entries = new Map<string, string>();
     try {
-      const parsed = mo.parse(readFileSync(join(LOCALE_DIR, name, 'LC_MESSAGES', `${TEXT_DOMAIN}.mo`)));
+      const parsed = mo.parse(readFileSync(catalogPath(name)));
       for (const [msgid, entry] of Object.entries(parsed.translations[''] ?? {})) {
         const text = entry.msgstr[0];
         // The header has the empty msgid; an empty msgstr is an untranslated message.
