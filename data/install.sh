@@ -14,7 +14,9 @@
 # Layout: the code and its production node_modules in $PREFIX/lib/passim; launchers
 # $PREFIX/libexec/passimd and $PREFIX/bin/passimctl; D-Bus policy, activation and interface files; the
 # polkit policy; the systemd unit and sysusers file; man pages; AppStream metainfo; icon; bash completion;
-# a firewalld service and a ufw application profile.
+# a firewalld service and a ufw application profile; the translations in
+# $PREFIX/share/locale/LL/LC_MESSAGES/passim.mo, also merged into the polkit policy and the metainfo
+# (this needs GNU gettext's msgfmt: Debian's gettext package).
 #
 # After installing into / (no DESTDIR): `systemd-sysusers`, `systemctl daemon-reload`,
 # `systemctl reload dbus`, then `systemctl enable --now passim`.
@@ -41,6 +43,7 @@ case $NODE in /*) ;; *) fail "NODE must be an absolute path, not '$NODE'" ;; esa
 case $PREFIX in /*) ;; *) fail "PREFIX must be an absolute path, not '$PREFIX'" ;; esac
 [ -f dist/daemon/main.js ] && [ -f dist/ctl/main.js ] || fail "dist/ is not built: run 'npm ci' first"
 [ -d node_modules/dbus-next ] || fail "node_modules/ is missing: run 'npm ci' first"
+command -v msgfmt >/dev/null || fail "msgfmt not found: install GNU gettext (Debian: apt-get install gettext)"
 
 pkglib=$DESTDIR$PREFIX/lib/passim
 share=$DESTDIR$PREFIX/share
@@ -67,6 +70,18 @@ file 0644 package-lock.json "$pkglib"
 file 0644 dbus/org.freedesktop.Passim.xml "$pkglib/dbus"
 file 0755 bin/passimd "$pkglib/bin"
 file 0755 bin/passimctl "$pkglib/bin"
+
+# The translations, compiled and merged here from po/ so that they always match the checkout.
+catalogs=$(mktemp -d)
+trap 'rm -rf "$catalogs"' EXIT
+sh po/catalogs.sh build "$catalogs"
+for mo in "$catalogs"/locale/*/LC_MESSAGES/passim.mo; do
+    lang=${mo#"$catalogs/locale/"}
+    lang=${lang%%/*}
+    file 0644 "$mo" "$share/locale/$lang/LC_MESSAGES"
+done
+# The code finds the catalogs in dist/locale (src/shared/i18n.ts): here, the system's locale folder.
+ln -s ../../../share/locale "$pkglib/dist/locale"
 
 # Production dependencies: the checkout's node_modules, pruned of devDependencies. Copying keeps the
 # native addons (usocket) that `npm ci` built, so installing needs neither a compiler nor the network.
@@ -102,7 +117,7 @@ launcher bin passimctl
 file 0644 dbus/org.freedesktop.Passim.conf "$share/dbus-1/system.d"
 file 0644 dbus/org.freedesktop.Passim.service "$share/dbus-1/system-services"
 file 0644 dbus/org.freedesktop.Passim.xml "$share/dbus-1/interfaces"
-file 0644 polkit/org.freedesktop.passim.policy "$share/polkit-1/actions"
+file 0644 "$catalogs/data/org.freedesktop.passim.policy" "$share/polkit-1/actions"
 
 # systemd: the unit names /usr/libexec/passimd; follow PREFIX.
 mkdir -p "$DESTDIR$PREFIX/lib/systemd/system"
@@ -116,7 +131,7 @@ file 0644 systemd/passim.sysusers.conf "$DESTDIR$PREFIX/lib/sysusers.d" passim.c
 file 0644 man/passimctl.1 "$share/man/man1"
 file 0644 man/passim.conf.5 "$share/man/man5"
 file 0644 man/passimd.8 "$share/man/man8"
-file 0644 data/org.freedesktop.Passim.metainfo.xml "$share/metainfo"
+file 0644 "$catalogs/data/org.freedesktop.Passim.metainfo.xml" "$share/metainfo"
 file 0644 data/org.freedesktop.Passim.svg "$share/icons/hicolor/scalable/apps"
 file 0644 data/passimctl.bash-completion "$share/bash-completion/completions" passimctl
 

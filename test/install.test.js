@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { access, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readFile, readdir, readlink, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, startBus, startDaemon } from './lib/harness.js';
@@ -34,6 +34,7 @@ const INSTALLED = {
   'usr/share/metainfo/org.freedesktop.Passim.metainfo.xml': 0o644,
   'usr/share/icons/hicolor/scalable/apps/org.freedesktop.Passim.svg': 0o644,
   'usr/share/bash-completion/completions/passimctl': 0o644,
+  'usr/share/locale/de/LC_MESSAGES/passim.mo': 0o644,
   'usr/lib/firewalld/services/passim.xml': 0o644,
   'etc/ufw/applications.d/passim': 0o644,
   'etc/passim.conf': 0o644,
@@ -111,6 +112,19 @@ test('install.sh lays out the tree, and the installed passimd and passimctl publ
   for (const dependency of Object.keys(PACKAGE.dependencies)) assert.ok(await exists(join(modules, dependency)), dependency);
   for (const dependency of Object.keys(PACKAGE.devDependencies)) assert.equal(await exists(join(modules, dependency)), false, dependency);
   assert.ok(await exists(join(modules, 'usocket/build/Release/uwrap.node')));
+  // The code finds the installed catalogs through dist/locale, a relative link into PREFIX/share/locale.
+  assert.equal(await readlink(join(destdir, 'usr/lib/passim/dist/locale')), '../../../share/locale');
+  assert.equal(await realpath(join(destdir, 'usr/lib/passim/dist/locale')), await realpath(join(destdir, 'usr/share/locale')));
+  // The polkit policy and the metainfo carry the translations, merged from po/.
+  const policy = await readFile(join(destdir, 'usr/share/polkit-1/actions/org.freedesktop.passim.policy'), 'utf8');
+  assert.equal(policy.match(/<(description|message) xml:lang="de">/g)?.length, 4, policy);
+  const dtd = await runProcess('xmllint', [
+    '--noout',
+    '--dtdvalid',
+    '/usr/share/polkit-1/policyconfig-1.dtd',
+    join(destdir, 'usr/share/polkit-1/actions/org.freedesktop.passim.policy'),
+  ]);
+  assert.equal(dtd.code, 0, dtd.stderr);
   // The unit and the installed files match the checkout's.
   assert.match(await readFile(join(destdir, 'usr/lib/systemd/system/passim.service'), 'utf8'), /^ExecStart=\/usr\/libexec\/passimd$/m);
   assert.equal(await readFile(join(destdir, 'usr/share/man/man8/passimd.8'), 'utf8'), await readFile(join(ROOT, 'man/passimd.8'), 'utf8'));
@@ -147,6 +161,13 @@ test('install.sh lays out the tree, and the installed passimd and passimctl publ
   const published = await runProcess(passimctl, ['publish', join(work, 'metadata.xml')], { env });
   assert.equal(published.code, 0, published.stderr);
   assert.match(published.stdout, /^Published: metadata\.xml/m);
+  // In German, from the installed catalog.
+  const german = { ...env, LANGUAGE: 'de' };
+  const statusDe = await runProcess(passimctl, ['status'], { env: german });
+  assert.equal(statusDe.code, 0, statusDe.stderr);
+  assert.match(statusDe.stdout, /^ {2}Dateiname: +metadata\.xml$/m);
+  const helpDe = await runProcess(passimctl, ['--help'], { env: german });
+  assert.match(helpDe.stdout, /^Aufruf: passimctl <Befehl> \[Optionen\]$/m);
 
   const status = await runProcess(passimctl, ['status', '--json'], { env });
   assert.equal(status.code, 0, status.stderr);
@@ -161,16 +182,16 @@ test('install.sh lays out the tree, and the installed passimd and passimctl publ
   assert.equal(reply.sha256, hash);
 });
 
-test('appstreamcli accepts the metainfo file', async () => {
-  const { code, stdout, stderr } = await runProcess('appstreamcli', [
-    'validate',
-    '--no-net',
-    join(ROOT, 'data/org.freedesktop.Passim.metainfo.xml'),
-  ]);
+test('appstreamcli accepts the metainfo file with its translations merged in', async () => {
+  // What npm run build merged from data/org.freedesktop.Passim.metainfo.xml.in and po/, as install.sh does.
+  const merged = join(ROOT, 'dist/data/org.freedesktop.Passim.metainfo.xml');
+  const { code, stdout, stderr } = await runProcess('appstreamcli', ['validate', '--no-net', merged]);
   assert.equal(code, 0, stdout + stderr);
-  const metainfo = await readFile(join(ROOT, 'data/org.freedesktop.Passim.metainfo.xml'), 'utf8');
+  const metainfo = await readFile(merged, 'utf8');
   assert.match(metainfo, new RegExp(`<release version="${PACKAGE.version}"`));
   assert.match(metainfo, /<binary>passimctl<\/binary>/);
+  assert.match(metainfo, /<summary xml:lang="de">Heruntergeladene Dateien mit anderen Rechnern im lokalen Netzwerk teilen<\/summary>/);
+  assert.equal(metainfo.match(/<p xml:lang="de">/g)?.length, metainfo.match(/<p>/g)?.length, 'every paragraph in German');
 });
 
 test('the icon is well-formed SVG', async () => {

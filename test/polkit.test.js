@@ -1,7 +1,7 @@
 // Publish and Unpublish guarded by a real polkitd on a private system bus, with the project's policy
 // installed and a throwaway user created for the test.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { ROOT, connect, runCli, startBus, startDaemon } from './lib/harness.js';
-import { waitFor } from './lib/process.js';
+import { stopProcess, waitFor } from './lib/process.js';
 import { call, publish } from './lib/passim.js';
 import { POLICY, createUser, installPolicy, installRule, startPolkitd, waitForAnswer } from './lib/polkit.js';
 import { PERMISSION_DENIED } from './lib/dbus-errors.js';
@@ -147,6 +147,35 @@ async function withRule(results, expectations, body) {
 
 const listData = () => readdir(daemon.dataDir);
 
+/**
+ * The message of the password prompt for `actionId` that polkitd gives an authentication agent of a
+ * session in locale `lang`: pkcheck's own textual agent, as the test user, on the terminal script(1)
+ * makes for it (the agent needs one). The agent is stopped once it asks for the password.
+ * @param {string} actionId
+ * @param {string} lang
+ */
+async function promptMessage(actionId, lang) {
+  const command = `pkcheck --action-id ${actionId} --process $$ --allow-user-interaction --enable-internal-agent`;
+  const agent = spawn('script', ['--quiet', '--command', command, '/dev/null'], {
+    uid: user.uid,
+    gid: user.gid,
+    env: { PATH: process.env.PATH, ...bus.env, LANG: lang },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  agent.stdout.on('data', (d) => {
+    output += d;
+  });
+  try {
+    await waitFor(() => output.includes('Password:'), `the password prompt for ${actionId} in ${lang}`);
+  } finally {
+    await stopProcess(agent);
+  }
+  // "==== AUTHENTICATING FOR <action> ====", then the message, in colours that do not matter here.
+  const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
+  return /==== AUTHENTICATING FOR \S+ ====\r?\n(.*)\r?\n/.exec(plain)?.[1];
+}
+
 describe('with polkitd running', () => {
   test('the policy is valid and polkitd loads both actions with their defaults', async () => {
     await run('xmllint', ['--noout', '--dtdvalid', '/usr/share/polkit-1/policyconfig-1.dtd', POLICY]);
@@ -230,6 +259,33 @@ describe('with polkitd running', () => {
       assert.deepEqual(await listData(), [`${hash}-granted.txt`]);
     });
     await call(client, 'Unpublish', 's', [hash]);
+  });
+
+  test('passimctl in German says the same in German, and the polkit prompt of a German session is German', async () => {
+    const path = await writeScratch('cli-de.txt', 'by cli, in German');
+    const r = await runCli(bus, ['publish', path], { uid: user.uid, gid: user.gid, cwd: scratch, env: { LANGUAGE: 'de' } });
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /^Zugriff verweigert: Keine Berechtigung zum Veröffentlichen von Dateien: Ein Administrator muss org\.freedesktop\.passim\.publish erlauben$/m,
+    );
+    assert.match(r.stderr, /^Führen Sie passimctl als root aus .*polkit-Regel/m);
+
+    // pkaction shows the untranslated text whatever the locale: libpolkit asks polkitd with an empty locale.
+    const { stdout } = await run('pkaction', ['--verbose', '--action-id', PUBLISH], {
+      env: { ...process.env, ...bus.env, LANG: 'de_DE.UTF-8' },
+    });
+    assert.match(stdout, /description: +Publish a file on the local network\n/);
+    // An authentication agent registers with its session's LANG, and polkitd gives it the message in that language.
+    await withRule({ [PUBLISH]: 'AUTH_ADMIN' }, { [PUBLISH]: 'challenge' }, async () => {
+      const english = 'Authentication is required to share a file with other machines on the local network';
+      assert.equal(
+        await promptMessage(PUBLISH, 'de_DE.UTF-8'),
+        'Zum Freigeben einer Datei für andere Rechner im lokalen Netzwerk ist eine Authentifizierung erforderlich',
+      );
+      assert.equal(await promptMessage(PUBLISH, 'C.UTF-8'), english);
+      assert.equal(await promptMessage(PUBLISH, 'xx_YY.UTF-8'), english, 'a language without a translation: English');
+    });
   });
 
   test('a rule asking for authentication needs the interactive flag, and no agent means a refusal', async () => {

@@ -12,6 +12,7 @@ import {
   type MessageBus,
 } from '../shared/dbus/bus.js';
 import { PassimError, errnoCode, errorKindOfDBusName } from '../shared/errors.js';
+import { N_, type Translatable } from '../shared/i18n.js';
 import { ItemFlags, type Item } from '../shared/item.js';
 import { withTimeout } from '../shared/timeout.js';
 
@@ -61,22 +62,23 @@ interface InternalCallOptions extends CallOptions {
 }
 
 /** Socket errors in words: the usocket binding's own messages name its C++ source lines. */
-const SOCKET_ERRORS: Record<string, string> = {
-  ENOENT: 'no system bus socket (No such file or directory)',
-  ECONNREFUSED: 'the system bus refused the connection',
-  EACCES: 'permission denied opening the system bus socket',
-  ECONNRESET: 'the system bus closed the connection',
-  EPIPE: 'the system bus closed the connection',
+const SOCKET_ERRORS: Record<string, Translatable> = {
+  ENOENT: N_('no system bus socket (No such file or directory)'),
+  ECONNREFUSED: N_('the system bus refused the connection'),
+  EACCES: N_('permission denied opening the system bus socket'),
+  ECONNRESET: N_('the system bus closed the connection'),
+  EPIPE: N_('the system bus closed the connection'),
 };
 
-function reasonOf(err: unknown): string {
+function reasonOf(err: unknown): Translatable | string {
   const code = errnoCode(err);
   if (code !== undefined && SOCKET_ERRORS[code] !== undefined) return SOCKET_ERRORS[code];
   return err instanceof Error ? err.message : String(err);
 }
 
-function unreachable(reason: string, cause?: unknown): PassimError {
-  return new PassimError('internal', `Failed to connect to daemon: ${reason}`, { cause });
+function unreachable(reason: Translatable | string, cause?: unknown): PassimError {
+  // TRANSLATORS: {reason} says why, e.g. "the system bus refused the connection"
+  return new PassimError('internal', N_('Failed to connect to daemon: {reason}', { reason }), { cause });
 }
 
 /** Turns whatever a call rejected with into a PassimError whose kind mirrors the D-Bus error name. */
@@ -129,7 +131,7 @@ export class PassimClient {
   static async connect(): Promise<PassimClient> {
     try {
       const bus = await withTimeout(connectSystemBus({ passDescriptors: true }), CALL_TIMEOUT_MS, () =>
-        unreachable('timed out connecting to the system bus'),
+        unreachable(N_('timed out connecting to the system bus')),
       );
       return new PassimClient(bus);
     } catch (err) {
@@ -154,7 +156,9 @@ export class PassimClient {
         this.broken,
       ]);
       if (timeoutMs === undefined) return await reply;
-      return await withTimeout(reply, timeoutMs, () => unreachable(`no reply to ${member} within ${timeoutMs / 1000} s`));
+      return await withTimeout(reply, timeoutMs, () =>
+        unreachable(N_('no reply to {method} within {seconds} s', { method: member, seconds: timeoutMs / 1000 })),
+      );
     } catch (err) {
       throw fromCallError(err);
     }
@@ -165,7 +169,7 @@ export class PassimClient {
       interface: PROPERTIES_INTERFACE,
       timeoutMs: CALL_TIMEOUT_MS,
     });
-    if (!isDict(props)) throw new PassimError('internal', 'unexpected reply to GetAll');
+    if (!isDict(props)) throw new PassimError('internal', N_('unexpected reply to {method}', { method: 'GetAll' }));
     return {
       daemonVersion: asString(props.DaemonVersion),
       uri: asString(props.Uri),
@@ -181,7 +185,7 @@ export class PassimClient {
 
   async getItems(): Promise<RemoteItem[]> {
     const [items] = await this.call('GetItems', '', [], { timeoutMs: CALL_TIMEOUT_MS });
-    if (!Array.isArray(items)) throw new PassimError('internal', 'unexpected reply to GetItems');
+    if (!Array.isArray(items)) throw new PassimError('internal', N_('unexpected reply to {method}', { method: 'GetItems' }));
     return items.filter(isDict).map((d) => ({
       hash: asString(d[Attribute.hash.key]),
       filename: asString(d[Attribute.filename.key]),

@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { SHA256_HEX } from '../shared/api.js';
 import { PassimError, errnoCode } from '../shared/errors.js';
 import { formatSize } from '../shared/format.js';
+import { _, N_, localTranslator } from '../shared/i18n.js';
 import { sha256Hasher } from '../shared/hash.js';
 import { validBasename } from '../shared/item.js';
 import { withClient } from '../client/client.js';
@@ -26,7 +27,11 @@ function request(url: URL): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     // The content is checked against the hash, so the peers' self-signed certificates need no trust.
     const req = httpsGet(url, { rejectUnauthorized: false }, resolve);
-    req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new Error(`no data from ${url.host} for ${IDLE_TIMEOUT_MS / 1000} s`)));
+    req.setTimeout(IDLE_TIMEOUT_MS, () =>
+      req.destroy(
+        new PassimError('internal', N_('no data from {host} for {seconds} s', { host: url.host, seconds: IDLE_TIMEOUT_MS / 1000 })),
+      ),
+    );
     req.on('error', reject);
   });
 }
@@ -34,13 +39,17 @@ function request(url: URL): Promise<IncomingMessage> {
 function httpError(res: IncomingMessage, url: URL, hash: string): PassimError {
   switch (res.statusCode) {
     case 404:
-      return new PassimError('not-found', `No peer has ${hash}`);
+      // TRANSLATORS: a peer is another machine on the local network that runs Passim
+      return new PassimError('not-found', N_('No peer has {hash}', { hash }));
     case 423:
-      return new PassimError('locked', `${hash} is not shared until the next reboot`);
+      return new PassimError('locked', N_('{hash} is not shared until the next reboot', { hash }));
     case 403:
-      return new PassimError('forbidden', `${url.host} refused the download (403 Forbidden)`);
+      return new PassimError('forbidden', N_('{host} refused the download (403 Forbidden)', { host: url.host }));
     default:
-      return new PassimError('internal', `Download from ${url.host} failed: HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim());
+      return new PassimError(
+        'internal',
+        N_('Download from {host} failed: {status}', { host: url.host, status: `HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim() }),
+      );
   }
 }
 
@@ -52,15 +61,21 @@ async function fetchFollowing(start: URL, hash: string): Promise<IncomingMessage
     try {
       res = await request(url);
     } catch (err) {
-      throw new PassimError('internal', `Cannot download from ${url.host}: ${(err as Error).message}`, { cause: err });
+      const reason = err instanceof PassimError ? (err.text ?? err.message) : (err as Error).message;
+      throw new PassimError('internal', N_('Cannot download from {host}: {reason}', { host: url.host, reason }), { cause: err });
     }
     const status = res.statusCode ?? 0;
     if (status === 200) return res;
     res.resume();
     if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
-      if (hop >= MAX_REDIRECTS) throw new PassimError('internal', `Too many redirects downloading ${hash}`);
+      if (hop >= MAX_REDIRECTS) throw new PassimError('internal', N_('Too many redirects downloading {hash}', { hash }));
       url = new URL(res.headers.location, url);
-      if (url.protocol !== 'https:') throw new PassimError('internal', `Refusing to follow a redirect to ${url.protocol} ${url.host}`);
+      if (url.protocol !== 'https:') {
+        throw new PassimError(
+          'internal',
+          N_('Refusing to follow a redirect to {protocol} {host}', { protocol: url.protocol, host: url.host }),
+        );
+      }
       continue;
     }
     throw httpError(res, url, hash);
@@ -68,9 +83,12 @@ async function fetchFollowing(start: URL, hash: string): Promise<IncomingMessage
 }
 
 export async function download(name: string, hashArg: string): Promise<void> {
-  if (!validBasename(name)) throw new PassimError('invalid-argument', `"${name}" is not a plain file name (no '/', no control characters)`);
+  if (!validBasename(name)) {
+    throw new PassimError('invalid-argument', N_('"{name}" is not a plain file name (no "/", no control characters)', { name }));
+  }
   const hash = hashArg.toLowerCase();
-  if (!SHA256_HEX.test(hash)) throw new PassimError('invalid-argument', `"${hashArg}" is not a SHA-256 hash (64 hex digits)`);
+  if (!SHA256_HEX.test(hash))
+    throw new PassimError('invalid-argument', N_('"{hash}" is not a SHA-256 hash (64 hex digits)', { hash: hashArg }));
   const { uri } = await withClient((client) => client.getProperties());
   const res = await fetchFollowing(new URL(`${uri}${encodeURIComponent(name)}?sha256=${hash}&localhost=false`), hash);
   const type = (res.headers['content-type'] ?? 'application/octet-stream').split(';')[0]?.trim() || 'application/octet-stream';
@@ -110,17 +128,21 @@ export async function download(name: string, hashArg: string): Promise<void> {
     bar?.clear();
     const got = digest.digest('hex');
     if (got !== hash) {
-      throw new PassimError('internal', `Downloaded data does not match the hash: expected ${hash}, got ${got}; nothing was saved`);
+      throw new PassimError(
+        'internal',
+        N_('Downloaded data does not match the hash: expected {expected}, got {got}; nothing was saved', { expected: hash, got }),
+      );
     }
     await rename(temp, name);
     kept = true;
-    process.stdout.write(`Saved ${name} (${formatSize(size)} of ${type})\n`);
+    // TRANSLATORS: e.g. "Saved firmware.cab (3.1 MB of application/vnd.ms-cab-compressed)"; {type} is a MIME type
+    process.stdout.write(`${_('Saved {name} ({size} of {type})', { name, size: formatSize(size, localTranslator().locale), type })}\n`);
   } catch (err) {
     bar?.clear();
     // An unread response (e.g. the temporary file could not be created) would keep the process alive.
     res.destroy();
     if (err instanceof PassimError) throw err;
-    throw new PassimError('internal', `Download of ${name} failed: ${(err as Error).message}`, { cause: err });
+    throw new PassimError('internal', N_('Download of {name} failed: {reason}', { name, reason: (err as Error).message }), { cause: err });
   } finally {
     if (!kept)
       await unlink(temp).catch((err: unknown) => {

@@ -2,6 +2,7 @@
 // passimctl: the command table, and failures turned into messages and exit statuses.
 import { helpText, parseCommandLine, UsageError, type ProgramSpec } from '../shared/args.js';
 import { PassimError } from '../shared/errors.js';
+import { _, localTranslator } from '../shared/i18n.js';
 import { VERSION } from '../shared/version.js';
 import { withClient } from '../client/client.js';
 import { download } from './download.js';
@@ -11,63 +12,77 @@ import { status } from './status.js';
 // The daemon records the publishing program by its name (as the original records its tool's).
 process.title = 'passimctl';
 
-const VERSION_OPTION = { name: 'version', description: 'Show the client and daemon versions' };
+const VERSION_OPTION = { name: 'version', description: _('Show the client and daemon versions') };
 
 const PROGRAM: ProgramSpec = {
   program: 'passimctl',
-  summary: 'Query and control the local Passim caching daemon.',
+  summary: _('Query and control the local Passim caching daemon.'),
   options: [VERSION_OPTION],
   commands: [
     {
       names: ['status', 'dump'],
-      description: 'Show the daemon status and the published items',
+      description: _('Show the daemon status and the published items'),
       args: [],
-      options: [{ name: 'json', description: 'Print one JSON object' }],
+      options: [{ name: 'json', description: _('Print one JSON object') }],
     },
     {
       names: ['publish'],
-      description: 'Publish a file (needs root or polkit authorization)',
+      description: _('Publish a file (needs root or polkit authorization)'),
       args: [
-        { name: 'file', description: 'File to publish' },
-        { name: 'max-age', optional: true, description: 'Seconds to keep the item (default 86400)' },
-        { name: 'max-share', optional: true, description: 'Number of downloads before the item is removed (default 5)' },
+        { name: 'file', description: _('File to publish') },
+        { name: 'max-age', optional: true, description: _('Seconds to keep the item (default 86400)') },
+        // TRANSLATORS: the share-limit of an item: after this many downloads by other machines it is deleted
+        { name: 'max-share', optional: true, description: _('Number of downloads before the item is removed (default 5)') },
       ],
-      options: [{ name: 'next-reboot', description: 'Only share the file after the next reboot' }],
+      options: [{ name: 'next-reboot', description: _('Only share the file after the next reboot') }],
     },
     {
       names: ['unpublish'],
-      description: 'Remove a published item (needs root or polkit authorization)',
-      args: [{ name: 'hash', description: 'SHA-256 of the item' }],
+      description: _('Remove a published item (needs root or polkit authorization)'),
+      args: [{ name: 'hash', description: _('SHA-256 of the item') }],
       options: [],
     },
     {
       names: ['download'],
-      description: 'Download a file by hash from a LAN peer into the current folder',
+      // TRANSLATORS: a peer is another machine on the local network that runs Passim
+      description: _('Download a file by hash from a LAN peer into the current folder'),
       args: [
-        { name: 'basename', description: 'File name to save as' },
-        { name: 'hash', description: 'SHA-256 of the content' },
+        { name: 'basename', description: _('File name to save as') },
+        { name: 'hash', description: _('SHA-256 of the content') },
       ],
       options: [],
     },
   ],
-  epilogue: 'See passimctl(1).',
+  // TRANSLATORS: the last line of passimctl --help; passimctl(1) is the manual page, keep it as it is
+  epilogue: _('See passimctl(1).'),
 };
 
 async function printVersions(): Promise<void> {
-  process.stdout.write(`client version: ${VERSION}\n`);
+  process.stdout.write(`${_('client version: {version}', { version: VERSION })}\n`);
   const props = await withClient((client) => client.getProperties());
-  process.stdout.write(`daemon version: ${props.daemonVersion}\n`);
+  process.stdout.write(`${_('daemon version: {version}', { version: props.daemonVersion })}\n`);
 }
 
-/** Prints a failure the way a person wants to read it and sets the exit status. */
+/**
+ * Prints a failure the way a person wants to read it, in their language, and sets the exit status.
+ * passimd's D-Bus errors arrive in English (see PassimError.localized): known ones are translated here.
+ */
 function report(err: unknown): void {
-  let message = err instanceof Error ? err.message : String(err);
+  const translator = localTranslator();
+  let message = err instanceof PassimError ? err.localized(translator) : err instanceof Error ? err.message : String(err);
   if (err instanceof UsageError) {
     message = `${err.usage}\n${message}`;
   } else if (err instanceof PassimError && err.kind === 'interactive-authorization-required') {
-    message = `Permission denied: ${message}\nRun passimctl on a terminal so that polkit can ask for a password, or run it as root (for example with sudo).`;
+    message = [
+      _('Permission denied: {reason}', { reason: message }),
+      _('Run passimctl on a terminal so that polkit can ask for a password, or run it as root (for example with sudo).'),
+    ].join('\n');
   } else if (err instanceof PassimError && err.kind === 'access-denied') {
-    message = `Permission denied: ${message}\nRun passimctl as root (for example with sudo), or ask an administrator to allow this with a polkit rule (see passimd(8)).`;
+    message = [
+      _('Permission denied: {reason}', { reason: message }),
+      // TRANSLATORS: passimd(8) is the manual page, keep it as it is
+      _('Run passimctl as root (for example with sudo), or ask an administrator to allow this with a polkit rule (see passimd(8)).'),
+    ].join('\n');
   }
   process.stderr.write(`${message}\n`);
   process.exitCode = 1;
@@ -93,7 +108,7 @@ async function main(argv: string[]): Promise<void> {
     case 'download':
       return download(arg('basename'), arg('hash'));
     default:
-      throw new UsageError('No command given.', helpText(PROGRAM));
+      throw new UsageError(_('No command given.'), helpText(PROGRAM));
   }
 }
 

@@ -6,6 +6,7 @@ import { basename as pathBasename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { U32_MAX } from '../shared/api.js';
 import { PassimError } from '../shared/errors.js';
+import { _, N_ } from '../shared/i18n.js';
 import { sha256Hasher } from '../shared/hash.js';
 import { withClient, type RemoteItem } from '../client/client.js';
 
@@ -13,7 +14,11 @@ import { withClient, type RemoteItem } from '../client/client.js';
 function parseU32(value: string | undefined, what: string): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) > U32_MAX) {
-    throw new PassimError('invalid-argument', `${what} must be a whole number from 0 to ${U32_MAX}, not "${value}"`);
+    // TRANSLATORS: {what} is MAX-AGE or MAX-SHARE, an argument of passimctl publish
+    throw new PassimError(
+      'invalid-argument',
+      N_('{what} must be a whole number from 0 to {max}, not "{value}"', { what, max: U32_MAX, value }),
+    );
   }
   return Number(value);
 }
@@ -38,10 +43,11 @@ export async function publish(
   try {
     handle = await open(file, 'r');
   } catch (err) {
-    throw new PassimError('invalid-argument', `Cannot open ${file}: ${(err as Error).message}`);
+    // TRANSLATORS: {reason} is the system's error message
+    throw new PassimError('invalid-argument', N_('Cannot open {file}: {reason}', { file, reason: (err as Error).message }));
   }
   try {
-    if (!(await handle.stat()).isFile()) throw new PassimError('invalid-argument', `${file} is not a regular file`);
+    if (!(await handle.stat()).isFile()) throw new PassimError('invalid-argument', N_('{file} is not a regular file', { file }));
     const interactive = process.stdin.isTTY === true;
     // The daemon does not return the hash; compute it from a second, independent open of the same file
     // while the daemon reads its fd, then only print it if the daemon really stored that hash.
@@ -60,7 +66,7 @@ export async function publish(
     }
     const hash = await hashed;
     const stored = hash !== undefined && items.some((i) => i.hash === hash);
-    process.stdout.write(stored ? `Published: ${filename} ${hash}\n` : `Published: ${filename}\n`);
+    process.stdout.write(`${stored ? _('Published: {filename} {hash}', { filename, hash }) : _('Published: {filename}', { filename })}\n`);
   } finally {
     await handle.close();
   }
@@ -69,5 +75,5 @@ export async function publish(
 export async function unpublish(hash: string): Promise<void> {
   const interactive = process.stdin.isTTY === true;
   await withClient((client) => client.unpublish(hash, { interactive }));
-  process.stdout.write(`Unpublished: ${hash}\n`);
+  process.stdout.write(`${_('Unpublished: {hash}', { hash })}\n`);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Who may publish and unpublish: polkit, the root-only rule when polkit cannot decide, or --insecure.
 import { PassimError } from '../shared/errors.js';
+import { N_, type Translatable } from '../shared/i18n.js';
 import type { Logger } from '../shared/log.js';
 import { callMethod, connectionUnixUser, dbusErrorOf, isNobodyAnswered, Variant, type MessageBus } from '../shared/dbus/bus.js';
 
@@ -19,7 +20,51 @@ export interface Authorizer {
   authorize(action: Action, caller: Caller): Promise<void>;
 }
 
-const VERBS: Record<Action, string> = { publish: 'publish files', unpublish: 'unpublish files' };
+/** Why a call was refused, one whole sentence per action: a verb put into a sentence does not translate. */
+const REFUSALS: Record<
+  Action,
+  {
+    notRoot: (uid: number) => Translatable;
+    uncheckable: (actionId: string, reason: string) => Translatable;
+    needsInteraction: (actionId: string) => Translatable;
+    dismissed: (actionId: string) => Translatable;
+    notAuthenticated: (actionId: string) => Translatable;
+    notAllowed: (actionId: string) => Translatable;
+  }
+> = {
+  publish: {
+    // TRANSLATORS: UID is the caller's numeric user ID
+    notRoot: (uid) => N_('Only root may publish files (caller runs as UID {uid})', { uid }),
+    // TRANSLATORS: {action} is a polkit action ID, {reason} polkit's error message
+    uncheckable: (action, reason) => N_('Cannot publish files: polkit could not check {action}: {reason}', { action, reason }),
+    needsInteraction: (action) =>
+      // TRANSLATORS: {action} is a polkit action ID; the program did not let polkit ask for a password
+      N_('Authentication is required to publish files ({action}), but the call did not allow interactive authorization', { action }),
+    dismissed: (action) => N_('Not authorized to publish files: the authentication request for {action} was dismissed', { action }),
+    notAuthenticated: (action) =>
+      N_(
+        'Not authorized to publish files: {action} needs authentication, which did not succeed (no polkit authentication agent, or a wrong password)',
+        { action },
+      ),
+    notAllowed: (action) => N_('Not authorized to publish files: an administrator must allow {action}', { action }),
+  },
+  unpublish: {
+    // TRANSLATORS: UID is the caller's numeric user ID
+    notRoot: (uid) => N_('Only root may unpublish files (caller runs as UID {uid})', { uid }),
+    // TRANSLATORS: {action} is a polkit action ID, {reason} polkit's error message
+    uncheckable: (action, reason) => N_('Cannot unpublish files: polkit could not check {action}: {reason}', { action, reason }),
+    needsInteraction: (action) =>
+      // TRANSLATORS: {action} is a polkit action ID; the program did not let polkit ask for a password
+      N_('Authentication is required to unpublish files ({action}), but the call did not allow interactive authorization', { action }),
+    dismissed: (action) => N_('Not authorized to unpublish files: the authentication request for {action} was dismissed', { action }),
+    notAuthenticated: (action) =>
+      N_(
+        'Not authorized to unpublish files: {action} needs authentication, which did not succeed (no polkit authentication agent, or a wrong password)',
+        { action },
+      ),
+    notAllowed: (action) => N_('Not authorized to unpublish files: an administrator must allow {action}', { action }),
+  },
+};
 
 /** Allows only callers running as UID 0 (the original daemon's rule). */
 export class RootOnlyAuthorizer implements Authorizer {
@@ -28,7 +73,7 @@ export class RootOnlyAuthorizer implements Authorizer {
   async authorize(action: Action, caller: Caller): Promise<void> {
     const uid = await connectionUnixUser(this.bus, caller.sender);
     if (uid !== 0) {
-      throw new PassimError('access-denied', `Only root may ${VERBS[action]} (caller runs as UID ${uid})`);
+      throw new PassimError('access-denied', REFUSALS[action].notRoot(uid));
     }
   }
 }
@@ -128,31 +173,22 @@ export class PolkitAuthorizer implements Authorizer {
       // polkitd answered but could not decide: refuse rather than guess.
       const reason = dbusError ? dbusError.text || dbusError.name : String(err);
       this.log.warn(`polkit failed to check ${actionId} for ${caller.sender}: ${reason}`);
-      throw new PassimError('access-denied', `Cannot ${VERBS[action]}: polkit could not check ${actionId}: ${reason}`, { cause: err });
+      throw new PassimError('access-denied', REFUSALS[action].uncheckable(actionId, reason), { cause: err });
     }
     if (this.reachable === false) this.log.info('polkit is available again: using it for authorization');
     this.reachable = true;
 
     if (result.isAuthorized) return;
     if (result.isChallenge && !caller.interactive) {
-      throw new PassimError(
-        'interactive-authorization-required',
-        `Authentication is required to ${VERBS[action]} (${actionId}), but the call did not allow interactive authorization`,
-      );
+      throw new PassimError('interactive-authorization-required', REFUSALS[action].needsInteraction(actionId));
     }
     if (result.details['polkit.dismissed']) {
-      throw new PassimError(
-        'access-denied',
-        `Not authorized to ${VERBS[action]}: the authentication request for ${actionId} was dismissed`,
-      );
+      throw new PassimError('access-denied', REFUSALS[action].dismissed(actionId));
     }
     if (result.isChallenge) {
-      throw new PassimError(
-        'access-denied',
-        `Not authorized to ${VERBS[action]}: ${actionId} needs authentication, which did not succeed (no polkit authentication agent, or a wrong password)`,
-      );
+      throw new PassimError('access-denied', REFUSALS[action].notAuthenticated(actionId));
     }
-    throw new PassimError('access-denied', `Not authorized to ${VERBS[action]}: an administrator must allow ${actionId}`);
+    throw new PassimError('access-denied', REFUSALS[action].notAllowed(actionId));
   }
 
   /** Whether polkitd has the action registered (EnumerateActions is open to every caller); false if it cannot say. */
@@ -178,6 +214,6 @@ export class InsecureAuthorizer implements Authorizer {
   constructor(private readonly log: Logger) {}
 
   async authorize(action: Action, caller: Caller): Promise<void> {
-    this.log.debug(`--insecure: allowing ${caller.sender} to ${VERBS[action]} without checks`);
+    this.log.debug(`--insecure: allowing ${caller.sender} to ${action} without checks`);
   }
 }

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The org.freedesktop.Passim object on the system bus: a front end to the store.
+// Its errors' messages go out in English, as the log has them: passimd cannot know the language of each
+// caller, GLib clients show the text as it came, and passimctl translates the messages it recognises.
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Authorizer, Action } from './authorization.js';
@@ -17,6 +19,7 @@ import {
 } from '../shared/dbus/bus.js';
 import { claimDescriptors, closeDescriptors } from '../shared/dbus/dbus-next-patches.js';
 import { PassimError, toPassimError } from '../shared/errors.js';
+import { N_, type Translatable } from '../shared/i18n.js';
 import { DEFAULT_MAX_AGE, DEFAULT_SHARE_LIMIT, ItemFlags, type Item } from '../shared/item.js';
 import type { Logger } from '../shared/log.js';
 import { readProgramName } from './proc.js';
@@ -82,7 +85,7 @@ export class PassimService {
     } catch (err) {
       // Only a bug can get here; the caller still gets an answer and the daemon stays up.
       this.options.log.warn(`${msg.member} from ${msg.sender} failed: ${(err as Error).message}`);
-      this.options.bus.send(errorReply(msg, toPassimError(err).dbusName, 'Internal error'));
+      this.options.bus.send(errorReply(msg, toPassimError(err).dbusName, String(N_('Internal error'))));
       return true;
     }
   };
@@ -112,7 +115,7 @@ export class PassimService {
     const reply = await bus.requestName(BUS_NAME, DO_NOT_QUEUE);
     if (reply !== PRIMARY_OWNER) {
       this.stop();
-      throw new PassimError('exists', `${BUS_NAME} is already owned by another process: is passimd already running?`);
+      throw new PassimError('exists', N_('{name} is already owned by another process: is passimd already running?', { name: BUS_NAME }));
     }
   }
 
@@ -144,7 +147,7 @@ export class PassimService {
 
   /** Aborts the publishes under way: their callers get an error and their temporary files are removed. */
   abortPublishes(reason: string): void {
-    for (const source of this.sources) source.destroy(new PassimError('internal', `Publish aborted: ${reason}`));
+    for (const source of this.sources) source.destroy(new PassimError('internal', N_('Publish aborted: {reason}', { reason })));
   }
 
   setStatus(status: Status): void {
@@ -217,25 +220,25 @@ export class PassimService {
         return run(() => reply('s', [this.introspectionXml]));
       case `${PROPERTIES}.Get`:
         return run(() => {
-          expectSignature(msg, 'ss', 'Get takes an interface and a property name (ss)');
+          expectSignature(msg, 'ss', N_('Get takes an interface and a property name (ss)'));
           const [iface, prop] = msg.body as [string, string];
           const value = iface === INTERFACE ? this.properties()[prop] : undefined;
-          if (!value) throw new PassimError('invalid-argument', `No such property: ${iface}.${prop}`);
+          if (!value) throw new PassimError('invalid-argument', N_('No such property: {property}', { property: `${iface}.${prop}` }));
           reply('v', [value]);
         });
       case `${PROPERTIES}.GetAll`:
         return run(() => {
-          expectSignature(msg, 's', 'GetAll takes an interface name (s)');
+          expectSignature(msg, 's', N_('GetAll takes an interface name (s)'));
           const [iface] = msg.body as [string];
           reply('a{sv}', [iface === INTERFACE ? this.properties() : {}]);
         });
       case `${PROPERTIES}.Set`:
         return run(() => {
-          throw new PassimError('invalid-argument', 'All properties of org.freedesktop.Passim are read-only');
+          throw new PassimError('invalid-argument', N_('All properties of {interface} are read-only', { interface: INTERFACE }));
         });
       case `${INTERFACE}.GetItems`:
         return run(() => {
-          expectSignature(msg, '', 'GetItems takes no arguments');
+          expectSignature(msg, '', N_('GetItems takes no arguments'));
           reply('aa{sv}', [this.options.store.list().map(itemToDict)]);
         });
       case `${INTERFACE}.Publish`: {
@@ -245,7 +248,7 @@ export class PassimService {
       }
       case `${INTERFACE}.Unpublish`:
         return run(async () => {
-          expectSignature(msg, 's', 'Unpublish takes one argument: the hash (s)');
+          expectSignature(msg, 's', N_('Unpublish takes one argument: the hash (s)'));
           await this.authorize('unpublish', msg);
           const item = await this.options.store.unpublish(String(msg.body[0]).toLowerCase());
           this.options.log.info(`unpublished ${item.hash} (${item.basename})`);
@@ -253,7 +256,8 @@ export class PassimService {
         });
       default:
         if (msg.interface === INTERFACE || msg.interface === PROPERTIES || msg.interface === INTROSPECTABLE) {
-          this.options.bus.send(errorReply(msg, 'org.freedesktop.DBus.Error.UnknownMethod', `No method ${msg.member} on ${msg.interface}`));
+          const text = N_('No method {method} on {interface}', { method: msg.member ?? '', interface: msg.interface ?? '' });
+          this.options.bus.send(errorReply(msg, 'org.freedesktop.DBus.Error.UnknownMethod', String(text)));
           return true;
         }
         return false; // org.freedesktop.DBus.Peer and the like: dbus-next answers those
@@ -272,9 +276,13 @@ export class PassimService {
   private async publish(msg: Message, fds: number[]): Promise<void> {
     let owned = [...fds]; // ours to close until a stream takes one over
     try {
-      expectSignature(msg, 'ha{sv}', 'Publish takes a file descriptor and a dictionary of attributes (ha{sv})');
+      // TRANSLATORS: ha{sv} is a D-Bus type signature, keep it as it is
+      expectSignature(msg, 'ha{sv}', N_('Publish takes a file descriptor and a dictionary of attributes (ha{sv})'));
       if (fds.length !== 1) {
-        throw new PassimError('invalid-argument', `Publish needs exactly one file descriptor attached to the call, not ${fds.length}`);
+        throw new PassimError(
+          'invalid-argument',
+          N_('Publish needs exactly one file descriptor attached to the call, not {count}', { count: fds.length }),
+        );
       }
       const [, attrs] = msg.body as [number, Record<string, IncomingVariant>];
       const options = parsePublishAttributes(attrs);
@@ -314,7 +322,7 @@ export function introspectionFromInterfaceFile(xml: string): string {
     .replace('</node>', `${STANDARD_INTERFACES_XML}</node>`);
 }
 
-function expectSignature(msg: Message, signature: string, usage: string): void {
+function expectSignature(msg: Message, signature: string, usage: Translatable): void {
   if (msg.signature !== signature) throw new PassimError('invalid-argument', usage);
 }
 
@@ -322,14 +330,18 @@ function attribute<T>(attrs: Record<string, IncomingVariant>, { key, type }: { k
   const variant = attrs[key];
   if (variant === undefined) return fallback;
   if (variant.signature !== type) {
-    throw new PassimError('invalid-argument', `Attribute ${key} must have type ${type}, not ${variant.signature}`);
+    // TRANSLATORS: {type} and {actual} are D-Bus type signatures such as "t" or "s"
+    throw new PassimError(
+      'invalid-argument',
+      N_('Attribute {key} must have type {type}, not {actual}', { key, type, actual: variant.signature }),
+    );
   }
   return variant.value as T;
 }
 
 function parsePublishAttributes(attrs: Record<string, IncomingVariant>) {
   const basename = attribute<string>(attrs, Attribute.filename, '');
-  if (basename === '') throw new PassimError('invalid-argument', 'The filename attribute is required');
+  if (basename === '') throw new PassimError('invalid-argument', N_('The filename attribute is required'));
   const flags = attribute<bigint>(attrs, Attribute.flags, 0n);
   return {
     basename,

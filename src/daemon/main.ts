@@ -4,6 +4,7 @@ import { randomInt } from 'node:crypto';
 import { Status } from '../shared/api.js';
 import { parseCommandLine, UsageError, type ProgramSpec } from '../shared/args.js';
 import { connectSystemBus } from '../shared/dbus/bus.js';
+import { _ } from '../shared/i18n.js';
 import { isDisabled } from '../shared/item.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { settleWithin } from '../shared/timeout.js';
@@ -25,14 +26,15 @@ import { loadOrCreateCredentials } from './tls.js';
 
 const PROGRAM: ProgramSpec = {
   program: 'passimd',
-  summary: 'Shares published files with other machines on the LAN over HTTPS.',
+  summary: _('Shares published files with other machines on the LAN over HTTPS.'),
   options: [
-    { name: 'version', description: 'Print the version and exit' },
-    { name: 'timed-exit', description: 'Quit after 10 seconds (for tests)' },
-    { name: 'insecure', description: 'Skip the privilege checks on Publish and Unpublish (for tests only)' },
-    { name: 'verbose', short: 'v', description: 'Print debugging messages' },
+    { name: 'version', description: _('Print the version and exit') },
+    { name: 'timed-exit', description: _('Quit after 10 seconds (for tests)') },
+    { name: 'insecure', description: _('Skip the privilege checks on Publish and Unpublish (for tests only)') },
+    { name: 'verbose', short: 'v', description: _('Print debugging messages') },
   ],
-  epilogue: 'See passimd(8).',
+  // TRANSLATORS: the last line of passimd --help; passimd(8) is the manual page, keep it as it is
+  epilogue: _('See passimd(8).'),
 };
 
 const EXPIRY_INTERVAL_MS = 60 * 60 * 1000;

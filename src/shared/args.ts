@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Command lines of passimd and passimctl: node:util parseArgs driven by a table of commands and options,
-// and the --help text made from the same table.
+// and the --help text made from the same table, in the user's language (the table's texts come translated).
 import { parseArgs } from 'node:util';
 import { PassimError } from './errors.js';
+import { _ } from './i18n.js';
 
 export interface OptionSpec {
   name: string;
@@ -35,7 +36,7 @@ export interface ProgramSpec {
   epilogue?: string;
 }
 
-/** Bad usage: the message is for the user, with the usage to show next to it. */
+/** Bad usage: the message is for the user (already in their language), with the usage to show next to it. */
 export class UsageError extends PassimError {
   constructor(
     message: string,
@@ -52,17 +53,21 @@ export interface ParsedCommandLine {
   flags: Record<string, boolean>;
 }
 
-const HELP: OptionSpec = { name: 'help', short: 'h', description: 'Show this help' };
+const HELP: OptionSpec = { name: 'help', short: 'h', description: _('Show this help') };
 
 function optionsConfig(options: OptionSpec[]): Record<string, { type: 'boolean'; short?: string }> {
   return Object.fromEntries(options.map((o) => [o.name, o.short ? { type: 'boolean', short: o.short } : { type: 'boolean' }]));
 }
 
 function usageLine(spec: ProgramSpec, command?: CommandSpec): string {
-  if (!spec.commands) return `Usage: ${spec.program} [OPTION…]`;
-  if (!command) return `Usage: ${spec.program} <command> [options]`;
+  const { program } = spec;
+  // TRANSLATORS: the first line of --help of a program without commands (passimd); keep [OPTION…] as it is
+  if (!spec.commands) return _('Usage: {program} [OPTION…]', { program });
+  // TRANSLATORS: the first line of passimctl --help; <command> and [options] may be translated
+  if (!command) return _('Usage: {program} <command> [options]', { program });
   const args = command.args.map((a) => (a.optional ? `[${a.name}]` : `<${a.name}>`));
-  return `Usage: ${spec.program} ${[command.names[0], ...args].join(' ')} [options]`;
+  // TRANSLATORS: the first line of passimctl COMMAND --help, e.g. "passimctl unpublish <hash>"; [options] may be translated
+  return _('Usage: {program} {command} [options]', { program, command: [command.names[0], ...args].join(' ') });
 }
 
 function optionLines(options: OptionSpec[]): string[] {
@@ -78,21 +83,22 @@ export function helpText(spec: ProgramSpec, command?: CommandSpec): string {
     lines.push(command.description, '');
     if (command.args.length > 0) {
       const width = Math.max(...command.args.map((a) => a.name.length));
-      lines.push('Arguments:', ...command.args.map((a) => `  ${a.name.padEnd(width)}  ${a.description}`), '');
+      lines.push(_('Arguments:'), ...command.args.map((a) => `  ${a.name.padEnd(width)}  ${a.description}`), '');
     }
-    lines.push('Options:', ...optionLines([...command.options, ...spec.options, HELP]));
+    lines.push(_('Options:'), ...optionLines([...command.options, ...spec.options, HELP]));
   } else {
     lines.push(spec.summary, '');
     if (spec.commands) {
       const usages = spec.commands.map((c) => {
         const args = c.args.map((a) => (a.optional ? `[${a.name}]` : `<${a.name}>`));
-        const aliases = c.names.length > 1 ? `  [aliases: ${c.names.slice(1).join(', ')}]` : '';
+        // TRANSLATORS: after a command in --help: other names of the same command, e.g. "[aliases: dump]"
+        const aliases = c.names.length > 1 ? `  ${_('[aliases: {aliases}]', { aliases: c.names.slice(1).join(', ') })}` : '';
         return { text: `${spec.program} ${[c.names[0], ...args].join(' ')}`, description: `${c.description}${aliases}` };
       });
       const width = Math.max(...usages.map((u) => u.text.length));
-      lines.push('Commands:', ...usages.map((u) => `  ${u.text.padEnd(width)}  ${u.description}`), '');
+      lines.push(_('Commands:'), ...usages.map((u) => `  ${u.text.padEnd(width)}  ${u.description}`), '');
     }
-    lines.push('Options:', ...optionLines([...spec.options, HELP]));
+    lines.push(_('Options:'), ...optionLines([...spec.options, HELP]));
   }
   if (spec.epilogue && !command) lines.push('', spec.epilogue);
   return `${lines.join('\n')}\n`;
@@ -106,18 +112,23 @@ export function parseCommandLine(spec: ProgramSpec, argv: string[]): ParsedComma
   const commandName = spec.commands ? argv.find((a) => !a.startsWith('-')) : undefined;
   const command = commandName === undefined ? undefined : spec.commands?.find((c) => c.names.includes(commandName));
   if (commandName !== undefined && !command) {
-    throw new UsageError(`Unknown command: ${commandName}`, helpText(spec));
+    throw new UsageError(_('Unknown command: {command}', { command: commandName }), helpText(spec));
   }
   const options = [...spec.options, ...(command?.options ?? []), HELP];
-  let parsed: ReturnType<
-    typeof parseArgs<{ args: string[]; options: ReturnType<typeof optionsConfig>; strict: true; allowPositionals: boolean }>
-  >;
-  try {
-    parsed = parseArgs({ args: argv, options: optionsConfig(options), strict: true, allowPositionals: spec.commands !== undefined });
-  } catch (err) {
-    throw new UsageError((err as Error).message, helpText(spec, command));
+  // Not strict: parseArgs's own errors are English sentences; its tokens let us say the same in the user's language.
+  const parsed = parseArgs({ args: argv, options: optionsConfig(options), strict: false, allowPositionals: true, tokens: true });
+  for (const token of parsed.tokens) {
+    if (token.kind === 'option' && !options.some((o) => o.name === token.name)) {
+      throw new UsageError(_('Unknown option: {option}', { option: token.rawName }), helpText(spec, command));
+    }
+    if (token.kind === 'option' && token.value !== undefined) {
+      throw new UsageError(_('The option {option} takes no value', { option: token.rawName }), helpText(spec, command));
+    }
+    if (token.kind === 'positional' && !spec.commands) {
+      throw new UsageError(_('Unexpected argument: {argument}', { argument: token.value }), helpText(spec));
+    }
   }
-  if (parsed.values.help) return { help: helpText(spec, command) };
+  if (parsed.values.help === true) return { help: helpText(spec, command) };
   const flags = Object.fromEntries(options.map((o) => [o.name, parsed.values[o.name] === true]));
   const positionals = parsed.positionals.slice(1);
   const args: Record<string, string | undefined> = {};
@@ -128,10 +139,13 @@ export function parseCommandLine(spec: ProgramSpec, argv: string[]): ParsedComma
         .slice(positionals.length)
         .filter((a) => !a.optional)
         .map((a) => a.name);
-      throw new UsageError(`Missing argument: ${missing.join(', ')}`, helpText(spec, command));
+      throw new UsageError(_('Missing argument: {arguments}', { arguments: missing.join(', ') }), helpText(spec, command));
     }
     if (positionals.length > command.args.length) {
-      throw new UsageError(`Unexpected argument: ${positionals[command.args.length]}`, helpText(spec, command));
+      throw new UsageError(
+        _('Unexpected argument: {argument}', { argument: positionals[command.args.length] ?? '' }),
+        helpText(spec, command),
+      );
     }
     command.args.forEach((a, i) => {
       args[a.name] = positionals[i];

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Typed errors: each kind's D-Bus error name and HTTP status, decided here and nowhere else.
+import type { Translatable, Translator } from './i18n.js';
 
 export type ErrorKind =
   | 'invalid-argument'
@@ -76,11 +77,19 @@ export function errorKindOfDBusName(name: string): ErrorKind | undefined {
 
 export class PassimError extends Error {
   readonly kind: ErrorKind;
+  /** The message to translate for whoever reads it; `message` is its English text (logs, D-Bus). */
+  readonly text: Translatable | undefined;
 
-  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(kind: ErrorKind, message: string | Translatable, options?: { cause?: unknown }) {
+    super(String(message), options);
     this.name = 'PassimError';
     this.kind = kind;
+    this.text = typeof message === 'string' ? undefined : message;
+  }
+
+  /** The message in the translator's language: translated if it is ours, recognised if another process wrote it. */
+  localized(translator: Translator): string {
+    return this.text ? translator.translate(this.text) : translator.fromEnglish(this.message);
   }
 
   get dbusName(): string {
@@ -90,6 +99,12 @@ export class PassimError extends Error {
   get httpStatus(): number {
     return MAPPINGS[this.kind].http;
   }
+}
+
+/** What went wrong, to put into another message: a PassimError's translatable text, else the error's message. */
+export function reasonOf(err: unknown): Translatable | string {
+  if (err instanceof PassimError) return err.text ?? err.message;
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** Wraps anything thrown into a PassimError; unknown failures become 'internal'. */

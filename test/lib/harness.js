@@ -1,5 +1,6 @@
 // Starts the real parts the tests need: a private system-like dbus-daemon and passimd, stopped by PID, and runs
 // passimctl. The generic process helpers (waitFor, stopProcess, runProcess, freePort) are in process.js.
+import './english.js';
 import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

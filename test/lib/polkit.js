@@ -10,7 +10,8 @@ import { isExecFailure, pidOf, stopProcess, waitFor } from './process.js';
 const run = promisify(execFile);
 
 export const POLKITD = '/usr/lib/polkit-1/polkitd';
-export const POLICY = join(ROOT, 'polkit', 'org.freedesktop.passim.policy');
+/** The policy with its translations, as npm run build merges polkit/org.freedesktop.passim.policy.in and po/. */
+export const POLICY = join(ROOT, 'dist', 'data', 'org.freedesktop.passim.policy');
 const ACTIONS_DIR = '/usr/share/polkit-1/actions';
 const RULES_DIR = '/etc/polkit-1/rules.d';
 
@@ -50,7 +51,7 @@ export async function startPolkitd(bus) {
   };
 }
 
-/** Installs polkit/org.freedesktop.passim.policy; the returned function puts back what was there before. */
+/** Installs the built policy (POLICY); the returned function puts back what was there before. */
 export async function installPolicy() {
   const target = join(ACTIONS_DIR, 'org.freedesktop.passim.policy');
   const previous = await readFile(target).catch(() => undefined);

@@ -1,6 +1,7 @@
 // The command-line parser both programs use, driven by a small made-up program table: commands and their
 // aliases, required and optional arguments, flags global and per command, --help anywhere, and the usage
 // errors (each carrying the usage text to print next to it) for everything else.
+import '../lib/english.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { UsageError, helpText, parseCommandLine } from '../../dist/shared/args.js';

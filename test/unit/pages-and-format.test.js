@@ -2,13 +2,16 @@
 // chose is escaped, since anyone on the LAN may view the index), sizes and durations as people read them,
 // the per-client cooldown's bookkeeping (no clock: "right after start" is well inside any cooldown),
 // and the error table's D-Bus names, which clients of the original (fwupd, libpassim) match exactly.
+import '../lib/english.js';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { STATUS_CODES } from 'node:http';
 import { test } from 'node:test';
 
 process.env.TZ = 'UTC'; // formatTime is local time; set before the first Date is made
 
-const { errorPage, escapeHtml, indexPage, redirectPage } = await import('../../dist/daemon/http/pages.js');
+const { errorPage, escapeHtml, indexPage, reasonPhrase, redirectPage } = await import('../../dist/daemon/http/pages.js');
+const { translatorForAcceptLanguage } = await import('../../dist/shared/i18n.js');
 const { formatDuration, formatSize, formatTime } = await import('../../dist/shared/format.js');
 const { Cooldown } = await import('../../dist/daemon/http/cooldown.js');
 const { GIoErrorCode, PassimError, errorKindOfDBusName, gioErrorName } = await import('../../dist/shared/errors.js');
@@ -208,4 +211,29 @@ test('HTTP statuses of the request errors', () => {
     },
     { bad: 400, forbidden: 403, notAcceptable: 406, locked: 423, range: 416, method: 405, internal: 500 },
   );
+});
+
+test('the pages in German: words, numbers, sizes and durations of the language asked for, the markup unchanged', () => {
+  const de = translatorForAcceptLanguage('de');
+  const page = indexPage('host', [item({ basename: 'a.bin', size: 1500, shareCount: 1234, shareLimit: 5000 })], 1000 + 90, de);
+  assert.ok(page.startsWith('<!DOCTYPE html>\n<html lang="de">'));
+  assert.ok(page.includes('<h2>Freigegebene Dateien</h2>'));
+  assert.ok(page.includes('<th>Datei</th><th>SHA-256</th><th>Größe</th><th>Weitergaben</th>'));
+  assert.ok(page.includes('<td class="num">1,5 kB</td><td class="num">1.234 / 5.000</td><td class="num">1 Minute 30 Sekunden</td>'), page);
+  assert.ok(page.includes('<td>freigegeben</td>'));
+  assert.ok(page.includes('<p>Ein <a href="https://github.com/hughsie/passim">lokaler Zwischenspeicher-Server</a>.</p>'));
+  assert.match(indexPage('host', [], 0, de), /Auf diesem Rechner sind keine Dateien freigegeben\./);
+  assert.ok(indexPage('host', [], 0).startsWith('<!DOCTYPE html>\n<html lang="en">'));
+
+  const error = errorPage(404, reasonPhrase(404, de), 'x', de);
+  assert.match(error, /<title>404 Nicht gefunden<\/title>/);
+  assert.match(redirectPage('https://peer:27500/x?sha256=1', de), />Weiterleitung<\/a>/);
+});
+
+test("reasonPhrase: in English it is HTTP's own reason phrase, for every status an error kind has", () => {
+  for (const kind of KINDS) {
+    const status = new PassimError(kind, 'x').httpStatus;
+    assert.equal(reasonPhrase(status), STATUS_CODES[status], `${kind} (${status})`);
+    assert.notEqual(reasonPhrase(status, translatorForAcceptLanguage('de')), STATUS_CODES[status], `${kind} (${status}) is translated`);
+  }
 });

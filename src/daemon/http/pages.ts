@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// The HTML the server sends: the index of shared items, redirects and error pages.
+// The HTML the server sends: the index of shared items, redirects and error pages, in the language the
+// request asked for (a Translator from its Accept-Language).
+import { STATUS_CODES } from 'node:http';
 import { formatDuration, formatSize } from '../../shared/format.js';
+import { ENGLISH, N_, type Translatable, type Translator } from '../../shared/i18n.js';
 import { isDisabled, ItemFlags, type Item } from '../../shared/item.js';
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function htmlPage(title: string, body: string): string {
+function htmlPage(title: string, body: string, tr: Translator): string {
   return (
-    '<!DOCTYPE html>\n<html><head><meta charset="utf-8">' +
+    `<!DOCTYPE html>\n<html lang="${escapeHtml(tr.locale ?? 'en')}"><head><meta charset="utf-8">` +
     '<meta name="viewport" content="width=device-width, initial-scale=1">' +
     `<title>${escapeHtml(title)}</title><link href="/style.css" rel="stylesheet"></head>\n` +
     `<body>\n${body}\n</body></html>\n`
@@ -17,45 +20,83 @@ function htmlPage(title: string, body: string): string {
 }
 
 /** The body of a 302 to `location`, for clients that show it. */
-export function redirectPage(location: string): string {
-  return htmlPage('302 Found', `<p><a href="${escapeHtml(location)}">Redirecting</a>…</p>`);
+export function redirectPage(location: string, tr: Translator = ENGLISH): string {
+  // TRANSLATORS: the text of a link to the machine that has the file
+  return htmlPage('302 Found', `<p><a href="${escapeHtml(location)}">${escapeHtml(tr.translate(N_('Redirecting')))}</a>…</p>`, tr);
+}
+
+/** The reason phrases of the statuses the server sends, for error pages; the status line keeps HTTP's. */
+const REASONS: Record<number, Translatable> = {
+  400: N_('Bad Request'),
+  403: N_('Forbidden'),
+  404: N_('Not Found'),
+  405: N_('Method Not Allowed'),
+  406: N_('Not Acceptable'),
+  409: N_('Conflict'),
+  413: N_('Payload Too Large'),
+  416: N_('Range Not Satisfiable'),
+  423: N_('Locked'),
+  500: N_('Internal Server Error'),
+  503: N_('Service Unavailable'),
+  507: N_('Insufficient Storage'),
+};
+
+/** The reason phrase of `status` for an error page, in the translator's language. */
+export function reasonPhrase(status: number, tr: Translator = ENGLISH): string {
+  const reason = REASONS[status];
+  return reason ? tr.translate(reason) : (STATUS_CODES[status] ?? 'Error');
 }
 
 /** A short error page: the status and a reason meant for the client, never internal detail. */
-export function errorPage(status: number, reason: string, message: string): string {
-  return htmlPage(`${status} ${reason}`, `<h1>${status} ${escapeHtml(reason)}</h1>\n<p>${escapeHtml(message)}</p>`);
+export function errorPage(status: number, reason: string, message: string, tr: Translator = ENGLISH): string {
+  return htmlPage(`${status} ${reason}`, `<h1>${status} ${escapeHtml(reason)}</h1>\n<p>${escapeHtml(message)}</p>`, tr);
 }
 
 /** The index page: every item, sorted by name, with its state. `now` is Unix seconds. */
-export function indexPage(name: string, items: readonly Item[], now: number): string {
+export function indexPage(name: string, items: readonly Item[], now: number, tr: Translator = ENGLISH): string {
+  const { locale } = tr;
+  const text = (message: Translatable): string => escapeHtml(tr.translate(message));
   const sorted = [...items].sort((a, b) => a.basename.localeCompare(b.basename));
   const rows = sorted.map((item) => {
     const link = `/${encodeURIComponent(item.basename)}?sha256=${item.hash}`;
-    const states: string[] = [];
-    if (isDisabled(item)) states.push('disabled');
-    if (item.flags & ItemFlags.NEXT_REBOOT) states.push('next reboot');
+    const states: Translatable[] = [];
+    // TRANSLATORS: an item's state on the index page: not shared now
+    if (isDisabled(item)) states.push(N_('disabled'));
+    // TRANSLATORS: an item's state on the index page: published to be shared after the next reboot
+    if (item.flags & ItemFlags.NEXT_REBOOT) states.push(N_('next reboot'));
     const age = Math.max(0, now - item.ctime);
     return (
       `<tr${isDisabled(item) ? ' class="disabled"' : ''}>` +
       `<td><a href="${escapeHtml(link)}">${escapeHtml(item.basename)}</a></td>` +
       `<td><code>${escapeHtml(item.hash)}</code></td>` +
-      `<td class="num">${escapeHtml(formatSize(item.size))}</td>` +
-      `<td class="num">${item.shareCount} / ${item.shareLimit}</td>` +
-      `<td class="num">${escapeHtml(formatDuration(age))}</td>` +
-      `<td class="num">${escapeHtml(formatDuration(item.maxAge - age))}</td>` +
-      `<td>${escapeHtml(states.join(', ') || 'shared')}</td>` +
+      `<td class="num">${escapeHtml(formatSize(item.size, locale))}</td>` +
+      `<td class="num">${escapeHtml(tr.number(item.shareCount))} / ${escapeHtml(tr.number(item.shareLimit))}</td>` +
+      `<td class="num">${escapeHtml(formatDuration(age, locale))}</td>` +
+      `<td class="num">${escapeHtml(formatDuration(item.maxAge - age, locale))}</td>` +
+      // TRANSLATORS: an item's state on the index page: offered to other machines
+      `<td>${states.length > 0 ? states.map(text).join(', ') : text(N_('shared'))}</td>` +
       `<td>${escapeHtml(item.cmdline)}</td></tr>`
     );
   });
+  const headings = [
+    N_('File'),
+    N_('SHA-256'),
+    N_('Size'),
+    // TRANSLATORS: a column of the index page: how often the file was downloaded, of how often it may be
+    N_('Shares'),
+    N_('Age'),
+    N_('Expires in'),
+    N_('Status'),
+    // TRANSLATORS: a column of the index page: the program that published the file
+    N_('Published by'),
+  ];
   const table =
     rows.length === 0
-      ? '<p><em>There are no shared files on this computer.</em></p>'
-      : '<h2>Shared files</h2>\n<table><thead><tr><th>File</th><th>SHA-256</th><th>Size</th><th>Shares</th>' +
-        '<th>Age</th><th>Expires in</th><th>Status</th><th>Published by</th></tr></thead>\n<tbody>\n' +
+      ? `<p><em>${text(N_('There are no shared files on this computer.'))}</em></p>`
+      : `<h2>${text(N_('Shared files'))}</h2>\n<table><thead><tr>${headings.map((h) => `<th>${text(h)}</th>`).join('')}</tr></thead>\n<tbody>\n` +
         rows.join('\n') +
         '\n</tbody></table>';
-  return htmlPage(
-    name,
-    `<h1>${escapeHtml(name)}</h1>\n<p>A <a href="https://github.com/hughsie/passim">local caching server</a>.</p>\n${table}`,
-  );
+  // TRANSLATORS: under the computer's name on the index page; keep the <a href="{url}"> and </a> around the words that link to the project
+  const about = tr.translate(N_('A <a href="{url}">local caching server</a>.', { url: 'https://github.com/hughsie/passim' }));
+  return htmlPage(name, `<h1>${escapeHtml(name)}</h1>\n<p>${about}</p>\n${table}`, tr);
 }

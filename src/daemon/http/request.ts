@@ -3,6 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import { SHA256_HEX } from '../../shared/api.js';
 import { PassimError } from '../../shared/errors.js';
+import { N_ } from '../../shared/i18n.js';
 import { plainAddress } from '../lan/subnets.js';
 
 /** The client's address, with IPv4-mapped IPv6 (from a dual-stack socket) shown as plain IPv4. */
@@ -14,7 +15,7 @@ export function decodeComponent(text: string): string {
   try {
     return decodeURIComponent(text);
   } catch {
-    throw new PassimError('bad-request', 'The address has malformed percent-encoding.');
+    throw new PassimError('bad-request', N_('The address has malformed percent-encoding.'));
   }
 }
 
@@ -33,18 +34,21 @@ export function parseFileQuery(query: string): FileQuery {
     const key = decodeComponent(eq < 0 ? pair : pair.slice(0, eq));
     const value = eq < 0 ? '' : decodeComponent(pair.slice(eq + 1));
     if (key === 'sha256') {
-      if (hash !== undefined) throw new PassimError('bad-request', 'The sha256= argument was given more than once.');
+      if (hash !== undefined)
+        throw new PassimError('bad-request', N_('The {argument} argument was given more than once.', { argument: 'sha256=' }));
       hash = value;
     } else if (key === 'localhost') {
-      if (localhost !== undefined) throw new PassimError('bad-request', 'The localhost= argument was given more than once.');
+      if (localhost !== undefined)
+        throw new PassimError('bad-request', N_('The {argument} argument was given more than once.', { argument: 'localhost=' }));
       localhost = value;
     }
   }
-  if (hash === undefined) throw new PassimError('bad-request', 'The sha256= argument is required.');
-  if (!SHA256_HEX.test(hash.toLowerCase()))
-    throw new PassimError('not-acceptable', 'The sha256 hash must be exactly 64 hexadecimal digits.');
+  if (hash === undefined) throw new PassimError('bad-request', N_('The {argument} argument is required.', { argument: 'sha256=' }));
+  if (!SHA256_HEX.test(hash.toLowerCase())) {
+    throw new PassimError('not-acceptable', N_('The sha256 hash must be exactly 64 hexadecimal digits.'));
+  }
   if (localhost !== undefined && localhost !== 'true' && localhost !== 'false') {
-    throw new PassimError('bad-request', 'The localhost= argument must be true or false.');
+    throw new PassimError('bad-request', N_('The {argument} argument must be true or false.', { argument: 'localhost=' }));
   }
   return { hash: hash.toLowerCase(), localhost: localhost === undefined ? undefined : localhost === 'true' };
 }

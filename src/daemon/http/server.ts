@@ -2,12 +2,13 @@
 // The HTTPS server: routing, item transfers, redirects to peers, the index page and its assets.
 import { createReadStream, fstatSync, read } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream';
 import { PassimError, errnoCode, toPassimError } from '../../shared/errors.js';
+import { N_, translatorForAcceptLanguage } from '../../shared/i18n.js';
 import { isDisabled, validBasename, type Item } from '../../shared/item.js';
 import type { Logger } from '../../shared/log.js';
 import { VERSION } from '../../shared/version.js';
@@ -21,7 +22,7 @@ import { Listeners } from './listeners.js';
 import { contentType } from './content-type.js';
 import { Cooldown } from './cooldown.js';
 import { OpenFiles } from './open-files.js';
-import { errorPage, indexPage, redirectPage } from './pages.js';
+import { errorPage, indexPage, reasonPhrase, redirectPage } from './pages.js';
 import { RateLimiter } from './rate-limit.js';
 import { clientAddress, decodeComponent, matchesEtag, parseFileQuery, parseRange } from './request.js';
 import { ShareTracker } from './share-tracker.js';
@@ -58,6 +59,11 @@ const RETRY_AFTER_S = 5;
 const SERVER_HEADER = `Passim/${VERSION}`;
 /** Refused off-link addresses remembered so as to log each once. */
 const MAX_REFUSALS_LOGGED = 1024;
+
+/** Headers of a page in the language of `locale` (a Translator's; undefined is English), which Accept-Language chose. */
+function languageHeaders(locale: string | undefined): OutgoingHttpHeaders {
+  return { 'Content-Language': locale ?? 'en', Vary: 'Accept-Language' };
+}
 
 /** One response carrying (part of) an item's content. */
 interface Transfer {
@@ -217,7 +223,7 @@ export class FileServer {
     res.setHeader('Server', SERVER_HEADER);
     if (this.overLimit.has(req.socket)) {
       res.shouldKeepAlive = false;
-      this.fail(req, res, new PassimError('unavailable', 'Too many connections; try again later.'), {
+      this.fail(req, res, new PassimError('unavailable', N_('Too many connections; try again later.')), {
         'Retry-After': String(RETRY_AFTER_S),
       });
       return;
@@ -231,7 +237,7 @@ export class FileServer {
 
   private route(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      this.fail(req, res, new PassimError('method-not-allowed', 'Only GET and HEAD are supported.'), { Allow: 'GET, HEAD' });
+      this.fail(req, res, new PassimError('method-not-allowed', N_('Only GET and HEAD are supported.')), { Allow: 'GET, HEAD' });
       return;
     }
     const url = req.url ?? '';
@@ -255,10 +261,11 @@ export class FileServer {
         return;
     }
 
-    if (!path.startsWith('/')) throw new PassimError('bad-request', 'The address must be a path.');
+    if (!path.startsWith('/')) throw new PassimError('bad-request', N_('The address must be a path.'));
     const basename = decodeComponent(path.slice(1));
-    if (!validBasename(basename)) throw new PassimError('bad-request', 'The address must name a single file.');
-    if (queryAt < 0) throw new PassimError('bad-request', 'A file is asked for as /NAME?sha256=HASH.');
+    if (!validBasename(basename)) throw new PassimError('bad-request', N_('The address must name a single file.'));
+    // TRANSLATORS: NAME and HASH stand for a file name and its SHA-256; they may be translated
+    if (queryAt < 0) throw new PassimError('bad-request', N_('A file is asked for as /NAME?sha256=HASH.'));
     const query = parseFileQuery(url.slice(queryAt + 1));
 
     // localhost=false asks for a neighbour's copy even when we hold one.
@@ -268,15 +275,15 @@ export class FileServer {
       return;
     }
     // Only this machine may make us search the network on its behalf.
-    if (!loopback) throw new PassimError('forbidden', 'This file is not available here.');
+    if (!loopback) throw new PassimError('forbidden', N_('This file is not available here.'));
     if (this.lookups >= MAX_LOOKUPS) {
-      this.fail(req, res, new PassimError('unavailable', 'Too many searches on the network at once; try again later.'), {
+      this.fail(req, res, new PassimError('unavailable', N_('Too many searches on the network at once; try again later.')), {
         'Retry-After': String(RETRY_AFTER_S),
       });
       return;
     }
     this.lookups += 1;
-    this.redirectToPeer(res, basename, query.hash)
+    this.redirectToPeer(req, res, basename, query.hash)
       .catch((err: unknown) => this.fail(req, res, err))
       .finally(() => {
         this.lookups -= 1;
@@ -284,18 +291,18 @@ export class FileServer {
   }
 
   private requireLoopback(loopback: boolean): void {
-    if (!loopback) throw new PassimError('forbidden', 'This page is only available on this machine.');
+    if (!loopback) throw new PassimError('forbidden', N_('This page is only available on this machine.'));
   }
 
   /** Refuses a remote client that received `hash` whole less than Cooldown seconds ago. */
   private enforceCooldown(client: string, hash: string): void {
     if (this.cooldown.blocks(client, hash)) {
-      throw new PassimError('forbidden', 'This file was sent to you recently; try again later.');
+      throw new PassimError('forbidden', N_('This file was sent to you recently; try again later.'));
     }
   }
 
   private sendItem(req: IncomingMessage, res: ServerResponse, item: Item, client: string, loopback: boolean): void {
-    if (isDisabled(item)) throw new PassimError('locked', 'This file is not shared until the next reboot.');
+    if (isDisabled(item)) throw new PassimError('locked', N_('This file is not shared until the next reboot.'));
     const head = req.method === 'HEAD';
     if (!loopback) this.enforceCooldown(client, item.hash);
 
@@ -312,7 +319,7 @@ export class FileServer {
     // If-Range names the version the client already has part of; anything but our ETag means "start over".
     const range = rangeHeader !== undefined && (ifRange === undefined || ifRange === etag) ? parseRange(rangeHeader, size) : undefined;
     if (range === 'unsatisfiable') {
-      this.fail(req, res, new PassimError('range-not-satisfiable', 'The requested range is outside the file.'), {
+      this.fail(req, res, new PassimError('range-not-satisfiable', N_('The requested range is outside the file.')), {
         'Content-Range': `bytes */${size}`,
       });
       return;
@@ -346,7 +353,7 @@ export class FileServer {
       if (openError) {
         // Deleted since the lookup (share limit reached, unpublished, expired).
         const gone = errnoCode(openError) === 'ENOENT';
-        this.fail(req, res, gone ? new PassimError('not-found', 'This file is no longer available.') : openError);
+        this.fail(req, res, gone ? new PassimError('not-found', N_('This file is no longer available.')) : openError);
         return;
       }
       const send = this.checkAndSend(transfer, fd);
@@ -372,7 +379,7 @@ export class FileServer {
         const actual = await sha256Of(createReadStream('', { fd, autoClose: false, start: 0 }));
         if (actual !== item.hash) {
           this.corrupt(item, 'its content no longer matches its hash');
-          throw new PassimError('not-found', 'This file is no longer available.');
+          throw new PassimError('not-found', N_('This file is no longer available.'));
         }
         this.store.setContentVerified(item.hash, ctime);
       }
@@ -390,12 +397,12 @@ export class FileServer {
     });
     if (bytesRead !== length) {
       this.corrupt(item, `the stored file is shorter than ${start + length} bytes`);
-      throw new PassimError('not-found', 'This file is no longer available.');
+      throw new PassimError('not-found', N_('This file is no longer available.'));
     }
     if (verify) {
       if (sha256Hex(body) !== verify) {
         this.corrupt(item, 'its content no longer matches its hash');
-        throw new PassimError('not-found', 'This file is no longer available.');
+        throw new PassimError('not-found', N_('This file is no longer available.'));
       }
       this.verified(transfer);
     }
@@ -453,7 +460,7 @@ export class FileServer {
     });
   }
 
-  private async redirectToPeer(res: ServerResponse, basename: string, hash: string): Promise<void> {
+  private async redirectToPeer(req: IncomingMessage, res: ServerResponse, basename: string, hash: string): Promise<void> {
     let peers: Peer[];
     try {
       peers = await this.discovery.find(hash);
@@ -473,13 +480,15 @@ export class FileServer {
       );
     }
     const peer = neighbours[0];
-    if (!peer) throw new PassimError('not-found', 'This file is not available here or on the local network.');
+    if (!peer) throw new PassimError('not-found', N_('This file is not available here or on the local network.'));
     // IPv6 needs brackets, and a zone (fe80::1%eth0) must have its '%' percent-encoded inside them.
     const host = peer.address.includes(':') ? `[${peer.address.replace(/%/g, '%25')}]` : peer.address;
     const location = `https://${host}:${peer.port}/${encodeURIComponent(basename)}?sha256=${hash}`;
-    const body = redirectPage(location);
+    const tr = translatorForAcceptLanguage(req.headers['accept-language']);
+    const body = redirectPage(location, tr);
     res.writeHead(302, {
       Location: location,
+      ...languageHeaders(tr.locale),
       'Content-Type': 'text/html; charset=utf-8',
       'Content-Length': Buffer.byteLength(body),
     });
@@ -487,8 +496,10 @@ export class FileServer {
   }
 
   private sendIndex(req: IncomingMessage, res: ServerResponse): void {
-    const body = indexPage(this.name, this.store.list(), Date.now() / 1000);
+    const tr = translatorForAcceptLanguage(req.headers['accept-language']);
+    const body = indexPage(this.name, this.store.list(), Date.now() / 1000, tr);
     res.writeHead(200, {
+      ...languageHeaders(tr.locale),
       'Content-Type': 'text/html; charset=utf-8',
       'Content-Length': Buffer.byteLength(body),
       'Cache-Control': 'no-store',
@@ -546,11 +557,12 @@ export class FileServer {
       return;
     }
     const status = error.httpStatus;
-    const reason = STATUS_CODES[status] ?? 'Error';
-    const message = internal ? 'The server could not handle this request.' : error.message;
-    const body = errorPage(status, reason, message);
+    const tr = translatorForAcceptLanguage(req.headers['accept-language']);
+    const message = internal ? tr.translate(N_('The server could not handle this request.')) : error.localized(tr);
+    const body = errorPage(status, reasonPhrase(status, tr), message, tr);
     res.writeHead(status, {
       ...extraHeaders,
+      ...languageHeaders(tr.locale),
       'Content-Type': 'text/html; charset=utf-8',
       'Content-Length': Buffer.byteLength(body),
     });

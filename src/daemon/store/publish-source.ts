@@ -5,6 +5,7 @@ import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { closeDescriptors } from '../../shared/dbus/dbus-next-patches.js';
 import { PassimError } from '../../shared/errors.js';
+import { N_, type Translatable } from '../../shared/i18n.js';
 
 /** A writer that sends nothing for this long is given up on: a stalled `<(curl …)` must not hold a publish forever. */
 export const PUBLISH_INACTIVITY_MS = 30_000;
@@ -16,25 +17,32 @@ export const PUBLISH_INACTIVITY_MS = 30_000;
  * would take every pool thread, stalling all file serving. Anything else (devices, directories) is refused.
  */
 export function openPublishSource(fd: number, inactivityMs = PUBLISH_INACTIVITY_MS): Readable {
-  let kind: string;
+  let kind: Translatable;
   try {
     const stat = fstatSync(fd);
     if (stat.isFile()) return createReadStream('', { fd, autoClose: true, highWaterMark: 1024 * 1024 });
     if (stat.isFIFO() || stat.isSocket()) return pollingStream(fd, inactivityMs);
     kind = stat.isDirectory()
-      ? 'a directory'
+      ? N_('a directory')
       : stat.isCharacterDevice()
-        ? 'a character device'
+        ? N_('a character device')
         : stat.isBlockDevice()
-          ? 'a block device'
-          : 'not a file';
+          ? N_('a block device')
+          : N_('not a file');
   } catch (err) {
     closeDescriptors([fd]);
     if (err instanceof PassimError) throw err;
-    throw new PassimError('invalid-argument', `Cannot use the file descriptor passed to Publish: ${(err as Error).message}`);
+    throw new PassimError(
+      'invalid-argument',
+      N_('Cannot use the file descriptor passed to Publish: {reason}', { reason: (err as Error).message }),
+    );
   }
   closeDescriptors([fd]);
-  throw new PassimError('invalid-argument', `Publish reads a regular file, a pipe or a socket; the descriptor passed is ${kind}`);
+  // TRANSLATORS: {kind} is one of "a directory", "a character device", "a block device", "not a file"
+  throw new PassimError(
+    'invalid-argument',
+    N_('Publish reads a regular file, a pipe or a socket; the descriptor passed is {kind}', { kind }),
+  );
 }
 
 function pollingStream(fd: number, inactivityMs: number): Readable {
@@ -44,10 +52,18 @@ function pollingStream(fd: number, inactivityMs: number): Readable {
     socket = new Socket({ fd, readable: true, writable: false, allowHalfOpen: true });
   } catch (err) {
     closeDescriptors([fd]);
-    throw new PassimError('invalid-argument', `Cannot read the descriptor passed to Publish: ${(err as Error).message}`);
+    throw new PassimError(
+      'invalid-argument',
+      N_('Cannot read the descriptor passed to Publish: {reason}', { reason: (err as Error).message }),
+    );
   }
   socket.setTimeout(inactivityMs, () => {
-    socket.destroy(new PassimError('invalid-argument', `The writer sent nothing for ${inactivityMs / 1000} s; publish abandoned`));
+    socket.destroy(
+      new PassimError(
+        'invalid-argument',
+        N_('The writer sent nothing for {seconds} s; publish abandoned', { seconds: inactivityMs / 1000 }),
+      ),
+    );
   });
   return socket;
 }

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { U32_MAX } from '../../shared/api.js';
-import { PassimError, toPassimError } from '../../shared/errors.js';
+import { PassimError, reasonOf, toPassimError } from '../../shared/errors.js';
+import { N_ } from '../../shared/i18n.js';
 import { asBytes, sha256Hasher } from '../../shared/hash.js';
 import { ItemFlags, validBasename, type Item } from '../../shared/item.js';
 import { TEMP_PREFIX } from './scan.js';
@@ -31,11 +32,13 @@ export function validatePublish(options: PublishOptions): void {
   if (!validBasename(basename)) {
     throw new PassimError(
       'invalid-argument',
-      `Invalid filename ${JSON.stringify(basename)}: it must not be empty, "." or "..", or contain "/" or control characters`,
+      N_('Invalid filename {name}: it must not be empty, "." or "..", or contain "/" or control characters', {
+        name: JSON.stringify(basename),
+      }),
     );
   }
   if (Buffer.byteLength(basename) > MAX_BASENAME_BYTES) {
-    throw new PassimError('invalid-argument', `Filename is too long: at most ${MAX_BASENAME_BYTES} bytes`);
+    throw new PassimError('invalid-argument', N_('Filename is too long: at most {limit} bytes', { limit: MAX_BASENAME_BYTES }));
   }
   const numbers: [string, number][] = [
     ['max-age', options.maxAge],
@@ -44,11 +47,18 @@ export function validatePublish(options: PublishOptions): void {
   ];
   for (const [name, value] of numbers) {
     if (!Number.isInteger(value) || value < 0 || value > U32_MAX) {
-      throw new PassimError('invalid-argument', `${name} must be an integer from 0 to ${U32_MAX}, got ${value}`);
+      // TRANSLATORS: {name} is an attribute of Publish: max-age, share-limit or share-count
+      throw new PassimError(
+        'invalid-argument',
+        N_('{name} must be an integer from 0 to {max}, got {value}', { name, max: U32_MAX, value }),
+      );
     }
   }
   if (options.shareCount >= options.shareLimit) {
-    throw new PassimError('invalid-argument', `share-count (${options.shareCount}) must be lower than share-limit (${options.shareLimit})`);
+    throw new PassimError(
+      'invalid-argument',
+      N_('share-count ({count}) must be lower than share-limit ({limit})', { count: options.shareCount, limit: options.shareLimit }),
+    );
   }
 }
 
@@ -114,7 +124,11 @@ export interface StorageLimit {
 
 /** The refusal of a publish that would take the store over MaxStorageSize. */
 export function noSpace({ max, left }: StorageLimit): PassimError {
-  return new PassimError('no-space', `The file does not fit: the store may hold ${max} bytes (MaxStorageSize) and has ${left} left`);
+  return new PassimError(
+    'no-space',
+    // TRANSLATORS: MaxStorageSize is a setting in passim.conf, keep it as it is
+    N_('The file does not fit: the store may hold {max} bytes (MaxStorageSize) and has {left} left', { max, left }),
+  );
 }
 
 async function copyHashing(
@@ -131,7 +145,8 @@ async function copyHashing(
         const bytes = asBytes(chunk);
         size += bytes.length;
         if (size > limit) {
-          throw new PassimError('too-large', `File is larger than the maximum item size of ${limit} bytes (MaxItemSize)`);
+          // TRANSLATORS: MaxItemSize is a setting in passim.conf, keep it as it is
+          throw new PassimError('too-large', N_('File is larger than the maximum item size of {limit} bytes (MaxItemSize)', { limit }));
         }
         if (storage && size > storage.left) throw noSpace(storage);
         hasher.update(bytes);
@@ -141,7 +156,7 @@ async function copyHashing(
   } catch (err) {
     // Our own failures are PassimErrors already; anything else came from reading the source.
     if (err instanceof PassimError) throw err;
-    throw new PassimError('invalid-argument', `Cannot read the file to publish: ${toPassimError(err).message}`, { cause: err });
+    throw new PassimError('invalid-argument', N_('Cannot read the file to publish: {reason}', { reason: reasonOf(err) }), { cause: err });
   }
   return { hash: hasher.digest('hex'), size };
 }
@@ -152,6 +167,6 @@ async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
       offset += (await handle.write(bytes, offset)).bytesWritten;
     }
   } catch (err) {
-    throw new PassimError('internal', `Cannot store the file: ${toPassimError(err).message}`, { cause: err });
+    throw new PassimError('internal', N_('Cannot store the file: {reason}', { reason: reasonOf(err) }), { cause: err });
   }
 }

@@ -6,7 +6,8 @@ import { constants, createReadStream } from 'node:fs';
 import { mkdir, open, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { PassimError, errnoCode, toPassimError } from '../../shared/errors.js';
+import { PassimError, errnoCode, reasonOf, toPassimError } from '../../shared/errors.js';
+import { N_ } from '../../shared/i18n.js';
 import { sha256Of } from '../../shared/hash.js';
 import { ItemFlags, type Item } from '../../shared/item.js';
 import type { Logger } from '../../shared/log.js';
@@ -161,11 +162,14 @@ export class Store extends EventEmitter<StoreEvents> {
     let item: Item;
     try {
       if (this.items.has(hash) || this.publishing.has(hash)) {
-        throw new PassimError('exists', `An item with hash ${hash} is already published`);
+        throw new PassimError('exists', N_('An item with hash {hash} is already published', { hash }));
       }
       const shared = this.staticByHash.get(hash);
       if (shared) {
-        throw new PassimError('exists', `An item with hash ${hash} is already shared from the static folder ${dirname(shared.path)}`);
+        throw new PassimError(
+          'exists',
+          N_('An item with hash {hash} is already shared from the static folder {folder}', { hash, folder: dirname(shared.path) }),
+        );
       }
       const storage = this.storageLeft();
       if (storage && received.size > storage.left) throw noSpace(storage);
@@ -275,12 +279,17 @@ export class Store extends EventEmitter<StoreEvents> {
     if (!item && shared) {
       throw new PassimError(
         'invalid-argument',
-        `The item with hash ${hash} is shared from the static folder ${dirname(shared.path)}, set up in passim.d: ` +
-          'remove the file or its .conf file instead',
+        N_(
+          'The item with hash {hash} is shared from the static folder {folder}, set up in passim.d: remove the file or its .conf file instead',
+          {
+            hash,
+            folder: dirname(shared.path),
+          },
+        ),
       );
     }
     if (!item || !(await this.remove(item, 'unpublished'))) {
-      throw new PassimError('not-found', `No item with hash ${hash}`);
+      throw new PassimError('not-found', N_('No item with hash {hash}', { hash }));
     }
     return { ...item };
   }
@@ -329,7 +338,7 @@ export class Store extends EventEmitter<StoreEvents> {
 
   private async recordShareNow(hash: string, address: string): Promise<void> {
     const item = this.visible(hash);
-    if (!item) throw new PassimError('not-found', `No item with hash ${hash}`);
+    if (!item) throw new PassimError('not-found', N_('No item with hash {hash}', { hash }));
     const stored = this.items.get(hash) === item;
     item.shareCount += 1;
     this.saving += item.size;
@@ -354,7 +363,9 @@ export class Store extends EventEmitter<StoreEvents> {
       await unlink(item.path);
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') {
-        throw new PassimError('internal', `Cannot delete ${item.basename}: ${toPassimError(err).message}`, { cause: err });
+        throw new PassimError('internal', N_('Cannot delete {name}: {reason}', { name: item.basename, reason: reasonOf(err) }), {
+          cause: err,
+        });
       }
     } finally {
       this.removing.delete(item.hash);

@@ -3,6 +3,7 @@
 import dbus from 'dbus-next';
 import { canPassDescriptors, connectionStream, installMessageReader, isDelivering, type ReaderOptions } from './dbus-next-patches.js';
 import { PassimError } from '../errors.js';
+import { N_ } from '../i18n.js';
 import type { Logger } from '../log.js';
 
 /** The parts of dbus-next the daemon and the CLI use, with the types its declarations get wrong fixed. */
@@ -80,7 +81,10 @@ export function connectSystemBus(options: ConnectOptions = {}): Promise<MessageB
       }
       const expectsReply = header.type === MessageType.METHOD_CALL && (header.flags & MessageFlag.NO_REPLY_EXPECTED) === 0;
       if (!bus || !expectsReply || !header.sender) return;
-      const error = new PassimError(reason === 'malformed' ? 'invalid-argument' : 'limits-exceeded', `Refused ${what}: ${detail}`);
+      const error = new PassimError(
+        reason === 'malformed' ? 'invalid-argument' : 'limits-exceeded',
+        N_('Refused {what}: {detail}', { what, detail }),
+      );
       // newError needs only the call's serial and sender, which is all a refused message has.
       const call = { serial: header.serial, sender: header.sender } as unknown as Message;
       bus.send(errorReply(call, error.dbusName, error.message));
