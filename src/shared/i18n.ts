@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mo } from 'gettext-parser';
+import type { GetTextTranslations } from 'gettext-parser';
 import Negotiator from 'negotiator';
 
 const TEXT_DOMAIN = 'passim';
@@ -48,6 +48,21 @@ type Catalog = ReadonlyMap<string, string>;
 
 let installed: ReadonlySet<string> | undefined;
 const loaded = new Map<string, Catalog>();
+/** gettext-parser's .mo reader, loaded only once a catalog is wanted: it costs passimd about 8 MiB. */
+let parseMo: ((buffer: Buffer) => GetTextTranslations) | undefined;
+
+/** Set when the reader cannot be loaded: everything stays English rather than waiting for it again. */
+let readerMissing = false;
+
+/** Loads the .mo reader; until then every catalog reads as missing (English). */
+export async function loadCatalogReader(): Promise<void> {
+  try {
+    parseMo ??= (await import('gettext-parser')).mo.parse;
+  } catch (err) {
+    readerMissing = true;
+    throw err;
+  }
+}
 
 /**
  * The catalogs there are, listed once: a lookup never touches the disk for a name a client made up, and
@@ -67,12 +82,12 @@ function installedCatalogs(): ReadonlySet<string> {
 }
 
 function catalog(name: string): Catalog | undefined {
-  if (!installedCatalogs().has(name)) return undefined;
+  if (!parseMo || !installedCatalogs().has(name)) return undefined;
   let found = loaded.get(name);
   if (!found) {
     const entries = new Map<string, string>();
     try {
-      const parsed = mo.parse(readFileSync(catalogPath(name)));
+      const parsed = parseMo(readFileSync(catalogPath(name)));
       for (const [msgid, entry] of Object.entries(parsed.translations[''] ?? {})) {
         const text = entry.msgstr[0];
         // The header has the empty msgid; an empty msgstr is an untranslated message.
@@ -230,14 +245,9 @@ function isCLocale(name: string): boolean {
  * line never mixes two languages; English messages in the C locale keep the fixed formats.
  */
 export function translatorForEnvironment(env: NodeJS.ProcessEnv): Translator {
-  const locale = env.LC_ALL || env.LC_MESSAGES || env.LANG || '';
+  const locale = messagesLocale(env);
   if (isCLocale(locale)) return ENGLISH;
-  const names: string[] = [];
-  for (const name of env.LANGUAGE ? env.LANGUAGE.split(':') : [locale]) {
-    if (name === '') continue;
-    if (isCLocale(name)) break;
-    names.push(name);
-  }
+  const names = environmentLanguages(env);
   const catalogs: Catalog[] = [];
   let shownIn: string | undefined;
   for (const name of names) {
@@ -251,6 +261,30 @@ export function translatorForEnvironment(env: NodeJS.ProcessEnv): Translator {
   // English messages in an English locale (en_GB) still get its date and number formats.
   shownIn ??= locale.startsWith('en') ? locale : undefined;
   return new Translator(catalogs, shownIn === undefined ? undefined : bcp47(shownIn));
+}
+
+/** The locale of messages: LC_ALL, else LC_MESSAGES, else LANG. */
+function messagesLocale(env: NodeJS.ProcessEnv): string {
+  return env.LC_ALL || env.LC_MESSAGES || env.LANG || '';
+}
+
+/** The languages `env` asks for, most preferred first; none in the C locale. */
+function environmentLanguages(env: NodeJS.ProcessEnv): string[] {
+  const locale = messagesLocale(env);
+  if (isCLocale(locale)) return [];
+  const names: string[] = [];
+  for (const name of env.LANGUAGE ? env.LANGUAGE.split(':') : [locale]) {
+    if (name === '') continue;
+    if (isCLocale(name)) break;
+    names.push(name);
+  }
+  return names;
+}
+
+// A process whose environment asks for a translated language reads its catalogs before its first message
+// (--help texts are translated as modules load); passimd under systemd usually has none to read.
+if (environmentLanguages(process.env).some((name) => localeVariants(name).some((variant) => installedCatalogs().has(variant)))) {
+  await loadCatalogReader();
 }
 
 let processTranslator: Translator | undefined;
@@ -272,11 +306,23 @@ export function _(msgid: string, values?: Values): string {
  * header names none of them. English pages keep the C locale's formats.
  */
 export function translatorForAcceptLanguage(header: string | undefined): Translator {
+  const best = preferredLanguage(header);
+  if (best === undefined) return ENGLISH;
+  const found = catalog(best.replace('-', '_'));
+  return found ? new Translator([found], bcp47(best.replace('-', '_'))) : ENGLISH;
+}
+
+/** The installed catalog's language (as a BCP 47 tag) an Accept-Language header prefers; undefined for English. */
+function preferredLanguage(header: string | undefined): string | undefined {
+  if (!header) return undefined;
   // Catalogs named language or language_TERRITORY; Accept-Language has no way to ask for sr@latin.
   const tags = [...installedCatalogs()].filter((name) => /^[a-z]{2,3}(_[A-Z]{2})?$/.test(name)).sort();
   const available = ['en', ...tags.map((name) => name.replace('_', '-'))];
-  const [best] = new Negotiator({ headers: { 'accept-language': header ?? '' } }).languages(available);
-  if (best === undefined || best === 'en') return ENGLISH;
-  const found = catalog(best.replace('-', '_'));
-  return found ? new Translator([found], bcp47(best.replace('-', '_'))) : ENGLISH;
+  const [best] = new Negotiator({ headers: { 'accept-language': header } }).languages(available);
+  return best === 'en' ? undefined : best;
+}
+
+/** Whether answering a client with this Accept-Language needs loadCatalogReader() first. */
+export function needsCatalogReader(header: string | undefined): boolean {
+  return parseMo === undefined && !readerMissing && preferredLanguage(header) !== undefined;
 }

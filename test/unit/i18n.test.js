@@ -8,11 +8,23 @@ import { test } from 'node:test';
 
 process.env.TZ = 'UTC'; // formatTime is local time; set before the first Date is made
 
-const { ENGLISH, N_, localeVariants, translatorForAcceptLanguage, translatorForEnvironment } = await import('../../dist/shared/i18n.js');
+const { ENGLISH, N_, loadCatalogReader, localeVariants, needsCatalogReader, translatorForAcceptLanguage, translatorForEnvironment } =
+  await import('../../dist/shared/i18n.js');
 const { formatDecimal, formatDuration, formatSize, formatTime } = await import('../../dist/shared/format.js');
 const { PassimError, reasonOf } = await import('../../dist/shared/errors.js');
 
 assert.ok(existsSync(new URL('../../dist/locale/de/LC_MESSAGES/passim.mo', import.meta.url)), 'the catalogs are built: npm run build');
+
+// passimd reads no catalog until a client wants one (test/lib/english.js set an English environment).
+const waitedFor = { de: needsCatalogReader('de'), en: needsCatalogReader('en-GB, en;q=0.5'), none: needsCatalogReader(undefined) };
+const germanBeforeReader = translatorForAcceptLanguage('de').locale;
+await loadCatalogReader();
+
+test('the catalog reader is loaded only when a translated language is wanted', () => {
+  assert.deepEqual(waitedFor, { de: true, en: false, none: false });
+  assert.equal(germanBeforeReader, undefined, 'English until the reader is loaded');
+  assert.equal(needsCatalogReader('de'), false, 'loaded once, for good');
+});
 
 const HASH = 'a'.repeat(64);
 const NOT_FOUND = N_('No item with hash {hash}', { hash: HASH });

@@ -11,7 +11,8 @@ import { test } from 'node:test';
 process.env.TZ = 'UTC'; // formatTime is local time; set before the first Date is made
 
 const { errorPage, escapeHtml, indexPage, reasonPhrase, redirectPage } = await import('../../dist/daemon/http/pages.js');
-const { translatorForAcceptLanguage } = await import('../../dist/shared/i18n.js');
+const { loadCatalogReader, translatorForAcceptLanguage } = await import('../../dist/shared/i18n.js');
+await loadCatalogReader();
 const { formatDuration, formatSize, formatTime } = await import('../../dist/shared/format.js');
 const { Cooldown } = await import('../../dist/daemon/http/cooldown.js');
 const { GIoErrorCode, PassimError, errorKindOfDBusName, gioErrorName } = await import('../../dist/shared/errors.js');

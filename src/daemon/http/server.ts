@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream';
 import { PassimError, errnoCode, toPassimError } from '../../shared/errors.js';
-import { N_, translatorForAcceptLanguage } from '../../shared/i18n.js';
+import { N_, loadCatalogReader, needsCatalogReader, translatorForAcceptLanguage } from '../../shared/i18n.js';
 import { isDisabled, validBasename, type Item } from '../../shared/item.js';
 import type { Logger } from '../../shared/log.js';
 import { VERSION } from '../../shared/version.js';
@@ -220,6 +220,13 @@ export class FileServer {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    // The first client that wants a translated page waits for the catalogs to be read; nobody else does.
+    if (needsCatalogReader(req.headers['accept-language'])) {
+      loadCatalogReader()
+        .catch((err: unknown) => this.log.warn(`cannot load the translations, pages stay English: ${(err as Error).message}`))
+        .finally(() => this.onRequest(req, res));
+      return;
+    }
     res.setHeader('Server', SERVER_HEADER);
     if (this.overLimit.has(req.socket)) {
       res.shouldKeepAlive = false;
