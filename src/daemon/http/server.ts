@@ -24,6 +24,7 @@ import { errorPage, indexPage, redirectPage } from './pages.js';
 import { RateLimiter } from './rate-limit.js';
 import { clientAddress, decodeComponent, matchesEtag, parseFileQuery, parseRange } from './request.js';
 import { ShareTracker } from './share-tracker.js';
+import { SmallFiles } from './small-files.js';
 import { MIN_CHUNK, sendRange } from './transfer.js';
 import { DEFAULT_FAVICON_ICO, DEFAULT_STYLE_CSS } from './web-assets.js';
 import { sha256Hex, sha256Of } from '../../shared/hash.js';
@@ -83,6 +84,7 @@ export class FileServer {
   private readonly cooldown: Cooldown;
   private readonly files = new OpenFiles();
   private readonly buffers = new BufferPool();
+  private readonly smallFiles = new SmallFiles();
   private readonly shares = new ShareTracker();
   private readonly uploads: RateLimiter;
   private readonly limits: ConnectionLimits;
@@ -92,7 +94,9 @@ export class FileServer {
   private readonly isNeighbour: (address: string) => boolean;
   /** Closes kept descriptors of items that went away; a share changes no file, so it needs no pass. */
   private readonly onStoreChanged = (change: StoreChange): void => {
-    if (change !== 'shared') this.files.prune((hash, path) => this.store.get(hash)?.path === path);
+    if (change === 'shared') return;
+    this.files.prune((hash, path) => this.store.get(hash)?.path === path);
+    this.smallFiles.prune((hash, path) => this.store.get(hash)?.path === path);
   };
 
   constructor(options: FileServerOptions) {
@@ -318,7 +322,14 @@ export class FileServer {
     transfer.ctime = ctime;
     const whole = start === 0 && length === item.size;
     let verify: string | undefined;
-    if (!this.store.contentVerified(item.hash, ctime)) {
+    if (this.store.contentVerified(item.hash, ctime)) {
+      // The file still holds the version that was checked: a small one may be answered from memory.
+      const kept = this.smallFiles.get(item);
+      if (kept) {
+        await this.sendBody(transfer, kept.subarray(start, start + length));
+        return;
+      }
+    } else {
       if (whole) {
         verify = item.hash;
       } else {
@@ -336,7 +347,7 @@ export class FileServer {
 
   /** A body that fits one read: a single pread and one write (most items are small). */
   private async sendSmall(transfer: Transfer, fd: number, verify: string | undefined): Promise<void> {
-    const { res, item, start, length, status, headers } = transfer;
+    const { item, start, length } = transfer;
     const body = Buffer.allocUnsafe(length);
     const bytesRead = await new Promise<number>((resolve, reject) => {
       read(fd, body, 0, length, start, (err, n) => (err ? reject(err) : resolve(n)));
@@ -352,6 +363,13 @@ export class FileServer {
       }
       this.verified(transfer);
     }
+    if (start === 0 && length === item.size) this.smallFiles.put(item, body);
+    await this.sendBody(transfer, body);
+  }
+
+  /** Sends `body`, all of the response's content, in one write. */
+  private async sendBody(transfer: Transfer, body: Buffer): Promise<void> {
+    const { res, status, headers, length } = transfer;
     if (!transfer.loopback) await this.uploads.take(length);
     res.writeHead(status, headers);
     // 'finish' means the whole response went to the kernel; a client hanging up first gives 'close' only.
