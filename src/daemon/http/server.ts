@@ -170,8 +170,9 @@ export class FileServer {
     socket.once('close', () => this.limits.close(plain, loopback));
   }
 
+  // Every response names the server in the headers given to writeHead: a setHeader() beforehand would make
+  // Node merge every header one by one into a second table, a cost paid by each small request.
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    res.setHeader('Server', SERVER_HEADER);
     if (this.overLimit.has(req.socket)) {
       res.shouldKeepAlive = false;
       this.fail(req, res, new PassimError('unavailable', 'Too many connections; try again later.'), {
@@ -258,7 +259,7 @@ export class FileServer {
 
     const etag = `"${item.hash}"`;
     if (matchesEtag(req.headers['if-none-match'], etag)) {
-      res.writeHead(304, { ETag: etag, 'Accept-Ranges': 'bytes' });
+      res.writeHead(304, { Server: SERVER_HEADER, ETag: etag, 'Accept-Ranges': 'bytes' });
       res.end();
       return;
     }
@@ -278,6 +279,7 @@ export class FileServer {
     const start = range ? range.start : 0;
     const length = range ? range.end - range.start + 1 : size;
     const headers: OutgoingHttpHeaders = {
+      Server: SERVER_HEADER,
       'Content-Type': contentType(item.basename),
       'Content-Length': length,
       'Content-Disposition': `attachment; filename="${encodeURIComponent(item.basename)}"`,
@@ -450,6 +452,7 @@ export class FileServer {
     const location = `https://${host}:${peer.port}/${encodeURIComponent(basename)}?sha256=${hash}`;
     const body = redirectPage(location);
     res.writeHead(302, {
+      Server: SERVER_HEADER,
       Location: location,
       'Content-Type': 'text/html; charset=utf-8',
       'Content-Length': Buffer.byteLength(body),
@@ -460,6 +463,7 @@ export class FileServer {
   private sendIndex(req: IncomingMessage, res: ServerResponse): void {
     const body = indexPage(this.name, this.store.list(), Date.now() / 1000);
     res.writeHead(200, {
+      Server: SERVER_HEADER,
       'Content-Type': 'text/html; charset=utf-8',
       'Content-Length': Buffer.byteLength(body),
       'Cache-Control': 'no-store',
@@ -470,7 +474,7 @@ export class FileServer {
   /** Serves `<webDir>/<name>` if it is installed, else the built-in default. */
   private sendAsset(req: IncomingMessage, res: ServerResponse, name: string, type: string, builtIn: string | Buffer): void {
     const sendBuiltIn = (): void => {
-      res.writeHead(200, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(builtIn) });
+      res.writeHead(200, { Server: SERVER_HEADER, 'Content-Type': type, 'Content-Length': Buffer.byteLength(builtIn) });
       res.end(req.method === 'HEAD' ? undefined : builtIn);
     };
     const sendFile = async (): Promise<void> => {
@@ -486,7 +490,7 @@ export class FileServer {
       try {
         const stat = await handle.stat();
         if (!stat.isFile()) throw new PassimError('internal', `${join(this.webDir, name)} is not a regular file`);
-        res.writeHead(200, { 'Content-Type': type, 'Content-Length': stat.size });
+        res.writeHead(200, { Server: SERVER_HEADER, 'Content-Type': type, 'Content-Length': stat.size });
         if (req.method === 'HEAD') {
           res.end();
           await handle.close();
@@ -521,6 +525,7 @@ export class FileServer {
     const message = internal ? 'The server could not handle this request.' : error.message;
     const body = errorPage(status, reason, message);
     res.writeHead(status, {
+      Server: SERVER_HEADER,
       ...extraHeaders,
       'Content-Type': 'text/html; charset=utf-8',
       'Content-Length': Buffer.byteLength(body),
