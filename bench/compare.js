@@ -4,7 +4,8 @@
 //   npx tsc -p . && node bench/compare.js      (as root; needs the Debian root `bash .ci/setup` builds)
 //
 // Two test hosts from test/lib/lan.js, each with its own bus and avahi-daemon: h1 runs the original
-// /usr/libexec/passimd from the cached root (test/lib/debian-root.js), h2 runs ours (node bin/passimd). Both
+// /usr/libexec/passimd from the cached root (test/lib/debian-root.js), h2 runs ours (node bin/passimd, with
+// the environment and Node.js options of data/passimd.options, as the installed launcher runs it). Both
 // run as shipped: default configuration (Port=27500), no --verbose for ours; the original sets
 // G_MESSAGES_DEBUG=all itself, so it logs every request, as under systemd. Each daemon's output goes to a
 // file (as the journal would take it), not through this process. Every client runs inside the daemon's own
@@ -268,6 +269,14 @@ async function main() {
   const { startLan } = await import('../test/lib/lan.js');
   const { getProperty, publish } = await import('../test/lib/passim.js');
 
+  // Ours runs as installed: with the environment and Node.js options that data/install.sh writes into the launcher.
+  const launch = { flags: /** @type {string[]} */ ([]), env: /** @type {Record<string, string>} */ ({}) };
+  for (const line of readFileSync(new URL('../data/passimd.options', import.meta.url), 'utf8').split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    if (line.startsWith('-')) launch.flags.push(line);
+    else launch.env[line.slice(0, line.indexOf('='))] = line.slice(line.indexOf('=') + 1);
+  }
+
   const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim()) || 100;
 
   // ---- cleanup of what this process starts besides the LAN (lan.js cleans up its own)
@@ -441,8 +450,8 @@ async function main() {
       const logPath = join(dir, 'passimd.log');
       const logFd = openSync(logPath, 'w');
       const child = track(
-        spawn('ip', ['netns', 'exec', ns, process.execPath, PASSIMD], {
-          env: { PATH: process.env.PATH, LANG: 'C.UTF-8', LOCALSTATEDIR: localStateDir, SYSCONFDIR: sysconfDir, ...bus.env },
+        spawn('ip', ['netns', 'exec', ns, process.execPath, ...launch.flags, PASSIMD], {
+          env: { PATH: process.env.PATH, LANG: 'C.UTF-8', LOCALSTATEDIR: localStateDir, SYSCONFDIR: sysconfDir, ...bus.env, ...launch.env },
           stdio: ['ignore', logFd, logFd],
         }),
       );
@@ -951,6 +960,11 @@ async function main() {
       if (s.stall?.skipped) out.push(`    stall phase skipped: ${s.stall.skipped}`);
     }
     out.push('  the original logs every request (it sets G_MESSAGES_DEBUG=all itself); ours runs without --verbose; both write to a file.');
+    out.push(
+      `  ours runs as installed (data/passimd.options): ${Object.entries(launch.env)
+        .map(([k, v]) => `${k}=${v} `)
+        .join('')}node ${launch.flags.join(' ')} bin/passimd`,
+    );
     out.push('  VmRSS counts mapped file pages too (RssFile): the original serves each request from its own mmap of the file.');
     console.log(out.join('\n'));
   } finally {

@@ -100,18 +100,23 @@ fi
 
 # Launchers. Each finds lib/passim next to its own folder (PREFIX/libexec and PREFIX/bin are siblings of
 # PREFIX/lib), so the tree also runs from DESTDIR; the program name stays passimd or passimctl.
+# $3: what comes before "$NODE" on the exec line (env NAME=VALUE ...), $4: Node.js options; passimd runs
+# with those of data/passimd.options (see passimd(8), MEMORY).
 launcher() {
     mkdir -p "$DESTDIR$PREFIX/$1"
     cat >"$DESTDIR$PREFIX/$1/$2" <<EOF
 #!/bin/sh
 # $2 of passim, installed by data/install.sh.
 prefix=\$(dirname "\$(dirname "\$(readlink -f "\$0")")")
-exec "$NODE" "\$prefix/lib/passim/bin/$2" "\$@"
+exec $3"$NODE" $4"\$prefix/lib/passim/bin/$2" "\$@"
 EOF
     chmod 0755 "$DESTDIR$PREFIX/$1/$2"
 }
-launcher libexec passimd
-launcher bin passimctl
+options=$(grep -v -e '^#' -e '^$' data/passimd.options || true)
+daemon_env=$(printf '%s\n' "$options" | grep -v '^-' | tr '\n' ' ' || true)
+daemon_flags=$(printf '%s\n' "$options" | grep '^-' | tr '\n' ' ' || true)
+launcher libexec passimd "${daemon_env:+env $daemon_env}" "$daemon_flags"
+launcher bin passimctl '' ''
 
 # D-Bus and polkit.
 file 0644 dbus/org.freedesktop.Passim.conf "$share/dbus-1/system.d"

@@ -211,4 +211,24 @@ describe('serving limits', () => {
     assert.equal((await fetchFrom(server, '127.0.0.1', `/corrupt.bin?sha256=${hash}`)).status, 404);
     assert.match(daemon.output(), /does not hold|no longer matches/);
   });
+
+  test('a small item kept in memory and then corrupted in place is not served from memory', async () => {
+    const content = randomBytes(1000);
+    const hash = await publishBytes('small-corrupt.bin', content);
+    const path = `/small-corrupt.bin?sha256=${hash}`;
+    for (let i = 0; i < 2; i++) assert.equal((await fetchFrom(server, '127.0.0.1', path)).sha256, hash);
+    const stored = join(daemon.dataDir, `${hash}-small-corrupt.bin`);
+    const { mtime, atime } = await stat(stored);
+    const handle = await open(stored, 'r+');
+    await handle.write(Buffer.from([content[500] ^ 0xff]), 0, 1, 500);
+    await handle.close();
+    await utimes(stored, atime, mtime);
+    const got = await fetchFrom(server, '127.0.0.1', path);
+    assert.notEqual(got.status, 200, 'the changed file is read and checked, not answered from memory');
+    await waitFor(
+      async () => new RegExp(`DELTE hash=${hash}.*reason=corrupt`).test(await readFile(daemon.auditLog, 'utf8')),
+      'the corrupt item to be deleted',
+    );
+    assert.equal((await fetchFrom(server, '127.0.0.1', path)).status, 404);
+  });
 });

@@ -26,6 +26,7 @@ import { errorPage, indexPage, reasonPhrase, redirectPage } from './pages.js';
 import { RateLimiter } from './rate-limit.js';
 import { clientAddress, decodeComponent, matchesEtag, parseFileQuery, parseRange } from './request.js';
 import { ShareTracker } from './share-tracker.js';
+import { SmallFiles } from './small-files.js';
 import { MIN_CHUNK, sendRange } from './transfer.js';
 import { DEFAULT_FAVICON_ICO, DEFAULT_STYLE_CSS } from './web-assets.js';
 import { sha256Hex, sha256Of } from '../../shared/hash.js';
@@ -99,6 +100,7 @@ export class FileServer {
   private readonly cooldown: Cooldown;
   private readonly files = new OpenFiles();
   private readonly buffers = new BufferPool();
+  private readonly smallFiles = new SmallFiles();
   private readonly shares = new ShareTracker();
   private readonly uploads: RateLimiter;
   private readonly limits: ConnectionLimits;
@@ -108,7 +110,9 @@ export class FileServer {
   private readonly isNeighbour: (address: string) => boolean;
   /** Closes kept descriptors of items that went away; a share changes no file, so it needs no pass. */
   private readonly onStoreChanged = (change: StoreChange): void => {
-    if (change !== 'shared') this.files.prune((hash, path) => this.store.get(hash)?.path === path);
+    if (change === 'shared') return;
+    this.files.prune((hash, path) => this.store.get(hash)?.path === path);
+    this.smallFiles.prune((hash, path) => this.store.get(hash)?.path === path);
   };
 
   constructor(options: FileServerOptions) {
@@ -219,6 +223,8 @@ export class FileServer {
     socket.once('close', () => this.limits.close(plain, loopback));
   }
 
+  // Every response names the server in the headers given to writeHead: a setHeader() beforehand would make
+  // Node merge every header one by one into a second table, a cost paid by each small request.
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     // The first client that wants a translated page waits for the catalogs to be read; nobody else does.
     if (needsCatalogReader(req.headers['accept-language'])) {
@@ -227,7 +233,6 @@ export class FileServer {
         .finally(() => this.onRequest(req, res));
       return;
     }
-    res.setHeader('Server', SERVER_HEADER);
     if (this.overLimit.has(req.socket)) {
       res.shouldKeepAlive = false;
       this.fail(req, res, new PassimError('unavailable', N_('Too many connections; try again later.')), {
@@ -315,7 +320,7 @@ export class FileServer {
 
     const etag = `"${item.hash}"`;
     if (matchesEtag(req.headers['if-none-match'], etag)) {
-      res.writeHead(304, { ETag: etag, 'Accept-Ranges': 'bytes' });
+      res.writeHead(304, { Server: SERVER_HEADER, ETag: etag, 'Accept-Ranges': 'bytes' });
       res.end();
       return;
     }
@@ -335,6 +340,7 @@ export class FileServer {
     const start = range ? range.start : 0;
     const length = range ? range.end - range.start + 1 : size;
     const headers: OutgoingHttpHeaders = {
+      Server: SERVER_HEADER,
       'Content-Type': contentType(item.basename),
       'Content-Length': length,
       'Content-Disposition': `attachment; filename="${encodeURIComponent(item.basename)}"`,
@@ -379,7 +385,14 @@ export class FileServer {
     transfer.ctime = ctime;
     const whole = start === 0 && length === item.size;
     let verify: string | undefined;
-    if (!this.store.contentVerified(item.hash, ctime)) {
+    if (this.store.contentVerified(item.hash, ctime)) {
+      // The file still holds the version that was checked: a small one may be answered from memory.
+      const kept = this.smallFiles.get(item);
+      if (kept) {
+        await this.sendBody(transfer, kept.subarray(start, start + length));
+        return;
+      }
+    } else {
       if (whole) {
         verify = item.hash;
       } else {
@@ -397,7 +410,7 @@ export class FileServer {
 
   /** A body that fits one read: a single pread and one write (most items are small). */
   private async sendSmall(transfer: Transfer, fd: number, verify: string | undefined): Promise<void> {
-    const { res, item, start, length, status, headers } = transfer;
+    const { item, start, length } = transfer;
     const body = Buffer.allocUnsafe(length);
     const bytesRead = await new Promise<number>((resolve, reject) => {
       read(fd, body, 0, length, start, (err, n) => (err ? reject(err) : resolve(n)));
@@ -413,6 +426,13 @@ export class FileServer {
       }
       this.verified(transfer);
     }
+    if (start === 0 && length === item.size) this.smallFiles.put(item, body);
+    await this.sendBody(transfer, body);
+  }
+
+  /** Sends `body`, all of the response's content, in one write. */
+  private async sendBody(transfer: Transfer, body: Buffer): Promise<void> {
+    const { res, status, headers, length } = transfer;
     if (!transfer.loopback) await this.uploads.take(length);
     res.writeHead(status, headers);
     // 'finish' means the whole response went to the kernel; a client hanging up first gives 'close' only.
@@ -494,6 +514,7 @@ export class FileServer {
     const tr = translatorForAcceptLanguage(req.headers['accept-language']);
     const body = redirectPage(location, tr);
     res.writeHead(302, {
+      Server: SERVER_HEADER,
       Location: location,
       ...languageHeaders(tr.locale),
       'Content-Type': 'text/html; charset=utf-8',
@@ -506,6 +527,7 @@ export class FileServer {
     const tr = translatorForAcceptLanguage(req.headers['accept-language']);
     const body = indexPage(this.name, this.store.list(), Date.now() / 1000, tr);
     res.writeHead(200, {
+      Server: SERVER_HEADER,
       ...languageHeaders(tr.locale),
       'Content-Type': 'text/html; charset=utf-8',
       'Content-Length': Buffer.byteLength(body),
@@ -517,7 +539,7 @@ export class FileServer {
   /** Serves `<webDir>/<name>` if it is installed, else the built-in default. */
   private sendAsset(req: IncomingMessage, res: ServerResponse, name: string, type: string, builtIn: string | Buffer): void {
     const sendBuiltIn = (): void => {
-      res.writeHead(200, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(builtIn) });
+      res.writeHead(200, { Server: SERVER_HEADER, 'Content-Type': type, 'Content-Length': Buffer.byteLength(builtIn) });
       res.end(req.method === 'HEAD' ? undefined : builtIn);
     };
     const sendFile = async (): Promise<void> => {
@@ -533,7 +555,7 @@ export class FileServer {
       try {
         const stat = await handle.stat();
         if (!stat.isFile()) throw new PassimError('internal', `${join(this.webDir, name)} is not a regular file`);
-        res.writeHead(200, { 'Content-Type': type, 'Content-Length': stat.size });
+        res.writeHead(200, { Server: SERVER_HEADER, 'Content-Type': type, 'Content-Length': stat.size });
         if (req.method === 'HEAD') {
           res.end();
           await handle.close();
@@ -568,6 +590,7 @@ export class FileServer {
     const message = internal ? tr.translate(N_('The server could not handle this request.')) : error.localized(tr);
     const body = errorPage(status, reasonPhrase(status, tr), message, tr);
     res.writeHead(status, {
+      Server: SERVER_HEADER,
       ...extraHeaders,
       ...languageHeaders(tr.locale),
       'Content-Type': 'text/html; charset=utf-8',

@@ -4,6 +4,7 @@ import { createReadStream } from 'node:fs';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PassimError, errnoCode } from '../../shared/errors.js';
 
 /**
@@ -27,8 +28,15 @@ function isControl(code: number): boolean {
   return code < 0x20 || (code >= 0x7f && code <= 0x9f);
 }
 
+/**
+ * A value with nothing to escape (the usual case: hashes, sizes, addresses, plain file names): printable
+ * ASCII but `,` (0x2c), `=` (0x3d) and `\` (0x5c), or anything from U+00A0 up.
+ */
+const PLAIN_VALUE = /^[\x20-\x2b\x2d-\x3c\x3e-\x5b\x5d-\x7e\u00a0-\uffff]*$/;
+
 /** Escapes `\`, `,` and `=` with a backslash and control characters as `\xNN`, so one record stays one line. */
 export function escapeAuditValue(value: string): string {
+  if (PLAIN_VALUE.test(value)) return value;
   let out = '';
   for (const ch of value) {
     const code = ch.codePointAt(0) ?? 0;
@@ -39,18 +47,31 @@ export function escapeAuditValue(value: string): string {
   return out;
 }
 
+/** The last second formatted, since a busy server writes many records within one. */
+let lastSecond = Number.NaN;
+let lastStamp = '';
+
 /** `2026-11-25T14:00:00Z`: ISO-8601 UTC to the second, as the original writes it. */
-function formatTime(time: Date): string {
-  return time.toISOString().replace(/\.\d{3}Z$/, 'Z');
+function formatTime(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastStamp = new Date(second * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    lastSecond = second;
+  }
+  return lastStamp;
 }
 
 /** One log line (without the newline). */
 export function formatAuditLine(type: AuditType, fields: Readonly<Record<string, string | number>>, time = new Date()): string {
-  const parts = Object.entries(fields).map(([key, value]) => {
+  let line = `${formatTime(time.getTime())} ${type} `;
+  let first = true;
+  for (const key in fields) {
     if (!KEY.test(key)) throw new PassimError('internal', `invalid audit log key "${key}"`);
-    return `${key}=${escapeAuditValue(String(value))}`;
-  });
-  return `${formatTime(time)} ${type} ${parts.join(',')}`;
+    const value = fields[key];
+    line += `${first ? '' : ','}${key}=${typeof value === 'number' ? value : escapeAuditValue(value ?? '')}`;
+    first = false;
+  }
+  return line;
 }
 
 /** Splits `key=value,key=value` at unescaped separators and unescapes values; undefined if malformed. */
@@ -125,13 +146,22 @@ export async function sumShareBytes(path: string): Promise<number> {
   return total;
 }
 
-/** Appends records to the audit log; the file is opened per record so log rotation needs no signal. */
+/**
+ * A write starts at most this often. A busy small item is shared thousands of times a second, and each
+ * write opens, appends to and closes the file through the thread pool; a record after a quiet spell is
+ * written at once.
+ */
+const MIN_WRITE_INTERVAL_MS = 50;
+
+/** Appends records to the audit log; the file is opened per write so log rotation needs no signal. */
 export class AuditLog {
   readonly path: string;
   /** The write under way; the next batch starts after it. */
   private writing: Promise<void> = Promise.resolve();
   /** Lines waiting for the current write to finish: under load many lines go out in one write. */
   private next: { lines: string[]; done: Promise<void> } | null = null;
+  /** performance.now() when the last write started. */
+  private lastWrite = Number.NEGATIVE_INFINITY;
 
   constructor(path: string) {
     this.path = path;
@@ -147,8 +177,11 @@ export class AuditLog {
     const lines = [line];
     const done = this.writing
       .catch(() => undefined)
-      .then(() => {
+      .then(async () => {
+        const wait = this.lastWrite + MIN_WRITE_INTERVAL_MS - performance.now();
+        if (wait > 0) await sleep(wait);
         this.next = null;
+        this.lastWrite = performance.now();
         return this.write(lines.join(''));
       });
     this.next = { lines, done };
