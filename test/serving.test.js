@@ -3,6 +3,7 @@
 // test namespace, remote clients in another; no assertion is about how fast anything is, only about what
 // the daemon lets through.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { open, readFile, rm, stat, utimes, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ROOT } from './lib/harness.js';
 import { startLan } from './lib/lan.js';
-import { residentBytes, waitFor } from './lib/process.js';
+import { residentBytes, stopProcess, waitFor } from './lib/process.js';
 import { nsExec } from './lib/netns.js';
 import { getItems, publish } from './lib/passim.js';
 
@@ -81,7 +82,8 @@ describe('serving limits', () => {
   }
 
   /**
-   * A TLS connection from inside `host`'s namespace that asks for `path` and never reads the answer.
+   * `count` TLS connections from inside `host`'s namespace that ask for `path` and never read the answer,
+   * held until stop(); opened resolves once all of them are connected.
    * @param {{ ns: string }} host
    * @param {string} address
    * @param {string} path
@@ -99,8 +101,17 @@ describe('serving limits', () => {
         });
         s.on('error', () => {});
       }
-      setTimeout(() => process.exit(0), 8000);`;
-    return nsExec(host.ns, process.execPath, ['-e', script]);
+      // Held until the test closes our standard input.
+      process.stdin.on('end', () => process.exit(0)).resume();`;
+    const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    /** @type {Promise<void>} */
+    const opened = new Promise((resolve, reject) => {
+      child.stdout.on('data', (d) => {
+        if (String(d).includes('open')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`the stalled clients exited with ${code} before all were open`)));
+    });
+    return { opened, stop: () => stopProcess(child) };
   }
 
   test('a remote transfer keeps to MaxUploadRate; loopback is not limited', async () => {
@@ -120,6 +131,7 @@ describe('serving limits', () => {
     // MaxConnections=8 gives each address 2; two stalled transfers take them.
     const holders = stalledClients(remote, server.address, `/capped.bin?sha256=${hash}`, 2);
     try {
+      await holders.opened;
       await waitFor(async () => {
         const refused = await fetchFrom(remote, server.address, `/capped.bin?sha256=${hash}`, 'bytes=0-0');
         return refused.status === 503 ? refused : undefined;
@@ -130,7 +142,7 @@ describe('serving limits', () => {
       // This machine's own clients have their own allowance.
       assert.equal((await fetchFrom(server, '127.0.0.1', `/capped.bin?sha256=${hash}`, 'bytes=0-0')).status, 206);
     } finally {
-      await holders.catch(() => undefined);
+      await holders.stop();
     }
   });
 
