@@ -271,15 +271,19 @@ function createFetcher(ns) {
  * @param {import('./harness.js').BusAddress} bus
  * @param {string} command
  * @param {readonly string[]} args
- * @param {{ cwd?: string, env?: NodeJS.ProcessEnv }} options
+ * @param {{ cwd?: string, env?: NodeJS.ProcessEnv, timeoutMs?: number }} options
  */
 function runInHost(ns, bus, command, args, options = {}) {
   return runProcess('ip', ['netns', 'exec', ns, command, ...args], {
     cwd: options.cwd,
     env: { ...process.env, ...bus.env, ...(options.env ?? {}) },
     onSpawn: track,
+    timeoutMs: options.timeoutMs,
   });
 }
+
+/** avahi-browse -rt can wait forever for a resolver when a service goes away while it is resolved. */
+const AVAHI_BROWSE_TIMEOUT_MS = 10000;
 
 /**
  * avahi-browse -rpt TYPE on the host's Avahi: the resolved instances as { name, host, address, port }.
@@ -288,7 +292,8 @@ function runInHost(ns, bus, command, args, options = {}) {
  * @param {string} type
  */
 async function avahiBrowse(ns, bus, type) {
-  const { code, stdout, stderr } = await runInHost(ns, bus, 'avahi-browse', ['-rpt', type]);
+  const { code, stdout, stderr } = await runInHost(ns, bus, 'avahi-browse', ['-rpt', type], { timeoutMs: AVAHI_BROWSE_TIMEOUT_MS });
+  if (code === null) throw new Error(`avahi-browse ${type} did not finish within ${AVAHI_BROWSE_TIMEOUT_MS / 1000} s`);
   if (code !== 0) throw new Error(`avahi-browse ${type} failed (${code}): ${stderr}`);
   return stdout
     .split('\n')

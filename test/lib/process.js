@@ -5,7 +5,8 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 
 /**
- * Waits until `check` returns a truthy value, polling; throws with `what` after `timeoutMs`.
+ * Waits until `check` returns a truthy value, polling; throws with `what` after `timeoutMs`, also when a
+ * check never settles (a helper program that hangs).
  * @template T
  * @param {() => T | Promise<T>} check
  * @param {string} what
@@ -17,7 +18,12 @@ export async function waitFor(check, what, timeoutMs = 15000, intervalMs = 50) {
   let lastError;
   while (Date.now() < deadline) {
     try {
-      const value = await check();
+      /** @type {NodeJS.Timeout | undefined} */
+      let timer;
+      const stuck = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the check did not finish before the deadline')), Math.max(0, deadline - Date.now()));
+      });
+      const value = await Promise.race([check(), stuck]).finally(() => clearTimeout(timer));
       if (value) return value;
     } catch (err) {
       lastError = err;
@@ -93,6 +99,7 @@ export async function freePort() {
  * @property {number} [uid]
  * @property {number} [gid]
  * @property {(child: import('node:child_process').ChildProcessByStdio<null, import('node:stream').Readable, import('node:stream').Readable>) => void} [onSpawn]
+ * @property {number} [timeoutMs] SIGKILL the program after this long (its code is then null)
  */
 
 /**
@@ -117,6 +124,7 @@ export function runProcess(command, args, options = {}) {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     options.onSpawn?.(child);
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -126,7 +134,10 @@ export function runProcess(command, args, options = {}) {
       stderr += d;
     });
     child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
