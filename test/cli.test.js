@@ -267,6 +267,20 @@ describe('passimctl as an unprivileged user with a secure passimd', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
+  test('the refusal in German (LANGUAGE=de): says why and what to do', async () => {
+    const path = join(work, 'mine.txt');
+    await writeFile(path, 'mine');
+    await chmod(path, 0o644);
+    const r = await runCli(bus, ['publish', path], { uid: 65534, gid: 65534, cwd: work, env: { LANGUAGE: 'de' } });
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      'Zugriff verweigert: Nur root darf Dateien veröffentlichen (der Aufrufer läuft mit UID 65534)\n' +
+        'Führen Sie passimctl als root aus (zum Beispiel mit sudo) oder bitten Sie einen Administrator, ' +
+        'dies mit einer polkit-Regel zu erlauben (siehe passimd(8)).\n',
+    );
+  });
+
   test('a refused publish or unpublish says permission is needed and suggests root', async () => {
     const path = join(work, 'mine.txt');
     await writeFile(path, 'mine');
