@@ -264,18 +264,13 @@ async function main() {
       fail(`${tool} is not installed${tool === 'wrk' ? ' (apt-get install wrk)' : ''}.`);
     }
   }
-  const { PASSIMD, connect, nameHasOwner } = await import('../test/lib/harness.js');
+  const { INSTALLED_LAUNCH, PASSIMD, connect, nameHasOwner } = await import('../test/lib/harness.js');
   const { pidOf, stopProcess, waitFor } = await import('../test/lib/process.js');
   const { startLan } = await import('../test/lib/lan.js');
   const { getProperty, publish } = await import('../test/lib/passim.js');
 
   // Ours runs as installed: with the environment and Node.js options that data/install.sh writes into the launcher.
-  const launch = { flags: /** @type {string[]} */ ([]), env: /** @type {Record<string, string>} */ ({}) };
-  for (const line of readFileSync(new URL('../data/passimd.options', import.meta.url), 'utf8').split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    if (line.startsWith('-')) launch.flags.push(line);
-    else launch.env[line.slice(0, line.indexOf('='))] = line.slice(line.indexOf('=') + 1);
-  }
+  const launch = INSTALLED_LAUNCH;
 
   const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim()) || 100;
 

@@ -2,6 +2,7 @@
 // passimctl. The generic process helpers (waitFor, stopProcess, runProcess, freePort) are in process.js.
 import './english.js';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,20 @@ import { freePort, pidOf, runProcess, stopProcess, waitFor } from './process.js'
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const PASSIMD = join(ROOT, 'bin', 'passimd');
 export const PASSIMCTL = join(ROOT, 'bin', 'passimctl');
+
+/**
+ * How the installed passimd runs (data/passimd.options, which data/install.sh writes into the launcher):
+ * the environment and the Node.js options. The tests and the benchmark start bin/passimd the same way.
+ */
+export const INSTALLED_LAUNCH = (() => {
+  const launch = { flags: /** @type {string[]} */ ([]), env: /** @type {Record<string, string>} */ ({}) };
+  for (const line of readFileSync(join(ROOT, 'data', 'passimd.options'), 'utf8').split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    if (line.startsWith('-')) launch.flags.push(line);
+    else launch.env[line.slice(0, line.indexOf('='))] = line.slice(line.indexOf('=') + 1);
+  }
+  return launch;
+})();
 
 /**
  * @param {string} socketPath
@@ -173,11 +188,18 @@ export async function startDaemon(bus, options = {}) {
   await mkdir(sysconfDir, { recursive: true });
   await writeFile(join(sysconfDir, 'passim.conf'), `[daemon]\nPort=${port}\n${options.configText ?? ''}`);
   const args = ['--verbose', ...(options.insecure === false ? [] : ['--insecure']), ...(options.args ?? [])];
-  const argv = options.program ? [options.program, ...args] : [process.execPath, PASSIMD, ...args];
+  const argv = options.program ? [options.program, ...args] : [process.execPath, ...INSTALLED_LAUNCH.flags, PASSIMD, ...args];
   const command = options.netns ? 'ip' : argv[0];
   const commandArgs = options.netns ? ['netns', 'exec', options.netns, ...argv] : argv.slice(1);
   const child = spawn(command, commandArgs, {
-    env: { ...process.env, ...bus.env, LOCALSTATEDIR: localStateDir, SYSCONFDIR: sysconfDir, ...(options.env ?? {}) },
+    env: {
+      ...process.env,
+      ...(options.program ? {} : INSTALLED_LAUNCH.env),
+      ...bus.env,
+      LOCALSTATEDIR: localStateDir,
+      SYSCONFDIR: sysconfDir,
+      ...(options.env ?? {}),
+    },
     uid: options.uid,
     gid: options.gid,
     stdio: ['ignore', 'pipe', 'pipe'],
