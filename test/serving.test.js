@@ -16,6 +16,8 @@ import { nsExec } from './lib/netns.js';
 import { getItems, publish } from './lib/passim.js';
 
 const FETCH = join(ROOT, 'test', 'lib', 'fetch.js');
+/** An unprivileged user (nobody); the tests also use the UIDs just below it, which need no passwd entry. */
+const NOBODY = 65534;
 const sha256 = (/** @type {string | Buffer} */ data) => createHash('sha256').update(data).digest('hex');
 const MiB = 1024 * 1024;
 
@@ -65,14 +67,24 @@ describe('serving limits', () => {
   }
 
   /**
+   * The command prefix that runs a program as `uid` (nothing for root): local users have their own share of
+   * MaxConnections, told apart by the owner of their socket.
+   * @param {number | undefined} uid
+   */
+  const asUser = (uid) => (uid === undefined ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups']);
+
+  /**
    * GET from inside `host`'s namespace with test/lib/fetch.js; what it reports.
    * @param {{ ns: string }} host
    * @param {string} address
    * @param {string} path
    * @param {string} [range]
+   * @param {number} [uid] run as this user (root if undefined)
    */
-  async function fetchFrom(host, address, path, range) {
-    const { stdout } = await nsExec(host.ns, process.execPath, [
+  async function fetchFrom(host, address, path, range, uid) {
+    const [command = process.execPath, ...prefix] = [...asUser(uid), process.execPath];
+    const { stdout } = await nsExec(host.ns, command, [
+      ...prefix,
       FETCH,
       `https://${address}:${daemon.port}${path}`,
       'GET',
@@ -88,8 +100,9 @@ describe('serving limits', () => {
    * @param {string} address
    * @param {string} path
    * @param {number} count
+   * @param {number} [uid] run as this user (root if undefined)
    */
-  function stalledClients(host, address, path, count) {
+  function stalledClients(host, address, path, count, uid) {
     const script = `
       const tls = require('node:tls');
       let open = 0;
@@ -103,7 +116,9 @@ describe('serving limits', () => {
       }
       // Held until the test closes our standard input.
       process.stdin.on('end', () => process.exit(0)).resume();`;
-    const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn('ip', ['netns', 'exec', host.ns, ...asUser(uid), process.execPath, '-e', script], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     /** @type {Promise<void>} */
     const opened = new Promise((resolve, reject) => {
       child.stdout.on('data', (d) => {
@@ -146,29 +161,53 @@ describe('serving limits', () => {
     }
   });
 
+  test('MaxConnections on this machine: each user holds at most a quarter, and root still gets in', async () => {
+    const hash = await publishBytes('local-capped.bin', randomBytes(40 * MiB));
+    const path = `/local-capped.bin?sha256=${hash}`;
+    // An unprivileged local user takes its share (2 of 8) with transfers it never reads.
+    const holders = stalledClients(server, '127.0.0.1', path, 2, NOBODY);
+    try {
+      await holders.opened;
+      await waitFor(
+        async () => (await fetchFrom(server, '127.0.0.1', path, 'bytes=0-0', NOBODY)).status === 503,
+        "the user's third connection to be refused",
+      );
+      const refused = await fetchFrom(server, '127.0.0.1', path, 'bytes=0-0', NOBODY);
+      assert.equal(refused.status, 503);
+      assert.match(refused.headers['retry-after'], /^\d+$/);
+      // root (fwupd, passimctl) is another user: its share is untouched.
+      assert.equal((await fetchFrom(server, '127.0.0.1', path, 'bytes=0-0')).status, 206);
+      assert.equal((await fetchFrom(server, '127.0.0.1', path, 'bytes=0-0', NOBODY + 1)).status, 206, 'so is any other user');
+    } finally {
+      await holders.stop();
+    }
+  });
+
   test('clients that never read hold little memory each, and the daemon keeps serving', async () => {
     const hash = await publishBytes('stall.bin', randomBytes(40 * MiB));
     await fetchFrom(server, '127.0.0.1', `/stall.bin?sha256=${hash}`); // warm up: buffers, the file, the code
+    // …and the code of a stalled transfer, so that what follows measures connections, not first-time costs.
+    const warmUp = stalledClients(server, '127.0.0.1', `/stall.bin?sha256=${hash}`, 2, NOBODY);
+    await warmUp.opened;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await warmUp.stop();
     const before = await residentBytes(daemon.pid);
-    const count = 8; // this machine's allowance at MaxConnections=8
-    const script = `
-      const tls = require('node:tls');
-      const sockets = [];
-      for (let i = 0; i < ${count}; i++) {
-        const s = tls.connect({ host: '127.0.0.1', port: ${daemon.port}, rejectUnauthorized: false }, () => {
-          s.write('GET /stall.bin?sha256=${hash} HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n');
-          s.pause();
-        });
-        sockets.push(s);
-      }
-      setTimeout(() => { console.log('held'); }, 4000);
-      setTimeout(() => process.exit(0), 8000);`;
-    const holding = nsExec(server.ns, process.execPath, ['-e', script]);
-    await new Promise((resolve) => setTimeout(resolve, 4000));
-    const during = await residentBytes(daemon.pid);
-    await holding;
+    let during = before;
+    // This machine's allowance at MaxConnections=8: four users, each with its share of two.
+    const users = [NOBODY, NOBODY - 1, NOBODY - 2, NOBODY - 3];
+    const count = 2 * users.length;
+    const holders = users.map((uid) => stalledClients(server, '127.0.0.1', `/stall.bin?sha256=${hash}`, 2, uid));
+    try {
+      await Promise.all(holders.map((h) => h.opened));
+      // The daemon fills each connection's buffers, then stops reading ahead for it.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      during = await residentBytes(daemon.pid);
+    } finally {
+      for (const h of holders) await h.stop();
+    }
     // The bound the README states: about 256 KiB per connection that never reads (measured: under 150 KiB).
     const perConnection = (during - before) / count;
+    console.log(`serving test: ${Math.round(perConnection / 1024)} KiB of RSS per stalled connection`);
     assert.ok(perConnection < 512 * 1024, `${Math.round(perConnection / 1024)} KiB per stalled connection`);
     const again = await fetchFrom(server, '127.0.0.1', `/stall.bin?sha256=${hash}`);
     assert.equal(again.sha256, hash, 'still serving');

@@ -17,7 +17,8 @@ import type { Discovery, Peer } from '../lan/peers.js';
 import { isLoopback, isNeighbour, isOnLink, plainAddress } from '../lan/subnets.js';
 import type { Store, StoreChange } from '../store/store.js';
 import { BufferPool } from './buffer-pool.js';
-import { ConnectionLimits } from './connection-limits.js';
+import { ConnectionLimits, type Holder } from './connection-limits.js';
+import { loopbackOwner } from './loopback-owner.js';
 import { Listeners } from './listeners.js';
 import { contentType } from './content-type.js';
 import { Cooldown } from './cooldown.js';
@@ -106,6 +107,8 @@ export class FileServer {
   private readonly limits: ConnectionLimits;
   /** Connections accepted over MaxConnections: each request on them gets 503 and the connection closes. */
   private readonly overLimit = new WeakSet<Socket>();
+  /** Local connections whose user is being looked up, before they are counted. */
+  private readonly admissions = new WeakMap<Socket, Promise<void>>();
   private lookups = 0;
   private readonly isNeighbour: (address: string) => boolean;
   /** Closes kept descriptors of items that went away; a share changes no file, so it needs no pass. */
@@ -216,11 +219,26 @@ export class FileServer {
     return false;
   }
 
+  /** Counts a connection against MaxConnections: a remote one by its address, a local one by its user. */
   private countConnection(socket: Socket): void {
     const plain = plainAddress(socket.remoteAddress ?? '');
-    const loopback = isLoopback(plain);
-    if (!this.limits.open(plain, loopback)) this.overLimit.add(socket);
-    socket.once('close', () => this.limits.close(plain, loopback));
+    const admit = (holder: Holder): void => {
+      if (socket.destroyed) return;
+      if (!this.limits.open(holder)) this.overLimit.add(socket);
+      socket.once('close', () => this.limits.close(holder));
+    };
+    if (!isLoopback(plain)) {
+      admit({ key: plain, loopback: false });
+      return;
+    }
+    // The owner is read from /proc/net/tcp: a request that comes before the answer waits for it.
+    const admitted = loopbackOwner(socket)
+      .catch(() => undefined)
+      .then((uid) => {
+        this.admissions.delete(socket);
+        admit({ key: uid === undefined ? 'unknown user' : `uid ${uid}`, loopback: true });
+      });
+    this.admissions.set(socket, admitted);
   }
 
   // Every response names the server in the headers given to writeHead: a setHeader() beforehand would make
@@ -231,6 +249,11 @@ export class FileServer {
       loadCatalogReader()
         .catch((err: unknown) => this.log.warn(`cannot load the translations, pages stay English: ${(err as Error).message}`))
         .finally(() => this.onRequest(req, res));
+      return;
+    }
+    const admission = this.admissions.get(req.socket);
+    if (admission) {
+      void admission.then(() => this.onRequest(req, res));
       return;
     }
     if (this.overLimit.has(req.socket)) {
