@@ -25,15 +25,45 @@ export function procNetAddress(address: string, port: number, v6: boolean): stri
 
 /** The UID on the line of `table` whose local end is `client` and remote end `server`. */
 export function ownerInTable(table: string, client: string, server: string): number | undefined {
+  return ownersInTable(table).get(`${client} ${server}`);
+}
+
+/** Every connection of a /proc/net/tcp{,6} table, "local remote" → UID. */
+function ownersInTable(table: string): Map<string, number> {
+  const owners = new Map<string, number>();
   for (const line of table.split('\n')) {
     const fields = line.trim().split(/\s+/);
-    if (fields[1] === client && fields[2] === server) {
-      const uid = Number(fields[7]);
-      return Number.isInteger(uid) ? uid : undefined;
-    }
+    const uid = Number(fields[7]);
+    if (fields[1] && fields[2] && Number.isInteger(uid)) owners.set(`${fields[1]} ${fields[2]}`, uid);
   }
-  return undefined;
+  return owners;
 }
+
+/**
+ * Reads of one table, shared: a lookup waits for the next read that starts after it was asked, and all the
+ * lookups waiting then share that read. A flood of connections costs a read per round, not one each (the
+ * table grows with the connections, so reading it per connection would cost their square).
+ */
+class TableReader {
+  private next: Promise<Map<string, number>> | undefined;
+  private running: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly path: string) {}
+
+  owners(): Promise<Map<string, number>> {
+    this.next ??= this.running.then(() => {
+      this.next = undefined;
+      const read = readFile(this.path, 'utf8')
+        .catch(() => '')
+        .then(ownersInTable);
+      this.running = read;
+      return read;
+    });
+    return this.next;
+  }
+}
+
+const tables = { v4: new TableReader('/proc/net/tcp'), v6: new TableReader('/proc/net/tcp6') };
 
 /** The UID of the program at the other end of a loopback connection; undefined if it cannot be told. */
 export async function loopbackOwner(socket: Socket): Promise<number | undefined> {
@@ -43,6 +73,5 @@ export async function loopbackOwner(socket: Socket): Promise<number | undefined>
   const client = procNetAddress(remoteAddress, remotePort, v6);
   const server = procNetAddress(localAddress, localPort, v6);
   if (!client || !server) return undefined;
-  const table = await readFile(v6 ? '/proc/net/tcp6' : '/proc/net/tcp', 'utf8').catch(() => '');
-  return ownerInTable(table, client, server);
+  return (await (v6 ? tables.v6 : tables.v4).owners()).get(`${client} ${server}`);
 }
