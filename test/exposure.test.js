@@ -80,8 +80,8 @@ describe('the LAN listener follows what is shared', () => {
 
   test('with nothing published, only loopback listens', async () => {
     assert.deepEqual(await h1.listening(), LOOPBACK_ONLY);
-    const far404 = await fetchIn(far.ns, `https://${h1.address}:${PASSIM_PORT}/`);
-    assert.ok(far404.error, 'nothing answers on the LAN address');
+    const fromFar = await fetchIn(far.ns, `https://${h1.address}:${PASSIM_PORT}/`);
+    assert.ok(fromFar.error, 'nothing answers on the LAN address');
     const neighbour = await fetchIn(h2.ns, `https://${h1.address}:${PASSIM_PORT}/`);
     assert.match(String(neighbour.error), /ECONNREFUSED/, 'a neighbour finds the port closed');
   });

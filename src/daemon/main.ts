@@ -7,7 +7,7 @@ import { connectSystemBus } from '../shared/dbus/bus.js';
 import { _ } from '../shared/i18n.js';
 import { isDisabled } from '../shared/item.js';
 import { createLogger, type Logger } from '../shared/log.js';
-import { settleWithin } from '../shared/timeout.js';
+import { settleWhen, settleWithin } from '../shared/timeout.js';
 import { VERSION } from '../shared/version.js';
 import { InsecureAuthorizer, PolkitAuthorizer } from './authorization.js';
 import { loadConfig, pathsFromEnv } from './config.js';
@@ -46,12 +46,6 @@ const SHUTDOWN_DEADLINE_MS = 5000;
 const MAX_INCOMING_BODY_BYTES = 1024 * 1024;
 /** An idle exit lets the requests and calls that came in just before it finish, for at most this long. */
 const IDLE_DRAIN_MS = 4000;
-
-/** Resolves once `done()` holds (checked every 50 ms) or `ms` have passed. */
-async function settleWhen(done: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-}
 
 function parseOptions(): { timedExit: boolean; insecure: boolean; verbose: boolean } {
   try {

@@ -27,3 +27,9 @@ export function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => Er
 export async function settleWithin(work: Promise<unknown>, ms: number): Promise<void> {
   await withTimeout(work, ms).catch(() => undefined);
 }
+
+/** Resolves once `done()` holds (checked every 50 ms) or `ms` have passed, whichever comes first. */
+export async function settleWhen(done: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+}

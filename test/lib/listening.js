@@ -1,5 +1,6 @@
 // The TCP sockets listening inside a network namespace, read from /proc/net/tcp and /proc/net/tcp6 there
 // (each namespace has its own): what `ss -ltn` would show, without depending on ss.
+import { readFile } from 'node:fs/promises';
 import { nsExec } from './netns.js';
 
 const LISTEN = '0A';
@@ -32,7 +33,7 @@ function decodeAddress(hex) {
 export async function listeningAddresses(ns, port) {
   const found = [];
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    const { code, stdout } = ns ? await nsExec(ns, 'cat', [file]) : { code: 0, stdout: await readText(file) };
+    const { code, stdout } = ns ? await nsExec(ns, 'cat', [file]) : { code: 0, stdout: await readFile(file, 'utf8').catch(() => '') };
     if (code !== 0) continue; // no IPv6 in this kernel
     for (const line of stdout.split('\n').slice(1)) {
       const fields = line.trim().split(/\s+/);
@@ -42,10 +43,4 @@ export async function listeningAddresses(ns, port) {
     }
   }
   return found.sort();
-}
-
-/** @param {string} path */
-async function readText(path) {
-  const { readFile } = await import('node:fs/promises');
-  return readFile(path, 'utf8').catch(() => '');
 }

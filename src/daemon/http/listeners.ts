@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { PassimError, errnoCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 
-export const LOOPBACK_ADDRESSES = ['127.0.0.1', '::1'] as const;
+const LOOPBACK_ADDRESSES = ['127.0.0.1', '::1'] as const;
 
 /** Errors binding an address that this kernel or network does not have: skipped, not fatal. */
 const ABSENT_ADDRESS = new Set(['EADDRNOTAVAIL', 'EAFNOSUPPORT', 'EPROTONOSUPPORT']);
@@ -78,16 +78,11 @@ export class Listeners {
     return problems;
   }
 
-  /** Addresses of the LAN listeners now open. */
-  get lanAddresses(): string[] {
-    return [...this.lan.keys()];
-  }
-
   get port(): number {
     return this.boundPort;
   }
 
-  get servers(): Server[] {
+  private get servers(): Server[] {
     return [...this.loopback, ...this.lan.values()];
   }
 

@@ -148,10 +148,6 @@ export class FileServer {
     return this.listeners.setLanAddresses(addresses);
   }
 
-  get lanAddresses(): string[] {
-    return this.listeners.lanAddresses;
-  }
-
   /** Connections open now, on any listener. */
   get connectionCount(): number {
     return this.connections;
