@@ -379,6 +379,53 @@ describe('passim under a real systemd (Debian trixie in systemd-nspawn)', () => 
     await waitForStatus('passimctl status after the configuration was restored');
   });
 
+  test("the passim user reads who is behind a local connection: one user cannot take root's share", async () => {
+    // MaxConnections=64 by default: each local user may hold 16. plainuser holds 16 transfers it never
+    // reads, sees its 17th refused, and keeps holding while root asks; the owner comes from /proc/net/tcp,
+    // read by the sandboxed, unprivileged daemon.
+    const content = 'x'.repeat(1024 * 1024);
+    await putFile(`${FILES}/shared.bin`, content);
+    // A share-limit the 18 downloads below cannot reach (the default 5 would delete the item).
+    await ok(['passimctl', 'publish', `${FILES}/shared.bin`, '3600', '1000']);
+    const path = `/shared.bin?sha256=${sha256(content)}`;
+    const marker = '/tmp/passim-test-held';
+    await run(['rm', '-f', marker]);
+    const script = `
+      const tls = require('node:tls');
+      const fs = require('node:fs');
+      // One more request; its status line's code goes to onStatus.
+      const get = (onStatus) => {
+        const s = tls.connect({ host: '127.0.0.1', port: 27500, rejectUnauthorized: false }, () => {
+          s.write('GET ${path} HTTP/1.1\\r\\nHost: localhost\\r\\n\\r\\n');
+        });
+        s.once('data', (d) => onStatus(String(d).split(' ')[1]));
+        s.on('error', () => {});
+      };
+      let open = 0;
+      for (let i = 0; i < 16; i++) {
+        const s = tls.connect({ host: '127.0.0.1', port: 27500, rejectUnauthorized: false }, () => {
+          s.write('GET ${path} HTTP/1.1\\r\\nHost: localhost\\r\\n\\r\\n');
+          s.pause();
+          if (++open === 16) setTimeout(() => get((status) => {
+            console.log('17th: ' + status);
+            fs.writeFileSync('${marker}', status);
+            setTimeout(() => process.exit(0), 8000);
+          }), 500);
+        });
+        s.on('error', () => {});
+      }`;
+    const holder = run(['node', '-e', script], { user: 'plainuser' });
+    try {
+      await waitFor(async () => (await run(['test', '-e', marker])).code === 0, "plainuser's 17th connection", 20000, 200);
+      const fetched = await run(['curl', '-k', '-sS', '-o', '/dev/null', '-w', '%{http_code}', `https://localhost:27500${path}`]);
+      assert.equal(fetched.stdout, '200', describeRun("root's curl while plainuser holds its share", fetched));
+    } finally {
+      const held = await holder;
+      assert.match(held.stdout, /^17th: 503$/m, describeRun("plainuser's connections", held));
+      await ok(['passimctl', 'unpublish', sha256(content)]);
+    }
+  });
+
   test('passim.socket is enabled and active with the service, listening on loopback only', async () => {
     assert.equal((await ok(['systemctl', 'is-enabled', 'passim.socket'])).trim(), 'enabled');
     assert.equal((await ok(['systemctl', 'is-active', 'passim.socket'])).trim(), 'active');
