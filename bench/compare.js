@@ -28,6 +28,7 @@
 //   COMPARE_DOWNLOAD_TIMEOUT [60] curl --max-time for each of them, in seconds
 //   COMPARE_STALLED [1000]       TLS connections that request it and never read
 //   COMPARE_STALL_SECONDS [10]   how long they are held
+//   COMPARE_SETTLE_SECONDS [20]  when the settled RSS after serving is read (the 2 s one is read too)
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, openSync, readFileSync, rmSync, stat as statCb, writeFileSync } from 'node:fs';
@@ -88,6 +89,10 @@ import { fileURLToPath } from 'node:url';
  * @property {number} bigBytes
  * @property {string[]} bigFailures
  * @property {number[]} rps the small-item runs (not for the 1 MiB bare server)
+ * @property {number} smallCpu daemon CPU seconds over the small-item runs, likewise
+ * @property {number} smallRequests requests wrk completed in them
+ * @property {number} smallSeconds their length, summed
+ * @property {number} [rssSettled] VmRSS once the burst is long over (SETTLE_SECONDS)
  * @property {string[]} wrkNotes likewise
  * @property {Concurrent} [concurrent]
  * @property {StallSkipped | StallMeasured} [stall]
@@ -235,6 +240,7 @@ async function main() {
   const DOWNLOAD_TIMEOUT = envInt('COMPARE_DOWNLOAD_TIMEOUT', 60);
   const STALLED = envInt('COMPARE_STALLED', 1000);
   const STALL_SECONDS = envInt('COMPARE_STALL_SECONDS', 10);
+  const SETTLE_SECONDS = Math.max(2, envInt('COMPARE_SETTLE_SECONDS', 20));
   const SMALL_CONTENT = Buffer.from('Hello World!\n'); // 13 bytes
   const CURL_PARALLEL = 250; // curl 7.x caps --parallel-max at 300
 
@@ -618,13 +624,22 @@ async function main() {
 
     // ---- 3: the 13-byte item with wrk, interleaved
     say(`small item: ${SMALL_RUNS} × wrk -t1 -c${WRK_CONNECTIONS} -d${WRK_SECONDS}s per server, interleaved`);
-    for (const s of smallServers) Object.assign(s, { rps: [], wrkNotes: [] });
+    for (const s of smallServers) Object.assign(s, { rps: [], wrkNotes: [], smallCpu: 0, smallRequests: 0, smallSeconds: 0 });
     for (let i = 0; i < SMALL_RUNS; i++) {
       for (const s of smallServers) {
+        const before = cpuSeconds(s.pid);
         const r = await inNs(s.ns, 'wrk', ['-t1', `-c${WRK_CONNECTIONS}`, `-d${WRK_SECONDS}s`, url(s, small)], {
           timeout: (WRK_SECONDS + 30) * 1000,
         });
+        const cpu = cpuSeconds(s.pid) - before;
         const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? NaN);
+        // "N requests in 5.00s": what the daemon's CPU over the run bought.
+        const done = /(\d+) requests in ([\d.]+)s/.exec(r.stdout);
+        if (done) {
+          s.smallCpu += cpu;
+          s.smallRequests += Number(done[1]);
+          s.smallSeconds += Number(done[2]);
+        }
         const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout)?.[1];
         const socketErrors = /Socket errors: (.*)/.exec(r.stdout)?.[1];
         if (non2xx) s.wrkNotes.push(`run ${i + 1}: ${non2xx} non-2xx responses`);
@@ -639,6 +654,11 @@ async function main() {
     await sleep(2000);
     for (const s of all) s.rssServed = memory(s.pid).rss;
     say(`RSS after serving: ${all.map((s) => `${s.label} ${s.rssServed.toFixed(1)} MiB`).join(', ')}`);
+    // V8 gives back the heap that a burst grew only once the allocation rate has stayed low for a while
+    // (its memory reducer): the RSS a daemon keeps between bursts is this one.
+    await sleep((SETTLE_SECONDS - 2) * 1000);
+    for (const s of all) s.rssSettled = memory(s.pid).rss;
+    say(`RSS ${SETTLE_SECONDS} s after serving: ${all.map((s) => `${s.label} ${s.rssSettled?.toFixed(1)} MiB`).join(', ')}`);
 
     // ---- 4a: DOWNLOADS concurrent full downloads of the medium item (HTTP/1.1: one connection each)
     for (const s of [servers.original, servers.ours]) {
@@ -800,6 +820,9 @@ async function main() {
     const withRange = (/** @type {number[]} */ values, digits = 0) =>
       values.length ? `${fmt(median(values), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})` : 'n/a';
     const cpuPerGb = (/** @type {Server} */ s) => (s.bigBytes ? s.bigCpu / (s.bigBytes / 1e9) : NaN);
+    const cpuPerRequest = (/** @type {Server} */ s) => (s.smallRequests ? (s.smallCpu / s.smallRequests) * 1e6 : NaN);
+    // Under 100 % the daemon waited for wrk, so its req/s is wrk's as much as its own.
+    const busy = (/** @type {Server} */ s) => (s.smallSeconds ? (s.smallCpu / s.smallSeconds) * 100 : NaN);
     const rows = [
       [
         `1. ${BIG_SIZE / 1e6} MB over TLS, curl, MB/s: median (range), ${BIG_RUNS} runs`,
@@ -814,9 +837,21 @@ async function main() {
         withRange(u.rps),
         ratio(median(u.rps), median(o.rps)),
       ],
+      [
+        '   daemon CPU per request (3), µs; busy % of one core',
+        `${fmt(cpuPerRequest(o))}; ${fmt(busy(o))} %`,
+        `${fmt(cpuPerRequest(u))}; ${fmt(busy(u))} %`,
+        ratio(cpuPerRequest(u), cpuPerRequest(o)),
+      ],
       ['4. VmRSS idle after start, MiB', fmt(o.rssIdle, 1), fmt(u.rssIdle, 1), ratio(u.rssIdle, o.rssIdle)],
       ['   VmRSS after publishing the 3 items, MiB', fmt(o.rssPublished, 1), fmt(u.rssPublished, 1), ratio(u.rssPublished, o.rssPublished)],
-      ['   VmRSS after serving (1 and 3), MiB', fmt(o.rssServed, 1), fmt(u.rssServed, 1), ratio(u.rssServed, o.rssServed)],
+      ['   VmRSS 2 s after serving (1 and 3), MiB', fmt(o.rssServed, 1), fmt(u.rssServed, 1), ratio(u.rssServed, o.rssServed)],
+      [
+        `   VmRSS ${SETTLE_SECONDS} s after serving, MiB`,
+        fmt(o.rssSettled ?? NaN, 1),
+        fmt(u.rssSettled ?? NaN, 1),
+        ratio(u.rssSettled ?? NaN, o.rssSettled ?? NaN),
+      ],
     ];
     const mib = MEDIUM_SIZE / 1048576;
     if (o.concurrent && u.concurrent) {
@@ -918,8 +953,8 @@ async function main() {
     );
     out.push(
       `  default 64 KiB reads: ${BIG_SIZE / 1e6} MB with curl ${withRange(bare.speeds)} MB/s (${ratio(median(bare.speeds), median(o.speeds))} the original), ` +
-        `${fmt(cpuPerGb(bare), 2)} CPU s/GB; ${SMALL_CONTENT.length}-byte item with wrk ${withRange(bare.rps)} req/s (${ratio(median(bare.rps), median(o.rps))}); ` +
-        `VmRSS idle ${fmt(bare.rssIdle, 1)} MiB, after serving ${fmt(bare.rssServed, 1)} MiB`,
+        `${fmt(cpuPerGb(bare), 2)} CPU s/GB; ${SMALL_CONTENT.length}-byte item with wrk ${withRange(bare.rps)} req/s (${ratio(median(bare.rps), median(o.rps))}), ${fmt(cpuPerRequest(bare))} µs CPU per request; ` +
+        `VmRSS idle ${fmt(bare.rssIdle, 1)} MiB, after serving ${fmt(bare.rssServed, 1)} MiB (${fmt(bare.rssSettled ?? NaN, 1)} after ${SETTLE_SECONDS} s)`,
     );
     out.push(
       `  1 MiB reads (highWaterMark, as ours): ${BIG_SIZE / 1e6} MB with curl ${withRange(bare1m.speeds)} MB/s (${ratio(median(bare1m.speeds), median(o.speeds))} the original), ` +
