@@ -14,6 +14,7 @@ import { loadConfig, pathsFromEnv } from './config.js';
 import { PassimService } from './dbus-service.js';
 import { FileServer } from './http/server.js';
 import { IdleTimer } from './idle-timer.js';
+import { MemoryRelease } from './memory-release.js';
 import { Advertiser } from './lan/advertiser.js';
 import { Avahi } from './lan/avahi.js';
 import { AvahiDiscovery } from './lan/discovery.js';
@@ -108,6 +109,11 @@ async function main(): Promise<void> {
   const avahi = new Avahi(bus, log);
   const discovery = new AvahiDiscovery({ avahi, ipv6: config.ipv6, log });
   let idle: IdleTimer | undefined;
+  let memory: MemoryRelease | undefined;
+  const activity = (): void => {
+    idle?.poke();
+    memory?.poke();
+  };
   const server = new FileServer({
     config,
     store,
@@ -116,7 +122,7 @@ async function main(): Promise<void> {
     log,
     webDir: paths.webDir,
     inheritedSockets,
-    onActivity: () => idle?.poke(),
+    onActivity: activity,
   });
   await server.start();
   const advertiser = new Advertiser({ avahi, port: server.port, ipv6: config.ipv6, name: randomInstanceName(), log });
@@ -131,7 +137,7 @@ async function main(): Promise<void> {
     name: advertiser.name,
     carbonCost: config.carbonCost,
     limits: config,
-    onActivity: () => idle?.poke(),
+    onActivity: activity,
   });
   const exposure = new LanExposure({ listen: (addresses) => server.setLanAddresses(addresses), ipv6: config.ipv6, log });
   advertiser.on('sharing', (sharing) => void exposure.setSharing(sharing));
@@ -154,7 +160,7 @@ async function main(): Promise<void> {
   };
   store.on('changed', (change) => {
     if (change !== 'shared') advertise();
-    idle?.poke();
+    activity();
   });
   network.on('metered', () => {
     service.setStatus(currentStatus());
@@ -172,6 +178,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     idle?.stop();
+    memory?.stop();
     exposure.stop();
     if (code === 0) log.info(`shutting down: ${reason}`);
     else log.error(`shutting down: ${reason}`);
@@ -225,6 +232,12 @@ async function main(): Promise<void> {
   await service.start();
   advertise();
   if (config.neverShare) log.info('NeverShare=true: using neighbours, never sharing; nothing listens on the LAN');
+  // gc is there when node runs with --expose-gc, as the installed launcher runs it (data/passimd.options).
+  memory = new MemoryRelease({
+    isQuiet: () => server.connectionCount === 0 && service.callsInFlight === 0,
+    collect: globalThis.gc,
+    log,
+  });
   // Only systemd's sockets can start us again for a web client; without them passimd stays up.
   if (inheritedSockets.length > 0 && config.idleTimeout > 0) {
     idle = new IdleTimer({
