@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Sending part of an item's file to a client: reused buffers, one write in flight, chunks that grow only
-// for clients that keep up, the upload budget, and the content checked against its hash on the way.
+// for clients that keep up (within an allowance shared by all transfers), the upload budget, and the content
+// checked against its hash on the way.
 import { read } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { sha256Hasher } from '../../shared/hash.js';
@@ -71,6 +72,8 @@ export async function sendRange(request: TransferRequest): Promise<TransferOutco
   // A limited budget is spent in slices of about a tenth of a second, so the rate stays smooth.
   const cap = limiter?.limited ? Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, Math.floor(limiter.bytesPerSecond / 10))) : MAX_CHUNK;
   let chunk = MIN_CHUNK;
+  /** Of the pool's allowance for larger chunks: twice (read ahead, write in flight) what the chunk grew by. */
+  let grown = 0;
   let position = start;
 
   // One listener and one timer per transfer, not per chunk: the loop runs thousands of times per GB.
@@ -136,7 +139,11 @@ export async function sendRange(request: TransferRequest): Promise<TransferOutco
       outcome.delivered += filled;
       position += filled;
       if (outcome.delivered >= GROWTH_AFTER_BYTES && performance.now() - writeStarted < FAST_WRITE_MS && chunk < cap) {
-        chunk = Math.min(cap, chunk * 2);
+        const next = Math.min(cap, chunk * 2);
+        if (pool.reserveGrowth(2 * (next - chunk))) {
+          grown += 2 * (next - chunk);
+          chunk = next;
+        }
       }
       if (last) {
         outcome.complete = true;
@@ -148,6 +155,7 @@ export async function sendRange(request: TransferRequest): Promise<TransferOutco
       ahead = undefined;
     }
   } finally {
+    pool.releaseGrowth(grown);
     clearInterval(stallCheck);
     res.off('close', onClose);
     // A buffer is reused only once no read or write can touch it any more.
