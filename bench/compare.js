@@ -3,16 +3,18 @@
 // prints figures, asserts nothing.
 //   npx tsc -p . && node bench/compare.js      (as root; needs the Debian root `bash .ci/setup` builds)
 //
-// Two test hosts from test/lib/lan.js, each with its own bus and avahi-daemon: h1 runs the original
+// Three test hosts from test/lib/lan.js, each with its own bus and avahi-daemon: h1 runs the original
 // /usr/libexec/passimd from the cached root (test/lib/debian-root.js), h2 runs ours (node bin/passimd, with
 // the environment and Node.js options of data/passimd.options, as the installed launcher runs it). Both
 // run as shipped: default configuration (Port=27500), no --verbose for ours; the original sets
 // G_MESSAGES_DEBUG=all itself, so it logs every request, as under systemd. Each daemon's output goes to a
 // file (as the journal would take it), not through this process. Every client runs inside the daemon's own
 // namespace over loopback, https://localhost:27500/NAME?sha256=HASH, certificate not checked (-k), and only
-// one daemon is measured at a time; repeated measurements alternate original, ours, bare Node.
+// one daemon is measured at a time; repeated measurements alternate original, ours, bare Node. h3 runs ours
+// with a MaxConnections whose per-user share admits every client of the load tests (4a and 4b), which are
+// run against it too: by default ours answers root's connections past its share with 503.
 //
-// Items are published to both through D-Bus (dbus-next, a file descriptor per item) with share-limit
+// Items are published to each through D-Bus (dbus-next, a file descriptor per item) with share-limit
 // 0xffffffff: every GET is a share and an item is deleted at its share-limit, and the original's own
 // `passim publish FILE AGE SHARE` sets the share-COUNT, so its CLI cannot give a big limit.
 //
@@ -40,6 +42,8 @@ import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { defaultConfig, pathsFromEnv } from '../dist/daemon/config.js';
+import { ConnectionLimits } from '../dist/daemon/http/connection-limits.js';
 
 /**
  * Memory figures of a process from /proc/PID/status, in MiB, and the peaks a sampler saw.
@@ -241,6 +245,13 @@ async function main() {
   const STALLED = envInt('COMPARE_STALLED', 1000);
   const STALL_SECONDS = envInt('COMPARE_STALL_SECONDS', 10);
   const SETTLE_SECONDS = Math.max(2, envInt('COMPARE_SETTLE_SECONDS', 20));
+  // What one local user (root, here) may hold: a share of MaxConnections, by default and on h3, where the
+  // share covers every client of the load tests.
+  const rootShare = (/** @type {number} */ maxConnections) => new ConnectionLimits(maxConnections).perHolder;
+  const DEFAULT_ROOT_SHARE = rootShare(defaultConfig(pathsFromEnv()).maxConnections);
+  let OPEN_MAX_CONNECTIONS = Math.max(DOWNLOADS, STALLED);
+  // More than all of them: the probe GET during the stalled connections is root's too.
+  while (rootShare(OPEN_MAX_CONNECTIONS) <= Math.max(DOWNLOADS, STALLED)) OPEN_MAX_CONNECTIONS *= 2;
   const SMALL_CONTENT = Buffer.from('Hello World!\n'); // 13 bytes
   const CURL_PARALLEL = 250; // curl 7.x caps --parallel-max at 300
 
@@ -440,25 +451,34 @@ async function main() {
       closeSync(logFd);
       return waitOwner({ child, bus, logPath, what: 'the original passimd' });
     };
-    /** @type {(host: HostToStart) => Promise<BenchDaemon>} */
-    const startOurs = async ({ ns, bus, port }) => {
-      const dir = await mkdtemp(join(scratch, 'ours-'));
-      const localStateDir = join(dir, 'var');
-      const sysconfDir = join(dir, 'etc');
-      await mkdir(localStateDir);
-      await mkdir(sysconfDir);
-      await writeFile(join(sysconfDir, 'passim.conf'), `[daemon]\nPort=${port}\n`);
-      const logPath = join(dir, 'passimd.log');
-      const logFd = openSync(logPath, 'w');
-      const child = track(
-        spawn('ip', ['netns', 'exec', ns, process.execPath, ...launch.flags, PASSIMD], {
-          env: { PATH: process.env.PATH, LANG: 'C.UTF-8', LOCALSTATEDIR: localStateDir, SYSCONFDIR: sysconfDir, ...bus.env, ...launch.env },
-          stdio: ['ignore', logFd, logFd],
-        }),
-      );
-      closeSync(logFd);
-      return waitOwner({ child, bus, logPath, what: 'our passimd' });
-    };
+    /** @type {(extraConfig?: string) => (host: HostToStart) => Promise<BenchDaemon>} */
+    const startOurs =
+      (extraConfig = '') =>
+      async ({ ns, bus, port }) => {
+        const dir = await mkdtemp(join(scratch, 'ours-'));
+        const localStateDir = join(dir, 'var');
+        const sysconfDir = join(dir, 'etc');
+        await mkdir(localStateDir);
+        await mkdir(sysconfDir);
+        await writeFile(join(sysconfDir, 'passim.conf'), `[daemon]\nPort=${port}\n${extraConfig}`);
+        const logPath = join(dir, 'passimd.log');
+        const logFd = openSync(logPath, 'w');
+        const child = track(
+          spawn('ip', ['netns', 'exec', ns, process.execPath, ...launch.flags, PASSIMD], {
+            env: {
+              PATH: process.env.PATH,
+              LANG: 'C.UTF-8',
+              LOCALSTATEDIR: localStateDir,
+              SYSCONFDIR: sysconfDir,
+              ...bus.env,
+              ...launch.env,
+            },
+            stdio: ['ignore', logFd, logFd],
+          }),
+        );
+        closeSync(logFd);
+        return waitOwner({ child, bus, logPath, what: 'our passimd' });
+      };
     /**
      * Waits until `child` owns org.freedesktop.Passim on `bus`.
      * @param {{ child: import('node:child_process').ChildProcess, bus: import('../test/lib/harness.js').Bus, logPath: string, what: string }} started
@@ -491,16 +511,23 @@ async function main() {
       return { pid: pidOf(child), child, output, exited, cleanup: () => stopProcess(child) };
     }
 
-    say('starting two test hosts: h1 the original passimd, h2 ours (each with its bus and avahi-daemon)');
-    lan = await startLan(2, { daemons: { 1: startOriginal, 2: startOurs } });
-    const [h1, h2] = lan.hosts;
+    say(
+      `starting three test hosts: h1 the original passimd, h2 ours, h3 ours with MaxConnections=${OPEN_MAX_CONNECTIONS} (each with its bus and avahi-daemon)`,
+    );
+    lan = await startLan(3, {
+      daemons: { 1: startOriginal, 2: startOurs(), 3: startOurs(`MaxConnections=${OPEN_MAX_CONNECTIONS}\n`) },
+    });
+    const [h1, h2, h3] = lan.hosts;
     // The measured fields are filled in below (see Server).
     const servers = {
       original: /** @type {DaemonServer} */ ({ label: 'original', host: h1, ns: h1.ns, pid: h1.daemon.pid, port: PORT }),
       ours: /** @type {DaemonServer} */ ({ label: 'ours', host: h2, ns: h2.ns, pid: h2.daemon.pid, port: PORT }),
+      // Only for the load tests: as many connections as the original takes.
+      oursOpen: /** @type {DaemonServer} */ ({ label: 'ours (open)', host: h3, ns: h3.ns, pid: h3.daemon.pid, port: PORT }),
     };
     servers.original.version = await getProperty(h1.client, 'DaemonVersion');
     servers.ours.version = await getProperty(h2.client, 'DaemonVersion');
+    servers.oursOpen.version = servers.ours.version;
     for (const s of Object.values(servers)) {
       s.comm = comm(s.pid);
       s.nofile = maxOpenFiles(s.pid);
@@ -568,7 +595,7 @@ async function main() {
     say(`idle RSS: ${all.map((s) => `${s.label} ${s.rssIdle.toFixed(1)} MiB`).join(', ')}`);
 
     // ---- publish through D-Bus with a share-limit no run reaches
-    for (const s of [servers.original, servers.ours]) {
+    for (const s of Object.values(servers)) {
       for (const item of [big, medium, small]) {
         await publish(s.host.client, item.path, { filename: item.name, 'share-limit': 0xffffffff });
       }
@@ -661,7 +688,8 @@ async function main() {
     say(`RSS ${SETTLE_SECONDS} s after serving: ${all.map((s) => `${s.label} ${s.rssSettled?.toFixed(1)} MiB`).join(', ')}`);
 
     // ---- 4a: DOWNLOADS concurrent full downloads of the medium item (HTTP/1.1: one connection each)
-    for (const s of [servers.original, servers.ours]) {
+    const loaded = [servers.original, servers.ours, servers.oursOpen];
+    for (const s of loaded) {
       say(`${s.label}: ${DOWNLOADS} concurrent downloads of ${MEDIUM_SIZE / 1048576} MiB (curl --parallel, HTTP/1.1)`);
       resetPeak(s.pid);
       const stop = sampler(s.pid);
@@ -728,7 +756,7 @@ async function main() {
     }
 
     // ---- 4b: STALLED connections that request the medium item and never read
-    for (const s of [servers.original, servers.ours]) {
+    for (const s of loaded) {
       if (!alive(s.pid)) {
         s.stall = { skipped: 'daemon not running' };
         continue;
@@ -854,84 +882,92 @@ async function main() {
       ],
     ];
     const mib = MEDIUM_SIZE / 1048576;
-    if (o.concurrent && u.concurrent) {
-      rows.push(
-        [
-          `   ${DOWNLOADS} concurrent ${mib} MiB downloads: VmHWM, MiB`,
-          fmt(o.concurrent.hwm),
-          fmt(u.concurrent.hwm),
-          ratio(u.concurrent.hwm, o.concurrent.hwm),
-        ],
-        [
-          '     of which peak RssAnon (sampled every 100 ms), MiB',
-          fmt(o.concurrent.peak.anon),
-          fmt(u.concurrent.peak.anon),
-          ratio(u.concurrent.peak.anon, o.concurrent.peak.anon),
-        ],
-        [
-          '     of which peak RssFile (sampled), MiB',
-          fmt(o.concurrent.peak.file),
-          fmt(u.concurrent.peak.file),
-          ratio(u.concurrent.peak.file, o.concurrent.peak.file),
-        ],
-        [
-          `     complete within curl --max-time ${DOWNLOAD_TIMEOUT} s`,
-          `${o.concurrent.ok}/${DOWNLOADS}`,
-          `${u.concurrent.ok}/${DOWNLOADS}`,
-          ratio(u.concurrent.ok, o.concurrent.ok),
-        ],
-        [
-          '     time to the last complete download (median), s',
-          `${fmt(o.concurrent.last, 1)} (${fmt(o.concurrent.medianTime, 1)})`,
-          `${fmt(u.concurrent.last, 1)} (${fmt(u.concurrent.medianTime, 1)})`,
-          ratio(u.concurrent.last, o.concurrent.last),
-        ],
-        [
-          '     daemon CPU per GB served, s',
-          fmt(o.concurrent.cpu / ((o.concurrent.ok * MEDIUM_SIZE) / 1e9), 2),
-          fmt(u.concurrent.cpu / ((u.concurrent.ok * MEDIUM_SIZE) / 1e9), 2),
-          ratio(u.concurrent.cpu / (u.concurrent.ok || NaN), o.concurrent.cpu / (o.concurrent.ok || NaN)),
-        ],
-      );
-    }
-    if (o.stall?.held && u.stall?.held) {
-      rows.push(
-        [
-          `   ${STALLED} stalled connections (${mib} MiB asked, never read): VmRSS held, MiB`,
-          fmt(o.stall.held.rss),
-          fmt(u.stall.held.rss),
-          ratio(u.stall.held.rss, o.stall.held.rss),
-        ],
-        ['     VmHWM, MiB', fmt(o.stall.hwm), fmt(u.stall.hwm), ratio(u.stall.hwm, o.stall.hwm)],
-        [
-          '     RssAnon / RssFile held, MiB',
-          `${fmt(o.stall.held.anon)} / ${fmt(o.stall.held.file)}`,
-          `${fmt(u.stall.held.anon)} / ${fmt(u.stall.held.file)}`,
-          `anon ${ratio(u.stall.held.anon, o.stall.held.anon)}`,
-        ],
-        [
-          '     TLS handshakes done (within 20 s each) / established at the end',
-          `${o.stall.ready.connected} / ${o.stall.established}`,
-          `${u.stall.ready.connected} / ${u.stall.established}`,
-          '',
-        ],
-        [
-          '     time to open them (100 handshakes in flight), s',
-          fmt(o.stall.ready.openMs / 1000, 1),
-          fmt(u.stall.ready.openMs / 1000, 1),
-          ratio(u.stall.ready.openMs, o.stall.ready.openMs),
-        ],
-        [
-          "     another client's small GET meanwhile, ms",
-          `${o.stall.probe.status} in ${fmt(o.stall.probe.ms)}`,
-          `${u.stall.probe.status} in ${fmt(u.stall.probe.ms)}`,
-          ratio(u.stall.probe.ms, o.stall.probe.ms),
-        ],
-        ['     VmRSS 2 s after they close, MiB', fmt(o.stall.after), fmt(u.stall.after), ratio(u.stall.after, o.stall.after)],
-      );
-    }
+    /** The load tests' rows, the original against `u`. @type {(u: Server) => string[][]} */
+    const loadRows = (u) => {
+      /** @type {string[][]} */
+      const load = [];
+      if (o.concurrent && u.concurrent) {
+        load.push(
+          [
+            `   ${DOWNLOADS} concurrent ${mib} MiB downloads: VmHWM, MiB`,
+            fmt(o.concurrent.hwm),
+            fmt(u.concurrent.hwm),
+            ratio(u.concurrent.hwm, o.concurrent.hwm),
+          ],
+          [
+            '     of which peak RssAnon (sampled every 100 ms), MiB',
+            fmt(o.concurrent.peak.anon),
+            fmt(u.concurrent.peak.anon),
+            ratio(u.concurrent.peak.anon, o.concurrent.peak.anon),
+          ],
+          [
+            '     of which peak RssFile (sampled), MiB',
+            fmt(o.concurrent.peak.file),
+            fmt(u.concurrent.peak.file),
+            ratio(u.concurrent.peak.file, o.concurrent.peak.file),
+          ],
+          [
+            `     complete within curl --max-time ${DOWNLOAD_TIMEOUT} s`,
+            `${o.concurrent.ok}/${DOWNLOADS}`,
+            `${u.concurrent.ok}/${DOWNLOADS}`,
+            ratio(u.concurrent.ok, o.concurrent.ok),
+          ],
+          [
+            '     time to the last complete download (median), s',
+            `${fmt(o.concurrent.last, 1)} (${fmt(o.concurrent.medianTime, 1)})`,
+            `${fmt(u.concurrent.last, 1)} (${fmt(u.concurrent.medianTime, 1)})`,
+            ratio(u.concurrent.last, o.concurrent.last),
+          ],
+          [
+            '     daemon CPU per GB served, s',
+            fmt(o.concurrent.cpu / ((o.concurrent.ok * MEDIUM_SIZE) / 1e9), 2),
+            fmt(u.concurrent.cpu / ((u.concurrent.ok * MEDIUM_SIZE) / 1e9), 2),
+            ratio(u.concurrent.cpu / (u.concurrent.ok || NaN), o.concurrent.cpu / (o.concurrent.ok || NaN)),
+          ],
+        );
+      }
+      if (o.stall?.held && u.stall?.held) {
+        load.push(
+          [
+            `   ${STALLED} stalled connections (${mib} MiB asked, never read): VmRSS held, MiB`,
+            fmt(o.stall.held.rss),
+            fmt(u.stall.held.rss),
+            ratio(u.stall.held.rss, o.stall.held.rss),
+          ],
+          ['     VmHWM, MiB', fmt(o.stall.hwm), fmt(u.stall.hwm), ratio(u.stall.hwm, o.stall.hwm)],
+          [
+            '     RssAnon / RssFile held, MiB',
+            `${fmt(o.stall.held.anon)} / ${fmt(o.stall.held.file)}`,
+            `${fmt(u.stall.held.anon)} / ${fmt(u.stall.held.file)}`,
+            `anon ${ratio(u.stall.held.anon, o.stall.held.anon)}`,
+          ],
+          [
+            '     TLS handshakes done (within 20 s each) / established at the end',
+            `${o.stall.ready.connected} / ${o.stall.established}`,
+            `${u.stall.ready.connected} / ${u.stall.established}`,
+            '',
+          ],
+          [
+            '     time to open them (100 handshakes in flight), s',
+            fmt(o.stall.ready.openMs / 1000, 1),
+            fmt(u.stall.ready.openMs / 1000, 1),
+            ratio(u.stall.ready.openMs, o.stall.ready.openMs),
+          ],
+          [
+            "     another client's small GET meanwhile, ms",
+            `${o.stall.probe.status} in ${fmt(o.stall.probe.ms)}`,
+            `${u.stall.probe.status} in ${fmt(u.stall.probe.ms)}`,
+            ratio(u.stall.probe.ms, o.stall.probe.ms),
+          ],
+          ['     VmRSS 2 s after they close, MiB', fmt(o.stall.after), fmt(u.stall.after), ratio(u.stall.after, o.stall.after)],
+        );
+      }
+      return load;
+    };
+    rows.push(...loadRows(u));
+    const openRows = loadRows(servers.oursOpen);
     const header = ['measure', `original (${o.version})`, `ours (${u.version})`, 'ours/original'];
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+    const widths = header.map((h, i) => Math.max(h.length, ...[...rows, ...openRows].map((r) => String(r[i]).length)));
     const line = (/** @type {string[]} */ cells) =>
       `| ${cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' | ')} |`;
     const out = [];
@@ -949,6 +985,16 @@ async function main() {
     for (const r of rows) out.push(line(r));
     out.push('');
     out.push(
+      `The load tests again, against ours with MaxConnections=${OPEN_MAX_CONNECTIONS} (h3): this machine's root then has ` +
+        `${rootShare(OPEN_MAX_CONNECTIONS)} of them, so ours serves every download and holds every stalled connection as the original does, ` +
+        `instead of answering those over root's ${DEFAULT_ROOT_SHARE} with 503:`,
+    );
+    out.push('');
+    out.push(line(header));
+    out.push(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+    for (const r of openRows) out.push(line(r));
+    out.push('');
+    out.push(
       `bare Node HTTPS (https.createServer, fs.createReadStream(file).pipe(res), RSA-2048 self-signed, in h2's namespace, same items and clients):`,
     );
     out.push(
@@ -962,9 +1008,12 @@ async function main() {
     );
     out.push('');
     out.push('notes:');
-    for (const s of all) {
+    for (const s of [...all, servers.oursOpen]) {
+      const served = s.tls
+        ? `${s.tls}, ALPN ${s.alpn}, HTTP ${s.httpVersion ?? '?'} for the big item, curl connected to ${s.connectedTo}`
+        : 'load tests only';
       out.push(
-        `  ${s.label}: ${s.comm ?? 'node'} PID ${s.pid}; ${s.tls}, ALPN ${s.alpn}, HTTP ${s.httpVersion ?? '?'} for the big item, curl connected to ${s.connectedTo}` +
+        `  ${s.label}: ${s.comm ?? 'node'} PID ${s.pid}; ${served}` +
           `${s.nofile ? `; open files limit ${s.nofile}` : ''}${s.backlog ? `; listening on ${s.backlog}` : ''}`,
       );
       for (const f of s.bigFailures ?? []) out.push(`    big-item download failed: ${f}`);
