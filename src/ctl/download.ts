@@ -9,7 +9,7 @@ import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { SHA256_HEX } from '../shared/api.js';
-import { PassimError, errnoCode } from '../shared/errors.js';
+import { PassimError, errnoCode, reasonOf } from '../shared/errors.js';
 import { formatSize } from '../shared/format.js';
 import { _, N_, localTranslator } from '../shared/i18n.js';
 import { sha256Hasher } from '../shared/hash.js';
@@ -61,8 +61,9 @@ async function fetchFollowing(start: URL, hash: string): Promise<IncomingMessage
     try {
       res = await request(url);
     } catch (err) {
-      const reason = err instanceof PassimError ? (err.text ?? err.message) : (err as Error).message;
-      throw new PassimError('internal', N_('Cannot download from {host}: {reason}', { host: url.host, reason }), { cause: err });
+      throw new PassimError('internal', N_('Cannot download from {host}: {reason}', { host: url.host, reason: reasonOf(err) }), {
+        cause: err,
+      });
     }
     const status = res.statusCode ?? 0;
     if (status === 200) return res;
@@ -142,7 +143,7 @@ export async function download(name: string, hashArg: string): Promise<void> {
     // An unread response (e.g. the temporary file could not be created) would keep the process alive.
     res.destroy();
     if (err instanceof PassimError) throw err;
-    throw new PassimError('internal', N_('Download of {name} failed: {reason}', { name, reason: (err as Error).message }), { cause: err });
+    throw new PassimError('internal', N_('Download of {name} failed: {reason}', { name, reason: reasonOf(err) }), { cause: err });
   } finally {
     if (!kept)
       await unlink(temp).catch((err: unknown) => {
