@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createServer, connect } from 'node:net';
 import { test } from 'node:test';
-import { loopbackOwner, ownerInTable, procNetAddress } from '../../dist/daemon/http/loopback-owner.js';
+import { loopbackOwner, ownersInTable, procNetAddress } from '../../dist/daemon/http/loopback-owner.js';
 
 test('addresses as /proc/net/tcp writes them: words in the kernel byte order, then the port', () => {
   assert.equal(procNetAddress('127.0.0.1', 27500, false), '0100007F:6B6C');
@@ -20,8 +20,8 @@ test('the owner is the UID on the line whose local end is the client and remote 
     '   1: 0100007F:C350 0100007F:6B6C 01 00000000:00000000 00:00000000 00000000 65534        0 2 1',
     '   2: 0100007F:6B6C 0100007F:C350 01 00000000:00000000 00:00000000 00000000   998        0 3 1',
   ].join('\n');
-  assert.equal(ownerInTable(table, '0100007F:C350', '0100007F:6B6C'), 65534, "the client's end, not the server's");
-  assert.equal(ownerInTable(table, '0100007F:C351', '0100007F:6B6C'), undefined);
+  assert.equal(ownersInTable(table).get('0100007F:C350 0100007F:6B6C'), 65534, "the client's end, not the server's");
+  assert.equal(ownersInTable(table).get('0100007F:C351 0100007F:6B6C'), undefined);
 });
 
 test("a real loopback connection is found with this process's UID", async () => {

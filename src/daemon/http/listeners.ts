@@ -43,7 +43,7 @@ export class Listeners {
     }
     this.boundPort = port;
     for (const host of LOOPBACK_ADDRESSES) {
-      const server = await this.listenOrSkip(host, false);
+      const server = await this.listenOrSkip(host);
       if (!server) continue;
       this.loopback.push(server);
       this.boundPort ||= (server.address() as AddressInfo).port;
@@ -107,9 +107,10 @@ export class Listeners {
     server.close(() => this.closing.delete(server));
   }
 
-  private async listenOrSkip(host: string, lan: boolean): Promise<Server | undefined> {
+  /** A loopback listener, or none if this kernel lacks the address (no IPv6). */
+  private async listenOrSkip(host: string): Promise<Server | undefined> {
     try {
-      return await this.listen({ host, port: this.boundPort }, lan, `${host} port ${this.boundPort}`);
+      return await this.listen({ host, port: this.boundPort }, false, `${host} port ${this.boundPort}`);
     } catch (err) {
       const code = errnoCode((err as Error).cause);
       if (code === undefined || !ABSENT_ADDRESS.has(code)) throw err;

@@ -23,13 +23,8 @@ export function procNetAddress(address: string, port: number, v6: boolean): stri
   return `${hex}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
-/** The UID on the line of `table` whose local end is `client` and remote end `server`. */
-export function ownerInTable(table: string, client: string, server: string): number | undefined {
-  return ownersInTable(table).get(`${client} ${server}`);
-}
-
-/** Every connection of a /proc/net/tcp{,6} table, "local remote" → UID. */
-function ownersInTable(table: string): Map<string, number> {
+/** Every connection of a /proc/net/tcp{,6} table, "local remote" (procNetAddress's form) → UID. */
+export function ownersInTable(table: string): Map<string, number> {
   const owners = new Map<string, number>();
   for (const line of table.split('\n')) {
     const fields = line.trim().split(/\s+/);
