@@ -172,6 +172,9 @@ async function main(): Promise<void> {
     store.expire().catch((err: unknown) => log.warn(`expiry failed: ${(err as Error).message}`));
   }, EXPIRY_INTERVAL_MS);
 
+  /** No connection open and no call being answered. */
+  const nothingUnderWay = (): boolean => server.connectionCount === 0 && service.callsInFlight === 0;
+
   let stopping = false;
   let goingIdle = false;
   const shutdown = async (reason: string, code: number): Promise<void> => {
@@ -209,7 +212,7 @@ async function main(): Promise<void> {
     log.info(`nothing published and nothing asked for ${config.idleTimeout} s: exiting until the next request or call`);
     await service.releaseName();
     server.stopAccepting();
-    await settleWhen(() => service.callsInFlight === 0 && server.connectionCount === 0, IDLE_DRAIN_MS);
+    await settleWhen(nothingUnderWay, IDLE_DRAIN_MS);
     // A publish that reached us just before the name went is on disk: the next passimd shares it.
     if (store.list().length > 0) log.info('a file was published while exiting; the next start shares it');
     goingIdle = false;
@@ -234,7 +237,7 @@ async function main(): Promise<void> {
   if (config.neverShare) log.info('NeverShare=true: using neighbours, never sharing; nothing listens on the LAN');
   // gc is there when node runs with --expose-gc, as the installed launcher runs it (data/passimd.options).
   memory = new MemoryRelease({
-    isQuiet: () => server.connectionCount === 0 && service.callsInFlight === 0,
+    isQuiet: nothingUnderWay,
     collect: globalThis.gc,
     log,
   });
@@ -242,7 +245,7 @@ async function main(): Promise<void> {
   if (inheritedSockets.length > 0 && config.idleTimeout > 0) {
     idle = new IdleTimer({
       timeoutMs: config.idleTimeout * 1000,
-      isIdle: () => store.list().length === 0 && !statics.configured && server.connectionCount === 0 && service.callsInFlight === 0,
+      isIdle: () => store.list().length === 0 && !statics.configured && nothingUnderWay(),
       onIdle: () => void exitIdle(),
     });
   }
