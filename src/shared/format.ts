@@ -10,7 +10,7 @@ function plainSpaces(text: string): string {
 }
 
 /** A number as Intl formats it for `locale`; the C locale is English without digit grouping, as printf writes. */
-function number(value: number, locale: string | undefined, options: Intl.NumberFormatOptions = {}): string {
+export function formatNumber(value: number, locale: string | undefined, options: Intl.NumberFormatOptions = {}): string {
   return plainSpaces(new Intl.NumberFormat(locale ?? 'en', { useGrouping: locale !== undefined, ...options }).format(value));
 }
 
@@ -19,7 +19,7 @@ function number(value: number, locale: string | undefined, options: Intl.NumberF
  * "1,5 MB"; below 1 kB the bytes in words of the locale ("1 byte", "13 Byte").
  */
 export function formatSize(bytes: number, locale?: string): string {
-  if (bytes < 1000) return number(bytes, locale, { style: 'unit', unit: 'byte', unitDisplay: 'long' });
+  if (bytes < 1000) return formatNumber(bytes, locale, { style: 'unit', unit: 'byte', unitDisplay: 'long' });
   let value = bytes;
   let unit = '';
   for (const candidate of SIZE_UNITS) {
@@ -27,12 +27,12 @@ export function formatSize(bytes: number, locale?: string): string {
     unit = candidate;
     if (value < 1000) break;
   }
-  return `${number(value, locale, { minimumFractionDigits: 1, maximumFractionDigits: 1 })} ${unit}`;
+  return `${formatNumber(value, locale, { minimumFractionDigits: 1, maximumFractionDigits: 1 })} ${unit}`;
 }
 
 /** A number with exactly `digits` decimals: "0.026", in German "0,026". */
 export function formatDecimal(value: number, digits: number, locale?: string): string {
-  return number(value, locale, { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return formatNumber(value, locale, { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
 const DURATION_UNITS: Array<[number, 'day' | 'hour' | 'minute' | 'second']> = [
@@ -47,7 +47,7 @@ const DURATION_UNITS: Array<[number, 'day' | 'hour' | 'minute' | 'second']> = [
  * "90 seconds" → "1 minute 30 seconds", in German "1 Minute 30 Sekunden".
  */
 export function formatDuration(seconds: number, locale?: string): string {
-  const unit = (name: string, count: number): string => number(count, locale, { style: 'unit', unit: name, unitDisplay: 'long' });
+  const unit = (name: string, count: number): string => formatNumber(count, locale, { style: 'unit', unit: name, unitDisplay: 'long' });
   if (seconds <= 0) return unit('second', 0);
   const parts: string[] = [];
   let rest = Math.floor(seconds);
