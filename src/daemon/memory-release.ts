@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Giving memory back once a burst is over. V8 keeps the heap pages a burst of requests or a publish made
-// it grow, and its own memory reducer acts only after many seconds of a low allocation rate (in a daemon
-// that polls and answers Avahi, sometimes not at all). A few forced collections once the daemon has been
+// it grow, and its own memory reducer acts only after many seconds of a low allocation rate (10–20 s here,
+// and in bench/compare.js not within 20 s at all). A few forced collections once the daemon has been
 // quiet for a moment compact the heap and return those pages: about 8 MiB after a burst of small requests.
 import { getHeapStatistics } from 'node:v8';
 import type { Logger } from '../shared/log.js';

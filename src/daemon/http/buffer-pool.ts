@@ -6,7 +6,7 @@ const MAX_IDLE_BYTES = 4 * 1024 * 1024;
 /**
  * What all transfers together may hold in chunks beyond their first size (transfer.ts grows a fast client's
  * chunks to 1 MiB, a read ahead and a write each): about 16 clients at full size. Past it, clients get the
- * first size, which costs more CPU per byte but keeps 500 concurrent downloads to about 200 KiB each.
+ * first size, which costs more CPU per byte but bounds what many fast clients hold (bench/compare.js).
  */
 export const MAX_GROWN_BYTES = 32 * 1024 * 1024;
 
