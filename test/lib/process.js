@@ -142,12 +142,14 @@ export function runProcess(command, args, options = {}) {
 }
 
 /**
- * The resident set size of a process, in bytes (VmRSS).
+ * The resident set size of a process, in bytes: all of it (VmRSS), or only its anonymous memory (RssAnon,
+ * what it allocated, without the pages of its executable and libraries that it shares with the page cache).
  * @param {number} pid
+ * @param {'VmRSS' | 'RssAnon'} field
  */
-export async function residentBytes(pid) {
+export async function residentBytes(pid, field = 'VmRSS') {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const vmRss = /^VmRSS:\s+(\d+) kB/m.exec(status);
-  if (!vmRss) throw new Error(`no VmRSS in /proc/${pid}/status`);
-  return Number(vmRss[1]) * 1024;
+  const value = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  if (!value) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(value[1]) * 1024;
 }
