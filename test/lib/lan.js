@@ -14,6 +14,11 @@ import { NETWORK_MANAGER_POLICY, startFakeNetworkManager } from './fake-network-
 import { call, publish } from './passim.js';
 
 export const PASSIM_PORT = 27500;
+
+/** The host name a test host's avahi-daemon announces (without .local). */
+export function avahiHostName(/** @type {string} */ ns) {
+  return `passim-${ns}`;
+}
 const AVAHI_SERVER_RUNNING = 2;
 
 /**
@@ -123,7 +128,7 @@ async function createAvahi({ ns, iface, bus, client, dir }) {
   const confPath = join(dir, 'avahi-daemon.conf');
   await mkdir(runDir, { recursive: true });
   await mkdir('/run/avahi-daemon', { recursive: true }); // the mount point
-  await writeFile(confPath, avahiConfig(`passim-${ns}`, iface));
+  await writeFile(confPath, avahiConfig(avahiHostName(ns), iface));
   /** @type {import('node:child_process').ChildProcessByStdio<null, import('node:stream').Readable, import('node:stream').Readable> | null} */
   let child = null;
   let output = '';
@@ -442,7 +447,7 @@ export async function startLan(count, options = {}) {
         const avahi = await createAvahi({ ns, iface, bus, client, dir: hostDir });
         cleanups.push(() => avahi.stop());
         await avahi.start();
-        progress(`${name}: avahi-daemon running as passim-${ns}.local (PID ${avahi.pid})`);
+        progress(`${name}: avahi-daemon running as ${avahiHostName(ns)}.local (PID ${avahi.pid})`);
         // A host may run another passimd (e.g. the original, test/lib/debian-root.js) started by the test.
         const startOther = options.daemons?.[index + 1];
         const daemon = startOther
