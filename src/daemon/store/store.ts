@@ -34,8 +34,11 @@ export interface StoreOptions {
 export type StoreChange = 'added' | 'removed' | 'shared';
 
 export interface StoreEvents {
-  /** Items were added, removed, or one was shared (its share-count changed). */
-  changed: [StoreChange];
+  /**
+   * Items became visible ('added') or stopped being visible ('removed': deleted, withdrawn as suspect, or a
+   * static copy gone), or one was shared (its share-count changed); `hashes` are the items concerned.
+   */
+  changed: [change: StoreChange, hashes: readonly string[]];
 }
 
 /** Why an item was deleted, as written to the audit log. */
@@ -101,6 +104,40 @@ export class Store extends EventEmitter<StoreEvents> {
     return [...stored, ...statics].filter((item) => !this.suspect.has(item.hash)).map((item) => ({ ...item }));
   }
 
+  /** Number of visible items (published and static). */
+  get size(): number {
+    let count = 0;
+    for (const hash of this.items.keys()) if (!this.suspect.has(hash)) count += 1;
+    for (const hash of this.staticByHash.keys()) if (!this.items.has(hash) && !this.suspect.has(hash)) count += 1;
+    return count;
+  }
+
+  /** Whether `hash` is a visible item. */
+  has(hash: string): boolean {
+    return this.visible(hash) !== undefined;
+  }
+
+  /** Visible items newest first (by publish time, then hash), `limit` of them from `offset`. */
+  page(offset: number, limit: number): Item[] {
+    return this.list()
+      .sort((a, b) => b.ctime - a.ctime || (a.hash < b.hash ? -1 : 1))
+      .slice(offset, offset + limit);
+  }
+
+  /** Calls `fn` with every visible item's hash and whether it is enabled (not waiting for the next reboot), in no set order. */
+  forEachHash(fn: (hash: string, enabled: boolean) => void): void {
+    for (const item of this.list()) fn(item.hash, (item.flags & ItemFlags.DISABLED) === 0);
+  }
+
+  /** The hashes of the `limit` newest enabled items, newest first. */
+  newestEnabled(limit: number): string[] {
+    return this.list()
+      .filter((item) => (item.flags & ItemFlags.DISABLED) === 0)
+      .sort((a, b) => b.ctime - a.ctime || (a.hash < b.hash ? -1 : 1))
+      .slice(0, limit)
+      .map((item) => item.hash);
+  }
+
   get(hash: string): Item | undefined {
     const item = this.visible(hash);
     return item && { ...item };
@@ -128,11 +165,11 @@ export class Store extends EventEmitter<StoreEvents> {
       for (const item of list) if (!after.has(item.hash)) after.set(item.hash, item);
     }
     this.staticByHash = after;
-    const sameFile = (a: Item | undefined, b: Item | undefined): boolean => a?.path === b?.path;
-    const removed = [...before].some(([hash, item]) => !this.items.has(hash) && !sameFile(item, after.get(hash)));
-    const added = [...after].some(([hash, item]) => !this.items.has(hash) && !sameFile(item, before.get(hash)));
-    if (removed) this.emit('changed', 'removed');
-    if (added) this.emit('changed', 'added');
+    const hidden = (hash: string): boolean => this.items.has(hash) || this.suspect.has(hash);
+    const removed = [...before.keys()].filter((hash) => !hidden(hash) && !after.has(hash));
+    const added = [...after.keys()].filter((hash) => !hidden(hash) && !before.has(hash));
+    if (removed.length > 0) this.emit('changed', 'removed', removed);
+    if (added.length > 0) this.emit('changed', 'added', added);
   }
 
   private visible(hash: string): Item | undefined {
@@ -200,7 +237,7 @@ export class Store extends EventEmitter<StoreEvents> {
     await this.syncDataDir();
     this.log.debug(`published ${item.path}`);
     await this.record('PBLSH', { hash: item.hash, basename: item.basename, size: item.size, cmdline: item.cmdline });
-    this.emit('changed', 'added');
+    this.emit('changed', 'added', [item.hash]);
     return { ...item };
   }
 
@@ -243,7 +280,7 @@ export class Store extends EventEmitter<StoreEvents> {
     const item = this.visible(hash);
     if (!item) return Promise.resolve();
     this.suspect.add(hash);
-    this.emit('changed', 'removed');
+    this.emit('changed', 'removed', [hash]);
     return this.track(this.recheckNow(item));
   }
 
@@ -257,7 +294,7 @@ export class Store extends EventEmitter<StoreEvents> {
     if (actual === item.hash) {
       this.log.info(`${item.path} matches its hash again: shared again`);
       this.suspect.delete(item.hash);
-      this.emit('changed', 'added');
+      this.emit('changed', 'added', [item.hash]);
       return;
     }
     if (this.items.get(item.hash) !== item) return;
@@ -266,6 +303,7 @@ export class Store extends EventEmitter<StoreEvents> {
       await this.remove(item, 'corrupt');
     } finally {
       this.suspect.delete(item.hash);
+      if (this.visible(item.hash)) this.emit('changed', 'added', [item.hash]);
     }
   }
 
@@ -347,7 +385,7 @@ export class Store extends EventEmitter<StoreEvents> {
     }
     await this.record('SHARE', { hash: item.hash, basename: item.basename, size: item.size, ipaddr: address });
     if (stored && item.shareLimit > 0 && item.shareCount >= item.shareLimit) await this.remove(item, 'share-limit');
-    else this.emit('changed', 'shared');
+    else this.emit('changed', 'shared', [hash]);
   }
 
   /** Bytes served to others, including what the audit log recorded before this start. */
@@ -375,7 +413,9 @@ export class Store extends EventEmitter<StoreEvents> {
     this.shareCounts.forget(item.hash);
     this.log.debug(`deleted ${item.path} (${reason})`);
     await this.record('DELTE', { hash: item.hash, basename: item.basename, size: item.size, reason });
-    this.emit('changed', 'removed');
+    // A suspect item was announced as removed when it was withdrawn; a static copy of the same content now shows.
+    if (!this.suspect.has(item.hash)) this.emit('changed', 'removed', [item.hash]);
+    if (this.staticByHash.has(item.hash) && !this.suspect.has(item.hash)) this.emit('changed', 'added', [item.hash]);
     return true;
   }
 
