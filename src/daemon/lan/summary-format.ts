@@ -234,36 +234,60 @@ export function maxEncodedBytes(entries: number): number {
   return HEADER_BYTES + bytes;
 }
 
-/** (current ∪ delta.added) \ delta.removed as a new sorted set; `current` must be strictly ascending. */
+/** The first index at or after `from` whose value is not below `value`: galloping, then binary search. */
+function firstNotBelow(sorted: Uint32Array, value: number, from: number): number {
+  let low = from;
+  let step = 1;
+  while (low + step <= sorted.length && (sorted[low + step - 1] as number) < value) {
+    low += step;
+    step *= 2;
+  }
+  let high = Math.min(low + step - 1, sorted.length);
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((sorted[middle] as number) < value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/**
+ * (current ∪ delta.added) \ delta.removed as a new sorted set; `current` must be strictly ascending. A merge that
+ * copies the runs of `current` between the delta's prefixes whole: a small delta to a large set costs a copy.
+ */
 export function applyDelta(current: Uint32Array, delta: Summary): Uint32Array {
   if (delta.base === null) throw new SummaryFormatError('a full summary replaces the set; it is not a delta to apply');
   const { added, removed } = delta;
-  const out = new Uint32Array(current.length + added.length);
+  // The exact size first, by binary searches, so that the result is not copied again to trim it.
+  let size = current.length;
+  for (let i = 0; i < added.length; i++) {
+    const value = added[i] as number;
+    if (!containsPrefix(current, value) && !containsPrefix(removed, value)) size++;
+  }
+  for (let i = 0; i < removed.length; i++) {
+    if (containsPrefix(current, removed[i] as number)) size--;
+  }
+  const out = new Uint32Array(size);
   let c = 0;
   let a = 0;
   let r = 0;
   let n = 0;
-  while (c < current.length || a < added.length) {
-    let value: number;
-    if (a >= added.length) value = current[c++] as number;
-    else if (c >= current.length) value = added[a++] as number;
-    else {
-      const fromCurrent = current[c] as number;
-      const fromAdded = added[a] as number;
-      if (fromCurrent < fromAdded) {
-        value = fromCurrent;
-        c++;
-      } else {
-        value = fromAdded;
-        a++;
-        if (fromCurrent === fromAdded) c++;
-      }
-    }
-    while (r < removed.length && (removed[r] as number) < value) r++;
-    if (r < removed.length && removed[r] === value) continue;
-    out[n++] = value;
+  while (a < added.length || r < removed.length) {
+    const nextAdded = a < added.length ? (added[a] as number) : TWO_POW_32;
+    const nextRemoved = r < removed.length ? (removed[r] as number) : TWO_POW_32;
+    const next = Math.min(nextAdded, nextRemoved);
+    const end = firstNotBelow(current, next, c);
+    out.set(current.subarray(c, end), n);
+    n += end - c;
+    c = end;
+    if (c < current.length && current[c] === next) c++;
+    if (nextAdded === next) a++;
+    // Removal wins over an addition of the same prefix.
+    if (nextRemoved === next) r++;
+    else out[n++] = next;
   }
-  return n === out.length ? out : out.slice(0, n);
+  out.set(current.subarray(c), n);
+  return out;
 }
 
 /** Whether the strictly ascending `sorted` holds `prefix`. */
