@@ -5,7 +5,6 @@ import { Status } from '../shared/api.js';
 import { parseCommandLine, UsageError, type ProgramSpec } from '../shared/args.js';
 import { connectSystemBus } from '../shared/dbus/bus.js';
 import { _ } from '../shared/i18n.js';
-import { isDisabled } from '../shared/item.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { settleWhen, settleWithin } from '../shared/timeout.js';
 import { VERSION } from '../shared/version.js';
@@ -18,6 +17,9 @@ import { MemoryRelease } from './memory-release.js';
 import { Advertiser } from './lan/advertiser.js';
 import { Avahi } from './lan/avahi.js';
 import { AvahiDiscovery } from './lan/discovery.js';
+import { SharedSummary } from './lan/shared-summary.js';
+import { Sharing } from './lan/sharing.js';
+import { isNeighbour } from './lan/subnets.js';
 import { LanExposure } from './lan-exposure.js';
 import { NetworkMonitor } from './network-monitor.js';
 import { takeListenDescriptors } from './socket-activation.js';
@@ -107,7 +109,8 @@ async function main(): Promise<void> {
   });
 
   const avahi = new Avahi(bus, log);
-  const discovery = new AvahiDiscovery({ avahi, ipv6: config.ipv6, log });
+  const discovery = new AvahiDiscovery({ avahi, ipv6: config.ipv6, log, isNeighbour: (address) => isNeighbour(address) });
+  const summary = new SharedSummary();
   let idle: IdleTimer | undefined;
   let memory: MemoryRelease | undefined;
   const activity = (): void => {
@@ -118,6 +121,7 @@ async function main(): Promise<void> {
     config,
     store,
     discovery,
+    summary,
     credentials,
     log,
     webDir: paths.webDir,
@@ -146,22 +150,10 @@ async function main(): Promise<void> {
     if (config.neverShare) return Status.NEVER_SHARE;
     return network.metered ? Status.DISABLED_METERED : Status.RUNNING;
   };
-  // Enabled items are advertised unless the network is metered or the owner never shares; disabled
-  // (next-reboot) items never are.
-  const advertise = (): void => {
-    advertiser.update(
-      currentStatus() !== Status.RUNNING
-        ? []
-        : store
-            .list()
-            .filter((item) => !isDisabled(item))
-            .map((item) => item.hash),
-    );
-  };
-  store.on('changed', (change) => {
-    if (change !== 'shared') advertise();
-    activity();
-  });
+  // Nothing is shared while the network is metered or the owner never shares.
+  const sharing = new Sharing({ store, summary, advertiser });
+  const advertise = (): void => sharing.setEnabled(currentStatus() === Status.RUNNING);
+  store.on('changed', () => activity());
   network.on('metered', () => {
     service.setStatus(currentStatus());
     advertise();
@@ -191,6 +183,7 @@ async function main(): Promise<void> {
     }, SHUTDOWN_DEADLINE_MS).unref();
     clearInterval(expiry);
     statics.stop();
+    sharing.stop();
     service.stop();
     service.abortPublishes('the daemon is shutting down');
     network.stop();
@@ -214,7 +207,7 @@ async function main(): Promise<void> {
     server.stopAccepting();
     await settleWhen(nothingUnderWay, IDLE_DRAIN_MS);
     // A publish that reached us just before the name went is on disk: the next passimd shares it.
-    if (store.list().length > 0) log.info('a file was published while exiting; the next start shares it');
+    if (store.size > 0) log.info('a file was published while exiting; the next start shares it');
     goingIdle = false;
     await shutdown('idle', 0);
   };
@@ -245,11 +238,11 @@ async function main(): Promise<void> {
   if (inheritedSockets.length > 0 && config.idleTimeout > 0) {
     idle = new IdleTimer({
       timeoutMs: config.idleTimeout * 1000,
-      isIdle: () => store.list().length === 0 && !statics.configured && nothingUnderWay(),
+      isIdle: () => store.size === 0 && !statics.configured && nothingUnderWay(),
       onIdle: () => void exitIdle(),
     });
   }
-  log.info(`serving ${store.list().length} items from ${config.dataDir} on localhost port ${server.port}`);
+  log.info(`serving ${store.size} items from ${config.dataDir} on localhost port ${server.port}`);
 }
 
 main().catch((err: unknown) => {

@@ -5,6 +5,7 @@ import { SHA256_HEX } from '../../shared/api.js';
 import { PassimError } from '../../shared/errors.js';
 import { N_ } from '../../shared/i18n.js';
 import { plainAddress } from '../lan/subnets.js';
+import { parsePosition, type SummaryPosition } from '../lan/summary-position.js';
 
 /** The client's address, with IPv4-mapped IPv6 (from a dual-stack socket) shown as plain IPv4. */
 export function clientAddress(req: IncomingMessage): string {
@@ -51,6 +52,22 @@ export function parseFileQuery(query: string): FileQuery {
     throw new PassimError('bad-request', N_('The {argument} argument must be true or false.', { argument: 'localhost=' }));
   }
   return { hash: hash.toLowerCase(), localhost: localhost === undefined ? undefined : localhost === 'true' };
+}
+
+/** Parses the query of a summary request: nothing, or `since=<epoch>.<generation>` (other keys are ignored). */
+export function parseSummaryQuery(query: string): SummaryPosition | undefined {
+  let since: SummaryPosition | undefined;
+  for (const pair of query === '' ? [] : query.split('&')) {
+    const eq = pair.indexOf('=');
+    if (decodeComponent(eq < 0 ? pair : pair.slice(0, eq)) !== 'since') continue;
+    if (since !== undefined)
+      throw new PassimError('bad-request', N_('The {argument} argument was given more than once.', { argument: 'since=' }));
+    since = parsePosition(eq < 0 ? '' : decodeComponent(pair.slice(eq + 1)));
+    if (since === undefined) {
+      throw new PassimError('bad-request', N_('The {argument} argument must be an epoch and a generation.', { argument: 'since=' }));
+    }
+  }
+  return since;
 }
 
 /** Inclusive byte offsets. */

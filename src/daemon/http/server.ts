@@ -14,6 +14,7 @@ import type { Logger } from '../../shared/log.js';
 import { VERSION } from '../../shared/version.js';
 import type { Config } from '../config.js';
 import type { Discovery, Peer } from '../lan/peers.js';
+import { SUMMARY_PATH, type SummaryPosition } from '../lan/summary-position.js';
 import { isLoopback, isNeighbour, isOnLink, plainAddress } from '../lan/subnets.js';
 import type { Store, StoreChange } from '../store/store.js';
 import { BufferPool } from './buffer-pool.js';
@@ -25,15 +26,22 @@ import { Cooldown } from './cooldown.js';
 import { OpenFiles } from './open-files.js';
 import { errorPage, indexPage, reasonPhrase, redirectPage } from './pages.js';
 import { RateLimiter } from './rate-limit.js';
-import { clientAddress, decodeComponent, matchesEtag, parseFileQuery, parseRange } from './request.js';
+import { clientAddress, decodeComponent, matchesEtag, parseFileQuery, parseRange, parseSummaryQuery } from './request.js';
 import { ShareTracker } from './share-tracker.js';
 import { SmallFiles } from './small-files.js';
 import { MIN_CHUNK, sendRange } from './transfer.js';
 import { DEFAULT_FAVICON_ICO, DEFAULT_STYLE_CSS } from './web-assets.js';
 import { sha256Hex, sha256Of } from '../../shared/hash.js';
 
+/** Our summary for neighbours (lan/shared-summary.ts): the message for one that holds `since`, null if it is up to date. */
+export interface SummarySource {
+  encodeFor(since: SummaryPosition | undefined): Buffer | null;
+}
+
 export interface FileServerOptions {
   config: Config;
+  /** Served at SUMMARY_PATH; without it that path is not found. */
+  summary?: SummarySource;
   store: Store;
   discovery: Discovery;
   credentials: { key: string; cert: string };
@@ -88,6 +96,7 @@ export class FileServer {
   private readonly config: Config;
   private readonly store: Store;
   private readonly discovery: Discovery;
+  private readonly summary: SummarySource | undefined;
   private readonly log: Logger;
   private readonly webDir: string;
   private readonly name: string;
@@ -123,6 +132,7 @@ export class FileServer {
     this.cooldown = new Cooldown(options.config.cooldown);
     this.store = options.store;
     this.discovery = options.discovery;
+    this.summary = options.summary;
     this.log = options.log;
     this.webDir = options.webDir;
     this.name = options.name ?? 'Passim';
@@ -289,6 +299,11 @@ export class FileServer {
       case '/favicon.ico':
         this.requireLoopback(loopback);
         this.sendAsset(req, res, 'favicon.ico', 'image/vnd.microsoft.icon', DEFAULT_FAVICON_ICO);
+        return;
+      case SUMMARY_PATH:
+        this.sendSummary(req, res, parseSummaryQuery(queryAt < 0 ? '' : url.slice(queryAt + 1)), loopback).catch((err: unknown) =>
+          this.fail(req, res, err),
+        );
         return;
     }
 
@@ -540,6 +555,34 @@ export class FileServer {
       'Content-Length': Buffer.byteLength(body),
     });
     res.end(body);
+  }
+
+  /**
+   * What we share, for neighbours (the LAN listeners only admit machines on our links) and this machine. It
+   * counts against MaxUploadRate like a file: a million items are about 3 MB.
+   */
+  private async sendSummary(
+    req: IncomingMessage,
+    res: ServerResponse,
+    since: SummaryPosition | undefined,
+    loopback: boolean,
+  ): Promise<void> {
+    if (!this.summary) throw new PassimError('not-found', N_('This file is not available here.'));
+    const body = this.summary.encodeFor(since);
+    if (body === null) {
+      res.writeHead(304, { Server: SERVER_HEADER, 'Cache-Control': 'no-store' });
+      res.end();
+      return;
+    }
+    const head = req.method === 'HEAD';
+    if (!head && !loopback) await this.uploads.take(body.length);
+    res.writeHead(200, {
+      Server: SERVER_HEADER,
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': body.length,
+      'Cache-Control': 'no-store',
+    });
+    res.end(head ? undefined : body);
   }
 
   private sendIndex(req: IncomingMessage, res: ServerResponse): void {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Advertising items on the LAN: one DNS-SD subtype per item, spread over as many Avahi entry groups as needed.
+// Advertising on the LAN: our summary's generation in the TXT record of one `_cache._tcp` service, and a
+// DNS-SD subtype for each of our newest items (for the original daemon), spread over as many entry groups as needed.
 import { EventEmitter } from 'node:events';
 import { type Avahi, AvahiInterface, Backoff, IF_UNSPEC, ProblemLog, Protocol } from './avahi.js';
 import type { Logger } from '../../shared/log.js';
@@ -28,11 +29,29 @@ const EntryGroupState = { UNCOMMITTED: 0, REGISTERING: 1, ESTABLISHED: 2, COLLIS
 const PARALLEL_REGISTRATIONS = 8;
 /** A group still probing after this long is kept: Avahi announces it when it can (e.g. once a link comes up). */
 const ESTABLISH_TIMEOUT_MS = 5000;
+/**
+ * Every TXT change is announced to the whole LAN, so a burst of publishes moves it at most this often;
+ * neighbours catch up on every change since with one delta.
+ */
+export const TXT_UPDATE_INTERVAL_MS = 1000;
+/** Subtype groups are re-registered at most this often: each new group announces a service to the LAN. */
+export const SUBTYPE_UPDATE_INTERVAL_MS = 3000;
+/** The TXT key that marks a service whose host serves a summary, with the version of its format. */
+export const SUMMARY_TXT_KEY = 'passim-summary';
+/** The TXT key holding `<epoch>.<generation>` of that summary. */
+export const GENERATION_TXT_KEY = 'gen';
 
 interface EntryGroup {
   path: string;
   instance: string;
   hashes: Set<string>;
+  /** TXT strings of its service: only the summary group has any. */
+  txt: string[];
+}
+
+/** The TXT record announcing summary generation `tag`. */
+export function summaryTxt(tag: string): string[] {
+  return [`${SUMMARY_TXT_KEY}=1`, `${GENERATION_TXT_KEY}=${tag}`];
 }
 
 export interface AdvertiserOptions {
@@ -59,6 +78,16 @@ export interface AdvertiserEvents {
 export class Advertiser extends EventEmitter<AdvertiserEvents> {
   private desired = new Set<string>();
   private groups: EntryGroup[] = [];
+  /** The summary generation to announce; null: none (nothing shared). */
+  private summaryTag: string | null = null;
+  /** The group whose service carries the summary's TXT record. */
+  private summaryGroup: EntryGroup | null = null;
+  /** Whether summaryGroup is being registered, replaced or updated now. */
+  private summaryBusy = false;
+  private summaryTimer: NodeJS.Timeout | null = null;
+  private lastTxtUpdate = Number.NEGATIVE_INFINITY;
+  private subtypeTimer: NodeJS.Timeout | null = null;
+  private lastReconcile = Number.NEGATIVE_INFINITY;
   private baseName: string;
   /** Instance names of our groups, live or being registered: a new group takes the lowest free one. */
   private readonly instances = new Set<string>();
@@ -86,6 +115,7 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
     this.avahi.on('up', () => {
       this.backoff.reset();
       this.schedule();
+      this.syncSummary();
       this.reportSharing();
     });
     this.avahi.on('down', () => {
@@ -100,7 +130,8 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
   }
 
   private reportSharing(): void {
-    const sharing = this.avahi.available && (this.desired.size > 0 || this.groups.length > 0);
+    const sharing =
+      this.avahi.available && (this.desired.size > 0 || this.groups.length > 0 || this.summaryTag !== null || this.summaryGroup !== null);
     if (sharing === this.sharingNow) return;
     this.sharingNow = sharing;
     this.emit('sharing', sharing);
@@ -110,16 +141,27 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
     return this.baseName;
   }
 
-  /** Hashes to advertise from now on; an empty set withdraws everything. */
+  /** Hashes to advertise as subtypes from now on; an empty set withdraws them all. */
   update(hashes: Iterable<string>): void {
     this.desired = new Set(hashes);
     this.schedule();
     this.reportSharing();
   }
 
-  /** Resolves once the advertised set matches the last update (or Avahi is unavailable). */
+  /** The summary generation to announce from now on (see summaryTxt); null withdraws the summary's service. */
+  setSummary(tag: string | null): void {
+    if (tag === this.summaryTag) return;
+    this.summaryTag = tag;
+    this.syncSummary();
+    this.reportSharing();
+  }
+
+  /** Resolves once the advertised subtypes match the last update (or Avahi is unavailable). */
   async settled(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.running || this.subtypeTimer) {
+      if (this.running) await this.running;
+      else await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   /** Number of hashes currently advertised. */
@@ -129,19 +171,35 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
 
   async stop(): Promise<void> {
     this.desired.clear();
+    this.summaryTag = null;
     this.clearRetry();
+    this.clearSubtypeTimer();
+    if (this.summaryTimer) clearTimeout(this.summaryTimer);
+    this.summaryTimer = null;
     await this.settled();
-    const groups = this.groups;
+    const groups = this.summaryGroup ? [...this.groups, this.summaryGroup] : this.groups;
     this.groups = [];
+    this.summaryGroup = null;
     await Promise.all(groups.map((g) => this.release(g)));
     this.reportSharing();
   }
 
+  /** Reconciles the subtypes now, or once SUBTYPE_UPDATE_INTERVAL_MS has passed since the last time. */
   private schedule(): void {
     if (this.running) {
       this.rerun = true;
       return;
     }
+    if (this.subtypeTimer) return;
+    const wait = this.lastReconcile + SUBTYPE_UPDATE_INTERVAL_MS - performance.now();
+    if (wait > 0) {
+      this.subtypeTimer = setTimeout(() => {
+        this.subtypeTimer = null;
+        this.schedule();
+      }, wait);
+      return;
+    }
+    this.lastReconcile = performance.now();
     this.running = (async () => {
       do {
         this.rerun = false;
@@ -160,6 +218,70 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
     });
   }
 
+  private clearSubtypeTimer(): void {
+    if (this.subtypeTimer) clearTimeout(this.subtypeTimer);
+    this.subtypeTimer = null;
+  }
+
+  /**
+   * Brings the summary's service in line with summaryTag: registered when there is one, its TXT record updated
+   * in place at most every TXT_UPDATE_INTERVAL_MS, withdrawn when there is none.
+   */
+  private syncSummary(): void {
+    if (this.summaryBusy || this.summaryTimer || !this.avahi.available) return;
+    const group = this.summaryGroup;
+    const tag = this.summaryTag;
+    if (group && tag !== null && group.txt.join('\n') === summaryTxt(tag).join('\n')) return;
+    const wait = this.lastTxtUpdate + TXT_UPDATE_INTERVAL_MS - performance.now();
+    if (group && tag !== null && wait > 0) {
+      this.summaryTimer = setTimeout(() => {
+        this.summaryTimer = null;
+        this.syncSummary();
+      }, wait);
+      return;
+    }
+    if (!group && tag === null) return;
+    this.summaryBusy = true;
+    const epoch = this.epoch;
+    const work = async (): Promise<void> => {
+      if (tag === null && group) {
+        this.summaryGroup = null;
+        await this.release(group);
+      } else if (tag !== null && group) {
+        const txt = summaryTxt(tag);
+        this.lastTxtUpdate = performance.now();
+        await this.avahi.call(group.path, AvahiInterface.ENTRY_GROUP, 'UpdateServiceTxt', 'iiusssaay', [
+          IF_UNSPEC,
+          this.protocol,
+          0,
+          group.instance,
+          SERVICE_TYPE,
+          '',
+          txt.map((s) => Buffer.from(s)),
+        ]);
+        group.txt = txt;
+      } else if (tag !== null) {
+        this.lastTxtUpdate = performance.now();
+        const made = await this.register([], epoch, false, summaryTxt(tag));
+        if (epoch === this.epoch) this.summaryGroup = made;
+        else await this.release(made);
+      }
+    };
+    work()
+      .then(
+        () => {
+          this.backoff.reset();
+          this.problems.resolved();
+        },
+        (err: unknown) => this.retryLater(err),
+      )
+      .finally(() => {
+        this.summaryBusy = false;
+        this.syncSummary();
+        this.reportSharing();
+      });
+  }
+
   /** Reconciles again after a delay that grows while the failures go on; Avahi coming up retries at once. */
   private retryLater(problem: unknown): void {
     if (this.retry) return;
@@ -168,6 +290,7 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
     this.retry = setTimeout(() => {
       this.retry = null;
       this.schedule();
+      this.syncSummary();
     }, delay);
   }
 
@@ -180,8 +303,9 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
   private forget(): void {
     this.epoch += 1;
     this.clearRetry();
-    const groups = this.groups;
+    const groups = this.summaryGroup ? [...this.groups, this.summaryGroup] : this.groups;
     this.groups = [];
+    this.summaryGroup = null;
     for (const g of groups) void this.release(g);
   }
 
@@ -246,9 +370,9 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
    * Registers one entry group. A group that replaces another is waited for until Avahi has established it (or
    * has had time to), so the old one is withdrawn only then; a group that replaces nothing need not be waited for.
    */
-  private async register(hashes: string[], epoch: number, waitEstablished: boolean): Promise<EntryGroup> {
+  private async register(hashes: string[], epoch: number, waitEstablished: boolean, txt: string[] = []): Promise<EntryGroup> {
     const path = await this.avahi.create('EntryGroup');
-    const group: EntryGroup = { path, instance: this.claimInstanceName(), hashes: new Set(hashes) };
+    const group: EntryGroup = { path, instance: this.claimInstanceName(), hashes: new Set(hashes), txt };
     let settle: (() => void) | undefined;
     let fail: ((err: Error) => void) | undefined;
     const established = new Promise<void>((resolve, reject) => {
@@ -297,7 +421,7 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
       '',
       '',
       this.options.port,
-      [],
+      group.txt.map((s) => Buffer.from(s)),
     ]);
     // The same PTR records AddServiceSubtype makes, but unannounced and short-lived (see SUBTYPE_TTL_SECONDS).
     const target = dnsName([group.instance, ...`${SERVICE_TYPE}.${this.domain}`.split('.')]);
@@ -318,6 +442,12 @@ export class Advertiser extends EventEmitter<AdvertiserEvents> {
 
   /** A live group that Avahi gave up on: forget it, so that a reconcile (soon, or later if it fails again) registers its items again. */
   private dropFailed(group: EntryGroup, error: Error): void {
+    if (group === this.summaryGroup) {
+      this.summaryGroup = null;
+      void this.release(group);
+      this.retryLater(error);
+      return;
+    }
     if (!this.groups.includes(group)) return;
     this.groups = this.groups.filter((g) => g !== group);
     void this.release(group);

@@ -24,6 +24,7 @@ export const AvahiInterface = {
   ENTRY_GROUP: 'org.freedesktop.Avahi.EntryGroup',
   SERVICE_BROWSER: 'org.freedesktop.Avahi.ServiceBrowser',
   SERVICE_RESOLVER: 'org.freedesktop.Avahi.ServiceResolver',
+  RECORD_BROWSER: 'org.freedesktop.Avahi.RecordBrowser',
 } as const;
 export const IF_UNSPEC = -1;
 export const Protocol = { UNSPEC: -1, INET: 0, INET6: 1 } as const;
@@ -35,6 +36,7 @@ const CREATORS = {
   EntryGroup: { server2: 'EntryGroupNew', server: 'EntryGroupNew' },
   ServiceBrowser: { server2: 'ServiceBrowserPrepare', server: 'ServiceBrowserNew' },
   ServiceResolver: { server2: 'ServiceResolverPrepare', server: 'ServiceResolverNew' },
+  RecordBrowser: { server2: 'RecordBrowserPrepare', server: 'RecordBrowserNew' },
 } as const;
 export type AvahiObjectKind = keyof typeof CREATORS;
 

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Finding peers that hold a hash: browsing for its subtype and resolving the answers through Avahi.
+// Finding peers that hold a hash: from our neighbours' summaries when they have them, else by browsing for its
+// subtype and resolving the answers through Avahi, as the original daemon does.
 import { isIP } from 'node:net';
 import { SERVICE_TYPE, subtypeOf } from './dns-sd.js';
 import { type Avahi, AvahiInterface, Backoff, IF_UNSPEC, LookupResultFlag, ProblemLog, Protocol } from './avahi.js';
+import { NeighbourSummaries } from './neighbour-summaries.js';
 import type { Discovery, Peer } from './peers.js';
 import type { Logger } from '../../shared/log.js';
 
@@ -27,9 +29,14 @@ export interface AvahiDiscoveryOptions {
   avahi: Avahi;
   ipv6: boolean;
   log: Logger;
+  /** Addresses that may be neighbours (on one of our links, not ours). */
+  isNeighbour: (address: string) => boolean;
 }
 
-/** Finds peers holding a hash by browsing its DNS-SD subtype through Avahi, resolving every answer at once. */
+/**
+ * Finds peers holding a hash: from the summaries of the neighbours that serve one, and only when some instance on
+ * the LAN serves none (the original daemon) by browsing the hash's DNS-SD subtype, resolving every answer at once.
+ */
 export class AvahiDiscovery implements Discovery {
   private readonly avahi: Avahi;
   private readonly protocol: number;
@@ -46,9 +53,16 @@ export class AvahiDiscovery implements Discovery {
   private readonly lookupProblems: ProblemLog;
   /** Per hash, how often we answered: rotates the choice between several peers. */
   private readonly rotations = new Map<string, number>();
+  readonly summaries: NeighbourSummaries;
 
   constructor(private readonly options: AvahiDiscoveryOptions) {
     this.avahi = options.avahi;
+    this.summaries = new NeighbourSummaries({
+      avahi: options.avahi,
+      log: options.log,
+      isNeighbour: options.isNeighbour,
+      ipv6: options.ipv6,
+    });
     this.protocol = options.ipv6 ? Protocol.UNSPEC : Protocol.INET;
     this.browseProblems = new ProblemLog(options.log, 'cannot browse for other Passim instances');
     this.lookupProblems = new ProblemLog(options.log, 'cannot look up items on the network');
@@ -62,11 +76,13 @@ export class AvahiDiscovery implements Discovery {
       this.instanceBrowser = null;
       this.instances.clear();
       this.instancesKnown = false;
+      this.summaries.reset();
     });
   }
 
   async stop(): Promise<void> {
     this.clearBrowseRetry();
+    this.summaries.stop();
     if (this.instanceBrowser) await this.avahi.free(this.instanceBrowser, AvahiInterface.SERVICE_BROWSER);
     this.instanceBrowser = null;
   }
@@ -81,8 +97,15 @@ export class AvahiDiscovery implements Discovery {
       this.options.log.debug(`not looking for ${hash}: no other Passim instance on the network`);
       return [];
     }
-    const peers = await this.lookup(hash);
-    return this.rotate(hash, peers);
+    const turn = this.nextTurn(hash);
+    const answer = await this.summaries.lookup(hash, turn);
+    if (answer.holders.length > 0) return answer.holders;
+    if (answer.final && this.instancesKnown) {
+      this.options.log.debug(`${hash}: no neighbour's summary has it, and every neighbour has a summary`);
+      return [];
+    }
+    const peers = (await this.lookup(hash)).filter((peer) => !this.summaries.avoided(peer.address));
+    return this.rotate(peers, turn);
   }
 
   /** Without this browser every lookup goes to the network: worth retrying while Avahi is up. */
@@ -116,9 +139,14 @@ export class AvahiDiscovery implements Discovery {
     this.avahi.watch(path, (member, body) => {
       const [iface, protocol, name, , domain, flags] = body;
       const key = `${String(iface)}/${String(protocol)}/${String(name)}/${String(domain)}`;
-      if (member === 'ItemNew' && (Number(flags) & LookupResultFlag.LOCAL) === 0) this.instances.add(key);
-      else if (member === 'ItemRemove') this.instances.delete(key);
-      else if (member === 'AllForNow') this.instancesKnown = true;
+      const id = { iface: Number(iface), protocol: Number(protocol), name: String(name), domain: String(domain) };
+      if (member === 'ItemNew' && (Number(flags) & LookupResultFlag.LOCAL) === 0) {
+        this.instances.add(key);
+        this.summaries.instanceNew(id);
+      } else if (member === 'ItemRemove') {
+        this.instances.delete(key);
+        this.summaries.instanceGone(id);
+      } else if (member === 'AllForNow') this.instancesKnown = true;
       else if (member === 'Failure') this.instancesKnown = false;
     });
     try {
@@ -236,14 +264,18 @@ export class AvahiDiscovery implements Discovery {
     });
   }
 
-  /** Round-robin over the peers that answered, so that repeated requests spread the load. */
-  private rotate(hash: string, peers: Peer[]): Peer[] {
-    if (peers.length < 2) return peers;
-    const sorted = [...peers].sort((a, b) => a.address.localeCompare(b.address) || a.port - b.port);
+  /** How often `hash` was asked for: the round-robin turn that spreads repeated requests over its holders. */
+  private nextTurn(hash: string): number {
     const turn = this.rotations.get(hash) ?? 0;
     this.rotations.delete(hash);
     if (this.rotations.size >= MAX_ROTATIONS) this.rotations.delete(this.rotations.keys().next().value as string);
     this.rotations.set(hash, turn + 1);
+    return turn;
+  }
+
+  private rotate(peers: Peer[], turn: number): Peer[] {
+    if (peers.length < 2) return peers;
+    const sorted = [...peers].sort((a, b) => a.address.localeCompare(b.address) || a.port - b.port);
     const offset = turn % sorted.length;
     return [...sorted.slice(offset), ...sorted.slice(0, offset)];
   }

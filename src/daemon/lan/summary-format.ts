@@ -52,7 +52,7 @@ const EPOCH_HEX = /^[0-9a-f]{16}$/;
 
 /** The first 8 hex digits of a lower-case hex SHA-256, as an unsigned 32-bit number. */
 export function prefixOf(hash: string): number {
-  if (!SHA256_HEX.test(hash)) throw new PassimError('invalid-argument', `not a lower-case hex SHA-256: ${JSON.stringify(hash)}`);
+  if (!SHA256_HEX.test(hash)) throw new PassimError('internal', `not a lower-case hex SHA-256: ${JSON.stringify(hash)}`);
   return Number.parseInt(hash.slice(0, 8), 16);
 }
 
@@ -219,7 +219,7 @@ const LEAST_GAP_OF_LENGTH = [1, 2 ** 7, 2 ** 14, 2 ** 21, 2 ** 28];
  * Pooling may overstate the largest real message by a byte or two; at 1,000,000 entries it is about 2.5 bytes each.
  */
 export function maxEncodedBytes(entries: number): number {
-  if (!Number.isSafeInteger(entries) || entries < 0) throw new PassimError('invalid-argument', `not a count of entries: ${entries}`);
+  if (!Number.isSafeInteger(entries) || entries < 0) throw new PassimError('internal', `not a count of entries: ${entries}`);
   // Shifting the first gap of a list up by 1 makes every gap ≥ 1 and each list's gaps sum to at most 2^32.
   const n = Math.min(entries, 2 * U32_MAX);
   let budget = 2 * TWO_POW_32 - n;
