@@ -43,8 +43,11 @@ const CONFIRM_TIMEOUT_MS = 1000;
 const MIN_FETCH_INTERVAL_MS = 1000;
 /** TXT announcements can be lost: a held summary is brought up to date this often regardless. */
 const REFRESH_INTERVAL_MS = 5 * 60 * 1000;
-/** A neighbour that failed us is avoided for this long, doubling with each failure in a row up to AVOID_MAX_MS. */
-const AVOID_FIRST_MS = 30_000;
+/**
+ * A neighbour that failed us is avoided for this long, doubling with each failure in a row up to AVOID_MAX_MS.
+ * The first while is short: a neighbour that starts sharing announces itself just before it listens.
+ */
+const AVOID_FIRST_MS = 2000;
 const AVOID_MAX_MS = 10 * 60 * 1000;
 /** Items a neighbour's summary claimed but it denied having, before it counts as a failure. */
 const MAX_DENIALS = 3;
