@@ -45,3 +45,12 @@ export const U32_MAX = 0xffffffff;
 
 /** An item's hash as the API and the store write it: 64 lower-case hex digits. */
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * GetItems answers every item up to this many, and the newest this many beyond: a reply stays a few MiB,
+ * far below the bus's message limit, and every store of the sizes the original was used with is listed whole.
+ */
+export const GET_ITEMS_MAX = 10_000;
+
+/** The largest `limit` GetItemsPage takes. */
+export const ITEMS_PAGE_MAX = 1_000;
