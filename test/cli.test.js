@@ -71,6 +71,7 @@ describe('passimctl with passimd', () => {
     assert.deepEqual(Object.keys(doc).sort(), [
       'carbonSaving',
       'downloadSaving',
+      'itemCount',
       'items',
       'maxConnections',
       'maxStorageSize',
@@ -89,6 +90,7 @@ describe('passimctl with passimd', () => {
     assert.equal(doc.carbonSaving, 0);
     assert.match(doc.name, /^Passim-[0-9A-F]{4}$/);
     assert.deepEqual(doc.items, []);
+    assert.equal(doc.itemCount, 0);
   });
 
   test('dump is an alias of status', async () => {

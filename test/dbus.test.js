@@ -65,6 +65,7 @@ describe('properties and introspection', () => {
       'CarbonSaving',
       'DaemonVersion',
       'DownloadSaving',
+      'ItemCount',
       'MaxConnections',
       'MaxStorageSize',
       'MaxUploadRate',
@@ -78,6 +79,7 @@ describe('properties and introspection', () => {
     assert.equal(props.Status, 3);
     assert.equal(props.DownloadSaving, 0n);
     assert.equal(props.CarbonSaving, 0);
+    assert.equal(props.ItemCount, 0);
     assert.equal(await getProperty(client, 'Status'), 3);
   });
 
@@ -251,6 +253,34 @@ describe('Publish, GetItems and Unpublish', () => {
     assert.equal(err.type, EXISTS);
     assert.ok(err.text.includes(sha256('twice')));
     assert.deepEqual(await storedFiles(), files);
+  });
+
+  test('ItemCount follows publishes and unpublishes, and PropertiesChanged carries each new value', async () => {
+    /** @type {number[]} */
+    const signalled = [];
+    const onMessage = (/** @type {import('dbus-next').Message} */ msg) => {
+      if (msg.member !== 'PropertiesChanged' || msg.body[0] !== 'org.freedesktop.Passim') return;
+      const count = msg.body[1].ItemCount;
+      if (count) signalled.push(count.value);
+    };
+    const rule = "type='signal',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged'";
+    const busDaemon = { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus' };
+    await call(client, 'AddMatch', 's', [rule], busDaemon);
+    client.on('message', onMessage);
+    try {
+      const before = await getProperty(client, 'ItemCount');
+      assert.equal(before, (await getItems(client)).length);
+      const path = await writeScratch('counted.txt', 'counted');
+      await publish(client, path, { filename: 'counted.txt' });
+      assert.equal(await getProperty(client, 'ItemCount'), before + 1);
+      await call(client, 'Unpublish', 's', [sha256('counted')]);
+      assert.equal(await getProperty(client, 'ItemCount'), before);
+      await waitFor(() => signalled.length >= 2, 'two PropertiesChanged with ItemCount');
+      assert.deepEqual(signalled, [before + 1, before]);
+    } finally {
+      client.off('message', onMessage);
+      await call(client, 'RemoveMatch', 's', [rule], busDaemon);
+    }
   });
 
   test('Unpublish removes file and item; an unknown hash is NotFound and named', async () => {

@@ -32,6 +32,8 @@ export interface DaemonProperties {
   maxUploadRate: number;
   maxConnections: number;
   maxStorageSize: number;
+  /** Items the daemon holds; undefined from a daemon without the property (the original). */
+  itemCount: number | undefined;
 }
 
 /** One entry of GetItems(): the daemon's item under its wire name `filename`; keys it left out are 0 or ''. */
@@ -112,6 +114,28 @@ function isDict(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** The items of a GetItems or GetItemsPage reply. */
+function remoteItems(method: string, body: unknown[]): RemoteItem[] {
+  const [items] = body;
+  if (!Array.isArray(items)) throw new PassimError('internal', N_('unexpected reply to {method}', { method }));
+  return items.filter(isDict).map((d) => ({
+    hash: asString(d[Attribute.hash.key]),
+    filename: asString(d[Attribute.filename.key]),
+    cmdline: asString(d[Attribute.cmdline.key]),
+    maxAge: asNumber(d[Attribute.maxAge.key]),
+    shareLimit: asNumber(d[Attribute.shareLimit.key]),
+    shareCount: asNumber(d[Attribute.shareCount.key]),
+    size: asNumber(d[Attribute.size.key]),
+    flags: asNumber(d[Attribute.flags.key]),
+    ctime: asNumber(d[Attribute.ctime.key]),
+  }));
+}
+
+/** Whether a call failed because the daemon has no such method: the original has none of our extensions. */
+export function isUnknownMethod(err: unknown): boolean {
+  return err instanceof PassimError && dbusErrorOf(err.cause)?.name === 'org.freedesktop.DBus.Error.UnknownMethod';
+}
+
 /** A typed client of the org.freedesktop.Passim system-bus API. */
 export class PassimClient {
   private readonly bus: MessageBus;
@@ -180,23 +204,21 @@ export class PassimClient {
       maxUploadRate: asNumber(props.MaxUploadRate),
       maxConnections: asNumber(props.MaxConnections),
       maxStorageSize: asNumber(props.MaxStorageSize),
+      itemCount: props.ItemCount === undefined ? undefined : asNumber(props.ItemCount),
     };
   }
 
+  /** Every item; our daemon lists them newest first, and only the newest GET_ITEMS_MAX of a larger store. */
   async getItems(): Promise<RemoteItem[]> {
-    const [items] = await this.call('GetItems', '', [], { timeoutMs: CALL_TIMEOUT_MS });
-    if (!Array.isArray(items)) throw new PassimError('internal', N_('unexpected reply to {method}', { method: 'GetItems' }));
-    return items.filter(isDict).map((d) => ({
-      hash: asString(d[Attribute.hash.key]),
-      filename: asString(d[Attribute.filename.key]),
-      cmdline: asString(d[Attribute.cmdline.key]),
-      maxAge: asNumber(d[Attribute.maxAge.key]),
-      shareLimit: asNumber(d[Attribute.shareLimit.key]),
-      shareCount: asNumber(d[Attribute.shareCount.key]),
-      size: asNumber(d[Attribute.size.key]),
-      flags: asNumber(d[Attribute.flags.key]),
-      ctime: asNumber(d[Attribute.ctime.key]),
-    }));
+    return remoteItems('GetItems', await this.call('GetItems', '', [], { timeoutMs: CALL_TIMEOUT_MS }));
+  }
+
+  /**
+   * At most `limit` (up to ITEMS_PAGE_MAX) items from position `offset`, newest first. A daemon without
+   * GetItemsPage (the original) fails: see isUnknownMethod.
+   */
+  async getItemsPage(offset: number, limit: number): Promise<RemoteItem[]> {
+    return remoteItems('GetItemsPage', await this.call('GetItemsPage', 'uu', [offset, limit], { timeoutMs: CALL_TIMEOUT_MS }));
   }
 
   /** Hands the daemon an open, readable fd; the daemon reads it to its end. The caller still owns (and closes) fd. */

@@ -7,7 +7,7 @@ import { VERSION } from '../shared/version.js';
 import { withClient } from '../client/client.js';
 import { download } from './download.js';
 import { publish, unpublish } from './publish.js';
-import { status } from './status.js';
+import { NEWEST_SHOWN, status } from './status.js';
 
 // The daemon records the publishing program by its name (as the original records its tool's).
 process.title = 'passimctl';
@@ -23,7 +23,10 @@ const PROGRAM: ProgramSpec = {
       names: ['status', 'dump'],
       description: _('Show the daemon status and the published items'),
       args: [],
-      options: [{ name: 'json', description: _('Print one JSON object') }],
+      options: [
+        { name: 'json', description: _('Print one JSON object') },
+        { name: 'all', description: _('List every item, not only the newest {count}', { count: NEWEST_SHOWN }) },
+      ],
     },
     {
       names: ['publish'],
@@ -100,7 +103,7 @@ async function main(argv: string[]): Promise<void> {
   const arg = (name: string): string => args[name] ?? '';
   switch (command?.names[0]) {
     case 'status':
-      return status(flags.json ?? false);
+      return status(flags.json ?? false, flags.all ?? false);
     case 'publish':
       return publish(arg('file'), args['max-age'], args['max-share'], flags['next-reboot'] ?? false);
     case 'unpublish':

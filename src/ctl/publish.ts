@@ -4,11 +4,11 @@ import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename as pathBasename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { U32_MAX } from '../shared/api.js';
+import { ITEMS_PAGE_MAX, U32_MAX } from '../shared/api.js';
 import { PassimError } from '../shared/errors.js';
 import { _, N_ } from '../shared/i18n.js';
 import { sha256Hasher } from '../shared/hash.js';
-import { withClient, type RemoteItem } from '../client/client.js';
+import { isUnknownMethod, withClient, type RemoteItem } from '../client/client.js';
 
 /** A command-line number that must fit a D-Bus 'u'. */
 function parseU32(value: string | undefined, what: string): number | undefined {
@@ -57,7 +57,11 @@ export async function publish(
     try {
       items = await withClient(async (client) => {
         await client.publish(handle.fd, { filename, maxAge, shareLimit, nextReboot }, { interactive });
-        return client.getItems();
+        // The new item is among the newest, whatever the store holds; the original lists all in GetItems.
+        return client.getItemsPage(0, ITEMS_PAGE_MAX).catch((err: unknown) => {
+          if (isUnknownMethod(err)) return client.getItems();
+          throw err;
+        });
       });
     } catch (err) {
       // Do not keep reading a large file just to print nothing.

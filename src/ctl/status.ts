@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// passimctl status: the daemon's properties and items, for people or as JSON.
-import { STATUS_NAMES, Status } from '../shared/api.js';
+// passimctl status: the daemon's properties and items, for people or as JSON. Items come a page at a time
+// and are written as they come, so that listing every item of a large store takes no more memory than a page.
+import { ITEMS_PAGE_MAX, STATUS_NAMES, Status } from '../shared/api.js';
 import { formatDecimal, formatDuration, formatSize, formatTime } from '../shared/format.js';
 import { _, N_, localTranslator, type Translatable } from '../shared/i18n.js';
 import { ItemFlags } from '../shared/item.js';
-import { withClient, type DaemonProperties, type RemoteItem } from '../client/client.js';
+import { withClient, type DaemonProperties, type PassimClient, type RemoteItem } from '../client/client.js';
+
+/** Items listed without --all: what was published lately, short enough to read. */
+export const NEWEST_SHOWN = 50;
 
 /** The daemon's status as people read it; --json keeps the names of api.ts. */
 const STATUS_TEXT: Record<number, Translatable> = {
@@ -59,10 +63,67 @@ function aligned(rows: Array<[string, string]>, indent = ''): string[] {
   return rows.map(([label, value]) => `${indent}${label.padEnd(width)} ${value}`);
 }
 
-function printStatus(props: DaemonProperties, items: RemoteItem[]): void {
+/** The items to list and how many the daemon holds; `pages` yields them newest first. */
+interface Listing {
+  total: number;
+  pages: AsyncIterable<RemoteItem[]> | Iterable<RemoteItem[]>;
+}
+
+function newestFirst(a: RemoteItem, b: RemoteItem): number {
+  return b.ctime - a.ctime || (a.hash < b.hash ? -1 : 1);
+}
+
+async function listing(client: PassimClient, props: DaemonProperties, all: boolean): Promise<Listing> {
+  if (props.itemCount === undefined) {
+    // The original daemon: no ItemCount nor GetItemsPage, and GetItems lists every item, in no order.
+    const items = (await client.getItems()).sort(newestFirst);
+    return { total: items.length, pages: [all ? items : items.slice(0, NEWEST_SHOWN)] };
+  }
+  if (!all) return { total: props.itemCount, pages: [await client.getItemsPage(0, NEWEST_SHOWN)] };
+  return { total: props.itemCount, pages: everyPage(client) };
+}
+
+async function* everyPage(client: PassimClient): AsyncGenerator<RemoteItem[]> {
+  let previous = new Set<string>();
+  for (let offset = 0; ; offset += ITEMS_PAGE_MAX) {
+    const page = await client.getItemsPage(offset, ITEMS_PAGE_MAX);
+    // Items published meanwhile push the others down: this page may start with the end of the last one.
+    yield page.filter((item) => !previous.has(item.hash));
+    if (page.length < ITEMS_PAGE_MAX) return;
+    previous = new Set(page.map((item) => item.hash));
+  }
+}
+
+function itemLines(item: RemoteItem, locale: string | undefined): string[] {
+  return [
+    '',
+    `${item.hash}`,
+    ...aligned(
+      [
+        [_('Filename:'), item.filename],
+        // TRANSLATORS: the program that published the item
+        [_('Command:'), item.cmdline || _('(unknown)')],
+        [_('Max age:'), formatDuration(item.maxAge, locale)],
+        // TRANSLATORS: how often other machines downloaded the item, and the share-limit
+        [_('Shared:'), _('{count} of {limit}', { count: item.shareCount, limit: item.shareLimit })],
+        [_('Size:'), formatSize(item.size, locale)],
+        [_('Flags:'), flagNames(item.flags)],
+        [_('Published:'), item.ctime > 0 ? formatTime(item.ctime, locale) : _('(unknown)')],
+      ],
+      '  ',
+    ),
+  ];
+}
+
+async function printStatus(props: DaemonProperties, { total, pages }: Listing, all: boolean): Promise<void> {
   const tr = localTranslator();
   const { locale } = tr;
   const status = STATUS_TEXT[props.status];
+  const items =
+    all || total <= NEWEST_SHOWN
+      ? tr.number(total)
+      : // TRANSLATORS: passimctl status, Items: how many items there are; --all is an option, keep it as it is
+        _('{count}, the newest {shown} below (--all lists every one)', { count: total, shown: NEWEST_SHOWN });
   const out: string[] = aligned([
     // TRANSLATORS: the labels of passimctl status are aligned in a column, end each with a colon
     [_('Name:'), props.name],
@@ -83,48 +144,49 @@ function printStatus(props: DaemonProperties, items: RemoteItem[]): void {
       props.maxConnections > 0 ? _('at most {count} from other machines', { count: props.maxConnections }) : _('no limit known'),
     ],
     [_('Storage limit:'), props.maxStorageSize > 0 ? formatSize(props.maxStorageSize, locale) : _('none')],
+    // TRANSLATORS: how many items the daemon holds
+    [_('Items:'), items],
   ]);
-  if (items.length === 0) out.push('', _('No items published.'));
-  for (const item of items) {
-    out.push(
-      '',
-      `${item.hash}`,
-      ...aligned(
-        [
-          [_('Filename:'), item.filename],
-          // TRANSLATORS: the program that published the item
-          [_('Command:'), item.cmdline || _('(unknown)')],
-          [_('Max age:'), formatDuration(item.maxAge, locale)],
-          // TRANSLATORS: how often other machines downloaded the item, and the share-limit
-          [_('Shared:'), _('{count} of {limit}', { count: item.shareCount, limit: item.shareLimit })],
-          [_('Size:'), formatSize(item.size, locale)],
-          [_('Flags:'), flagNames(item.flags)],
-          [_('Published:'), item.ctime > 0 ? formatTime(item.ctime, locale) : _('(unknown)')],
-        ],
-        '  ',
-      ),
-    );
-  }
+  if (total === 0) out.push('', _('No items published.'));
   process.stdout.write(`${out.join('\n')}\n`);
+  for await (const page of pages) {
+    if (page.length > 0) process.stdout.write(`${page.flatMap((item) => itemLines(item, locale)).join('\n')}\n`);
+  }
 }
 
-export async function status(json: boolean): Promise<void> {
-  const [props, items] = await withClient(async (c) => [await c.getProperties(), await c.getItems()] as const);
-  if (json) {
-    const doc = {
-      name: props.name,
-      status: statusName(props.status),
-      uri: props.uri,
-      downloadSaving: props.downloadSaving,
-      carbonSaving: props.carbonSaving,
-      version: props.daemonVersion,
-      maxUploadRate: props.maxUploadRate,
-      maxConnections: props.maxConnections,
-      maxStorageSize: props.maxStorageSize,
-      items,
-    };
-    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-  } else {
-    printStatus(props, items);
+/** The JSON document, its items written a page at a time in the layout JSON.stringify(doc, null, 2) gives. */
+async function printJson(props: DaemonProperties, { total, pages }: Listing): Promise<void> {
+  const doc = {
+    name: props.name,
+    status: statusName(props.status),
+    uri: props.uri,
+    downloadSaving: props.downloadSaving,
+    carbonSaving: props.carbonSaving,
+    version: props.daemonVersion,
+    maxUploadRate: props.maxUploadRate,
+    maxConnections: props.maxConnections,
+    maxStorageSize: props.maxStorageSize,
+    itemCount: total,
+    items: [],
+  };
+  const text = JSON.stringify(doc, null, 2);
+  const itemsAt = text.lastIndexOf('[]');
+  process.stdout.write(text.slice(0, itemsAt + 1));
+  let none = true;
+  for await (const page of pages) {
+    if (page.length === 0) continue;
+    const entries = page.map((item) => `\n    ${JSON.stringify(item, null, 2).replaceAll('\n', '\n    ')}`);
+    process.stdout.write(`${none ? '' : ','}${entries.join(',')}`);
+    none = false;
   }
+  process.stdout.write(`${none ? '' : '\n  '}${text.slice(itemsAt + 1)}\n`);
+}
+
+export async function status(json: boolean, all: boolean): Promise<void> {
+  await withClient(async (client) => {
+    const props = await client.getProperties();
+    const items = await listing(client, props, all);
+    if (json) await printJson(props, items);
+    else await printStatus(props, items, all);
+  });
 }

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Authorizer, Action } from './authorization.js';
-import { Attribute, BUS_NAME, INTERFACE, OBJECT_PATH, Status } from '../shared/api.js';
+import { Attribute, BUS_NAME, GET_ITEMS_MAX, INTERFACE, ITEMS_PAGE_MAX, OBJECT_PATH, Status } from '../shared/api.js';
 import {
   INTROSPECTABLE_INTERFACE as INTROSPECTABLE,
   Message,
@@ -91,6 +91,8 @@ export class PassimService {
   };
   /** Set while a share's signals wait: a busy item is shared thousands of times a second. */
   private sharedSignal: NodeJS.Timeout | undefined;
+  /** The ItemCount last signalled, so that shares (which leave it alone) do not repeat it. */
+  private signalledItemCount: number | undefined;
   private readonly onStoreChanged = (change: StoreChange): void => {
     if (change !== 'shared') {
       this.signalChanges();
@@ -109,6 +111,7 @@ export class PassimService {
   async start(): Promise<void> {
     const { bus } = this.options;
     bus.addMethodHandler(this.handler);
+    this.signalledItemCount = this.options.store.size;
     this.options.store.on('changed', this.onStoreChanged);
     const DO_NOT_QUEUE = 0x4;
     const PRIMARY_OWNER = 1;
@@ -135,7 +138,10 @@ export class PassimService {
   private signalChanges(): void {
     clearTimeout(this.sharedSignal);
     this.sharedSignal = undefined;
-    this.emitPropertiesChanged(['DownloadSaving', 'CarbonSaving']);
+    const itemCount = this.options.store.size;
+    const countChanged = itemCount !== this.signalledItemCount;
+    this.signalledItemCount = itemCount;
+    this.emitPropertiesChanged(['DownloadSaving', 'CarbonSaving', ...(countChanged ? ['ItemCount'] : [])]);
     this.emitChanged();
   }
 
@@ -177,6 +183,7 @@ export class PassimService {
       MaxUploadRate: new Variant('t', BigInt(limits.maxUploadRate)),
       MaxConnections: new Variant('u', limits.maxConnections),
       MaxStorageSize: new Variant('t', BigInt(limits.maxStorageSize)),
+      ItemCount: new Variant('u', store.size),
     };
   }
 
@@ -239,7 +246,20 @@ export class PassimService {
       case `${INTERFACE}.GetItems`:
         return run(() => {
           expectSignature(msg, '', N_('GetItems takes no arguments'));
-          reply('aa{sv}', [this.options.store.list().map(itemToDict)]);
+          reply('aa{sv}', [this.options.store.page(0, GET_ITEMS_MAX).map(itemToDict)]);
+        });
+      case `${INTERFACE}.GetItemsPage`:
+        return run(() => {
+          // TRANSLATORS: uu is a D-Bus type signature, keep it as it is
+          expectSignature(msg, 'uu', N_('GetItemsPage takes an offset and a limit (uu)'));
+          const [offset, limit] = msg.body as [number, number];
+          if (limit > ITEMS_PAGE_MAX) {
+            throw new PassimError(
+              'invalid-argument',
+              N_('GetItemsPage takes at most {max} items at a time, not {limit}', { max: ITEMS_PAGE_MAX, limit }),
+            );
+          }
+          reply('aa{sv}', [this.options.store.page(offset, limit).map(itemToDict)]);
         });
       case `${INTERFACE}.Publish`: {
         // Claimed now, while the message is being delivered; unclaimed descriptors are closed right after.

@@ -45,3 +45,13 @@ export const U32_MAX = 0xffffffff;
 
 /** An item's hash as the API and the store write it: 64 lower-case hex digits. */
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * GetItems answers every item up to this many, and the newest this many beyond: dbus-next took 0.6 s of the
+ * daemon's only thread to build a reply of 10,000, so one call holds it about 0.1 s; stores of the sizes the
+ * original is used with (fwupd's few firmware files) are listed whole.
+ */
+export const GET_ITEMS_MAX = 2000;
+
+/** The largest `limit` GetItemsPage takes. */
+export const ITEMS_PAGE_MAX = 1_000;

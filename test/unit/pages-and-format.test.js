@@ -42,6 +42,15 @@ function item(fields) {
   };
 }
 
+/**
+ * A one-page listing of `items`, as indexListing makes for a small store.
+ * @param {import('../../dist/shared/item.js').Item[]} items
+ * @returns {import('../../dist/daemon/http/index-page.js').IndexListing}
+ */
+function onePage(items) {
+  return { items, page: 1, pageCount: 1, total: items.length, offset: 0 };
+}
+
 test('escapeHtml: the five characters that matter, as numeric references; the rest untouched', () => {
   assert.equal(escapeHtml(`<a href="x" title='y'>&amp;</a>`), '&#60;a href=&#34;x&#34; title=&#39;y&#39;&#62;&#38;amp;&#60;/a&#62;');
   assert.equal(escapeHtml('plain text, ünïcödé / 100%'), 'plain text, ünïcödé / 100%');
@@ -50,7 +59,7 @@ test('escapeHtml: the five characters that matter, as numeric references; the re
 
 test('indexPage: hostile basenames, command lines and host names come out as text, never markup', () => {
   const hostile = '<script>alert("x")</script>&\'.txt';
-  const page = indexPage('<b>host</b>', [item({ basename: hostile, cmdline: '<img src=x onerror=alert(1)>' })], 2000);
+  const page = indexPage('<b>host</b>', onePage([item({ basename: hostile, cmdline: '<img src=x onerror=alert(1)>' })]), 2000);
   assert.doesNotMatch(page, /<script|<img|<b>/);
   assert.match(page, /<title>&#60;b&#62;host&#60;\/b&#62;<\/title>/);
   assert.match(page, /<h1>&#60;b&#62;host&#60;\/b&#62;<\/h1>/);
@@ -60,16 +69,18 @@ test('indexPage: hostile basenames, command lines and host names come out as tex
   assert.ok(page.includes(`<a href="/${encodeURIComponent(hostile).replaceAll("'", '&#39;')}?sha256=${HASH_A}">`), 'the link');
 });
 
-test('indexPage: items sorted by name, with size, shares, age, expiry and state', () => {
+test("indexPage: items in the order given (the store's, newest first), with size, shares, age, expiry and state", () => {
   const page = indexPage(
     'host',
-    [
+    onePage([
       item({ basename: 'b.bin', hash: HASH_B, size: 1_500_000, shareCount: 2, flags: ItemFlags.DISABLED | ItemFlags.NEXT_REBOOT }),
       item({ basename: 'a.bin', ctime: 1000, maxAge: 7200 }),
-    ],
+    ]),
     1000 + 90,
   );
-  assert.ok(page.indexOf('a.bin') < page.indexOf('b.bin'), 'sorted by basename');
+  assert.ok(page.indexOf('b.bin') < page.indexOf('a.bin'), 'in the order given');
+  assert.ok(page.includes('<p>Files 1–2 of 2, newest first.</p>'), 'the position, without a page count');
+  assert.doesNotMatch(page, /<nav>|\?page=/, 'one page: no links to others');
   assert.ok(
     page.includes(
       '<td class="num">1.5 kB</td><td class="num">0 / 5</td><td class="num">1 minute 30 seconds</td><td class="num">1 hour 58 minutes</td><td>shared</td>',
@@ -82,7 +93,7 @@ test('indexPage: items sorted by name, with size, shares, age, expiry and state'
 });
 
 test('indexPage: no items, a sentence instead of a table', () => {
-  const page = indexPage('host', [], 0);
+  const page = indexPage('host', onePage([]), 0);
   assert.match(page, /There are no shared files on this computer\./);
   assert.doesNotMatch(page, /<table/);
 });
@@ -216,15 +227,15 @@ test('HTTP statuses of the request errors', () => {
 
 test('the pages in German: words, numbers, sizes and durations of the language asked for, the markup unchanged', () => {
   const de = translatorForAcceptLanguage('de');
-  const page = indexPage('host', [item({ basename: 'a.bin', size: 1500, shareCount: 1234, shareLimit: 5000 })], 1000 + 90, de);
+  const page = indexPage('host', onePage([item({ basename: 'a.bin', size: 1500, shareCount: 1234, shareLimit: 5000 })]), 1000 + 90, de);
   assert.ok(page.startsWith('<!DOCTYPE html>\n<html lang="de">'));
   assert.ok(page.includes('<h2>Freigegebene Dateien</h2>'));
   assert.ok(page.includes('<th>Datei</th><th>SHA-256</th><th>Größe</th><th>Weitergaben</th>'));
   assert.ok(page.includes('<td class="num">1,5 kB</td><td class="num">1.234 / 5.000</td><td class="num">1 Minute 30 Sekunden</td>'), page);
   assert.ok(page.includes('<td>freigegeben</td>'));
   assert.ok(page.includes('<p>Ein <a href="https://github.com/hughsie/passim">lokaler Zwischenspeicher-Server</a>.</p>'));
-  assert.match(indexPage('host', [], 0, de), /Auf diesem Rechner sind keine Dateien freigegeben\./);
-  assert.ok(indexPage('host', [], 0).startsWith('<!DOCTYPE html>\n<html lang="en">'));
+  assert.match(indexPage('host', onePage([]), 0, de), /Auf diesem Rechner sind keine Dateien freigegeben\./);
+  assert.ok(indexPage('host', onePage([]), 0).startsWith('<!DOCTYPE html>\n<html lang="en">'));
 
   const error = errorPage(404, reasonPhrase(404, de), 'x', de);
   assert.match(error, /<title>404 Nicht gefunden<\/title>/);

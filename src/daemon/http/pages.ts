@@ -4,7 +4,8 @@
 import { STATUS_CODES } from 'node:http';
 import { formatDuration, formatSize } from '../../shared/format.js';
 import { ENGLISH, N_, type Translatable, type Translator } from '../../shared/i18n.js';
-import { isDisabled, ItemFlags, type Item } from '../../shared/item.js';
+import { isDisabled, ItemFlags } from '../../shared/item.js';
+import type { IndexListing } from './index-page.js';
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -52,12 +53,43 @@ export function errorPage(status: number, reason: string, message: string, tr: T
   return htmlPage(`${status} ${reason}`, `<h1>${status} ${escapeHtml(reason)}</h1>\n<p>${escapeHtml(message)}</p>`, tr);
 }
 
-/** The index page: every item, sorted by name, with its state. `now` is Unix seconds. */
-export function indexPage(name: string, items: readonly Item[], now: number, tr: Translator = ENGLISH): string {
+/** The address of index page `page`; the first is plain `/`. */
+function pageLink(page: number): string {
+  return page === 1 ? '/' : `/?page=${page}`;
+}
+
+/** Where the page lies in the whole. */
+function pagePosition(listing: IndexListing, tr: Translator): string {
+  const { page, pageCount, total, offset, items } = listing;
+  // TRANSLATORS: above the table of the index page; {first} and {last} are positions in the list
+  const position = tr.translate(
+    N_('Files {first}–{last} of {total}, newest first.', { first: offset + 1, last: offset + items.length, total }),
+  );
+  if (pageCount === 1) return `<p>${escapeHtml(position)}</p>`;
+  const where = tr.translate(N_('Page {page} of {count}.', { page, count: pageCount }));
+  return `<p>${escapeHtml(position)} ${escapeHtml(where)}</p>`;
+}
+
+/** Links to the pages around this one; empty when there is only one. */
+function pageLinks(listing: IndexListing, tr: Translator): string {
+  const { page, pageCount } = listing;
+  if (pageCount === 1) return '';
+  const link = (target: number, rel: string, label: Translatable): string =>
+    `<a href="${pageLink(target)}" rel="${rel}">${escapeHtml(tr.translate(label))}</a>`;
+  const links = [
+    // TRANSLATORS: a link on the index page to its first page, which lists the newest files
+    ...(page > 1 ? [link(1, 'first', N_('« Newest')), link(page - 1, 'prev', N_('‹ Newer'))] : []),
+    // TRANSLATORS: a link on the index page to the page after this one, which lists older files
+    ...(page < pageCount ? [link(page + 1, 'next', N_('Older ›')), link(pageCount, 'last', N_('Oldest »'))] : []),
+  ];
+  return `\n<nav>${links.join(' ')}</nav>`;
+}
+
+/** One page of the index: its items, newest first, with their state. `now` is Unix seconds. */
+export function indexPage(name: string, listing: IndexListing, now: number, tr: Translator = ENGLISH): string {
   const { locale } = tr;
   const text = (message: Translatable): string => escapeHtml(tr.translate(message));
-  const sorted = [...items].sort((a, b) => a.basename.localeCompare(b.basename));
-  const rows = sorted.map((item) => {
+  const rows = listing.items.map((item) => {
     const link = `/${encodeURIComponent(item.basename)}?sha256=${item.hash}`;
     const states: Translatable[] = [];
     // TRANSLATORS: an item's state on the index page: not shared now
@@ -93,9 +125,9 @@ export function indexPage(name: string, items: readonly Item[], now: number, tr:
   const table =
     rows.length === 0
       ? `<p><em>${text(N_('There are no shared files on this computer.'))}</em></p>`
-      : `<h2>${text(N_('Shared files'))}</h2>\n<table><thead><tr>${headings.map((h) => `<th>${text(h)}</th>`).join('')}</tr></thead>\n<tbody>\n` +
+      : `<h2>${text(N_('Shared files'))}</h2>\n${pagePosition(listing, tr)}${pageLinks(listing, tr)}\n<table><thead><tr>${headings.map((h) => `<th>${text(h)}</th>`).join('')}</tr></thead>\n<tbody>\n` +
         rows.join('\n') +
-        '\n</tbody></table>';
+        `\n</tbody></table>${pageLinks(listing, tr)}`;
   // TRANSLATORS: under the computer's name on the index page; keep the <a href="{url}"> and </a> around the words that link to the project
   const about = tr.translate(N_('A <a href="{url}">local caching server</a>.', { url: 'https://github.com/hughsie/passim' }));
   return htmlPage(name, `<h1>${escapeHtml(name)}</h1>\n<p>${about}</p>\n${table}`, tr);

@@ -26,24 +26,27 @@ export interface FileQuery {
   localhost: boolean | undefined;
 }
 
-/** Parses `sha256=HASH[&localhost=true|false]`; other keys are ignored. */
-export function parseFileQuery(query: string): FileQuery {
-  let hash: string | undefined;
-  let localhost: string | undefined;
+/**
+ * The values of the keys `names` in a query string (`a=1&b=2`), decoded; other keys are ignored, and a key
+ * given twice is refused rather than guessed at.
+ */
+export function queryArguments<K extends string>(query: string, names: readonly K[]): Partial<Record<K, string>> {
+  const found: Partial<Record<K, string>> = {};
   for (const pair of query.split('&')) {
     const eq = pair.indexOf('=');
     const key = decodeComponent(eq < 0 ? pair : pair.slice(0, eq));
     const value = eq < 0 ? '' : decodeComponent(pair.slice(eq + 1));
-    if (key === 'sha256') {
-      if (hash !== undefined)
-        throw new PassimError('bad-request', N_('The {argument} argument was given more than once.', { argument: 'sha256=' }));
-      hash = value;
-    } else if (key === 'localhost') {
-      if (localhost !== undefined)
-        throw new PassimError('bad-request', N_('The {argument} argument was given more than once.', { argument: 'localhost=' }));
-      localhost = value;
-    }
+    if (!names.includes(key as K)) continue;
+    if (found[key as K] !== undefined)
+      throw new PassimError('bad-request', N_('The {argument} argument was given more than once.', { argument: `${key}=` }));
+    found[key as K] = value;
   }
+  return found;
+}
+
+/** Parses `sha256=HASH[&localhost=true|false]`; other keys are ignored. */
+export function parseFileQuery(query: string): FileQuery {
+  const { sha256: hash, localhost } = queryArguments(query, ['sha256', 'localhost']);
   if (hash === undefined) throw new PassimError('bad-request', N_('The {argument} argument is required.', { argument: 'sha256=' }));
   if (!SHA256_HEX.test(hash.toLowerCase())) {
     throw new PassimError('not-acceptable', N_('The sha256 hash must be exactly 64 hexadecimal digits.'));

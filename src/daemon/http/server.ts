@@ -24,6 +24,7 @@ import { Listeners } from './listeners.js';
 import { contentType } from './content-type.js';
 import { Cooldown } from './cooldown.js';
 import { OpenFiles } from './open-files.js';
+import { indexListing, parseIndexQuery } from './index-page.js';
 import { errorPage, indexPage, reasonPhrase, redirectPage } from './pages.js';
 import { RateLimiter } from './rate-limit.js';
 import { clientAddress, decodeComponent, matchesEtag, parseFileQuery, parseRange, parseSummaryQuery } from './request.js';
@@ -586,8 +587,11 @@ export class FileServer {
   }
 
   private sendIndex(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '';
+    const queryAt = url.indexOf('?');
+    const listing = indexListing(this.store, parseIndexQuery(queryAt < 0 ? '' : url.slice(queryAt + 1)));
     const tr = translatorForAcceptLanguage(req.headers['accept-language']);
-    const body = indexPage(this.name, this.store.list(), Date.now() / 1000, tr);
+    const body = indexPage(this.name, listing, Date.now() / 1000, tr);
     res.writeHead(200, {
       Server: SERVER_HEADER,
       ...languageHeaders(tr.locale),
