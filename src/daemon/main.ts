@@ -5,7 +5,6 @@ import { Status } from '../shared/api.js';
 import { parseCommandLine, UsageError, type ProgramSpec } from '../shared/args.js';
 import { connectSystemBus } from '../shared/dbus/bus.js';
 import { _ } from '../shared/i18n.js';
-import { isDisabled } from '../shared/item.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { settleWhen, settleWithin } from '../shared/timeout.js';
 import { VERSION } from '../shared/version.js';
@@ -149,14 +148,9 @@ async function main(): Promise<void> {
   // Enabled items are advertised unless the network is metered or the owner never shares; disabled
   // (next-reboot) items never are.
   const advertise = (): void => {
-    advertiser.update(
-      currentStatus() !== Status.RUNNING
-        ? []
-        : store
-            .list()
-            .filter((item) => !isDisabled(item))
-            .map((item) => item.hash),
-    );
+    const hashes: string[] = [];
+    if (currentStatus() === Status.RUNNING) store.forEachHash((hash, enabled) => enabled && hashes.push(hash));
+    advertiser.update(hashes);
   };
   store.on('changed', (change) => {
     if (change !== 'shared') advertise();
@@ -214,7 +208,7 @@ async function main(): Promise<void> {
     server.stopAccepting();
     await settleWhen(nothingUnderWay, IDLE_DRAIN_MS);
     // A publish that reached us just before the name went is on disk: the next passimd shares it.
-    if (store.list().length > 0) log.info('a file was published while exiting; the next start shares it');
+    if (store.size > 0) log.info('a file was published while exiting; the next start shares it');
     goingIdle = false;
     await shutdown('idle', 0);
   };
@@ -245,11 +239,11 @@ async function main(): Promise<void> {
   if (inheritedSockets.length > 0 && config.idleTimeout > 0) {
     idle = new IdleTimer({
       timeoutMs: config.idleTimeout * 1000,
-      isIdle: () => store.list().length === 0 && !statics.configured && nothingUnderWay(),
+      isIdle: () => store.size === 0 && !statics.configured && nothingUnderWay(),
       onIdle: () => void exitIdle(),
     });
   }
-  log.info(`serving ${store.list().length} items from ${config.dataDir} on localhost port ${server.port}`);
+  log.info(`serving ${store.size} items from ${config.dataDir} on localhost port ${server.port}`);
 }
 
 main().catch((err: unknown) => {
