@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -521,4 +521,65 @@ test('stale temporary files are removed at open', async (t) => {
   const store = await s.open();
   assert.deepEqual(await s.files(), [`${kept.hash}-kept`]);
   assert.ok(store.get(kept.hash));
+});
+
+test('a large folder: open() answers after the listing, items show as they are checked, a corrupt one is skipped', async (t) => {
+  const s = await setup(t);
+  await mkdir(s.dataDir, { recursive: true });
+  /** @type {string[]} */
+  const hashes = [];
+  for (let i = 0; i < 5000; i++) hashes.push((await writeOriginal(s.dataDir, `f${i}.bin`, `content ${i}`)).hash);
+  const corrupt = sha256('what the name claims');
+  await writeFile(join(s.dataDir, `${corrupt}-corrupt.bin`), 'something else');
+  /** @type {string[]} */
+  const added = [];
+  const store = await Store.open({
+    dataDir: s.dataDir,
+    auditLogPath: s.auditLogPath,
+    maxItemSize: 1 << 20,
+    log: { debug() {}, info() {}, warn: (m) => s.warnings.push(m), error: (m) => s.warnings.push(m) },
+    loadInBackgroundAbove: 0,
+  });
+  store.on('changed', (change, list) => {
+    if (change === 'added') added.push(...list);
+  });
+  // None of these files had a verified stamp: each is hashed before it is served, so loading takes a while.
+  assert.ok(store.size < 5000, `answering before everything is checked (${store.size} visible)`);
+  assert.equal(store.has(corrupt), false);
+  await store.loaded;
+  assert.equal(store.size, 5000);
+  for (const hash of hashes) assert.ok(store.has(hash));
+  assert.equal(store.get(corrupt), undefined);
+  assert.ok(s.warnings.some((w) => w.includes(`${corrupt}-corrupt.bin`)));
+  assert.equal(new Set(added).size, added.length, 'each item announced once');
+  assert.ok(added.length > 0 && added.length <= 5000);
+  assert.equal(store.page(0, 10).length, 10);
+  await store.close();
+});
+
+test('publish does not wait for the audit log; close() writes every line, in order', async (t) => {
+  const s = await setup(t);
+  await mkdir(join(s.root, 'log', 'passim'), { recursive: true });
+  const store = await s.open();
+  // Opening a FIFO for writing blocks until someone reads it: the audit log cannot be written yet.
+  execFileSync('mkfifo', [s.auditLogPath]);
+  /** @type {string[]} */
+  const published = [];
+  for (let i = 0; i < 20; i++) published.push((await store.publish(Readable.from([Buffer.from(`audit ${i}`)]), opts(`a${i}`))).hash);
+  // A reader that also holds the FIFO open for writing, so it never sees an end between the log's writes.
+  const fifo = await open(s.auditLogPath, 'r+');
+  const closing = store.close();
+  let text = '';
+  const buffer = Buffer.alloc(65536);
+  while (text.split('\n').length <= published.length) {
+    const { bytesRead } = await fifo.read(buffer, 0, buffer.length);
+    text += buffer.toString('utf8', 0, bytesRead);
+  }
+  await closing;
+  await fifo.close();
+  const lines = text.split('\n').filter((l) => l !== '');
+  assert.deepEqual(
+    lines.map((l) => parseAuditLine(l)?.fields.get('hash')),
+    published,
+  );
 });

@@ -163,7 +163,10 @@ export class FileChecker {
 
   constructor(count = Math.max(1, Math.min(2, availableParallelism()))) {
     for (let i = 0; i < count; i++) {
-      const worker = new Worker(new URL('./scan-worker.js', import.meta.url));
+      // Small heaps: a worker holds one batch at a time, and whatever its heap grew to stays in our RSS.
+      const worker = new Worker(new URL('./scan-worker.js', import.meta.url), {
+        resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
+      });
       worker.on('message', (reply: CheckReply) => {
         this.waiting.get(reply.id)?.resolve(reply.results);
         this.waiting.delete(reply.id);

@@ -744,6 +744,7 @@ export class Store extends EventEmitter<StoreEvents> {
   private finishLoading(): void {
     this.loading = false;
     this.flushAnnouncements();
+    this.index.settleOrder();
     this.log.debug(`loaded ${this.index.loaded} items from ${this.dataDir}`);
     this.markLoaded();
   }
