@@ -46,7 +46,9 @@ test('index: colliding table positions are all found, also after removals in the
   const hashes = Array.from({ length: 8 }, (_, i) => `00000000${String(i).padStart(56, '0')}`);
   const slots = hashes.map((hash, i) => index.add(hash, `n${i}`, SlotState.LOADED, fields(i)));
   for (const i of [0, 3, 7]) index.remove(slots[i] ?? -1);
-  hashes.forEach((hash, i) => assert.equal(index.find(hash), [0, 3, 7].includes(i) ? -1 : slots[i]));
+  hashes.forEach((hash, i) => {
+    assert.equal(index.find(hash), [0, 3, 7].includes(i) ? -1 : slots[i]);
+  });
 });
 
 test('index: newest first by ctime then hash, with adds and removals merged in', () => {
