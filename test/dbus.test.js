@@ -351,9 +351,13 @@ describe('limits and persistence', () => {
       for (let i = 0; i < 2; i++) assert.equal((await fetchItem(second.port, 'kept.bin', hash)).status, 200);
       await waitFor(async () => (await getItems(client)).length === 0, 'deletion at the share-limit');
       assert.deepEqual(await readdir(second.dataDir), []);
-      const audit = await readFile(second.auditLog, 'utf8');
+      // Audit lines are written after the operation, without holding it up.
+      const shares = (/** @type {string} */ text) => text.split('\n').filter((l) => / SHARE /.test(l)).length;
+      const auditLog = second.auditLog;
+      await waitFor(async () => shares(await readFile(auditLog, 'utf8')) >= 3, 'the third SHARE line');
+      const audit = await readFile(auditLog, 'utf8');
       assert.match(audit, / PBLSH .*hash=[0-9a-f]{64}/);
-      assert.equal(audit.split('\n').filter((l) => / SHARE /.test(l)).length, 3);
+      assert.equal(shares(audit), 3);
     } finally {
       client.disconnect();
       await second?.cleanup();

@@ -473,6 +473,8 @@ test('share counting: once per completed full GET, not HEAD, range or 304; delet
   await untilAsync(async () => !(await openPaths()).some((p) => p.startsWith(item.path)), 'the descriptor closed');
   assert.equal((await fetch(url)).status, 404);
 
+  // Audit lines are written after the share, not before it completes: close() waits for them.
+  await store.close();
   const audit = await readFile(join(root, 'log', 'audit.log'), 'utf8');
   const shares = audit.split('\n').filter((l) => l.includes(' SHARE ') && l.includes(item.hash));
   assert.equal(shares.length, 2);

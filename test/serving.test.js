@@ -247,7 +247,10 @@ describe('serving limits', () => {
     await fetchFrom(remote, server.address, path, 'bytes=0-');
     await waitFor(async () => !(await getItems(client)).some((i) => i.hash === hash), 'the item to be deleted at its share-limit');
     assert.equal((await fetchFrom(remote, server.address, path, 'bytes=0-')).status, 403);
-    assert.match(await readFile(daemon.auditLog, 'utf8'), new RegExp(`DELTE hash=${hash}.*reason=share-limit`));
+    await waitFor(
+      async () => new RegExp(`DELTE hash=${hash}.*reason=share-limit`).test(await readFile(daemon.auditLog, 'utf8')),
+      'the DELTE line of the share-limit',
+    );
   });
 
   test('a stored file corrupted in place, size and mtime kept, is never delivered whole', async () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -38,10 +38,18 @@ async function setup(t) {
     warn: (/** @type {string} */ m) => warnings.push(m),
     error: (/** @type {string} */ m) => warnings.push(m),
   };
-  const open = (maxItemSize = 100 * 1024 * 1024) => Store.open({ dataDir, auditLogPath, maxItemSize, log });
+  /** @type {Store[]} */
+  const opened = [];
+  const open = async (maxItemSize = 100 * 1024 * 1024) => {
+    const store = await Store.open({ dataDir, auditLogPath, maxItemSize, log });
+    opened.push(store);
+    return store;
+  };
   const files = async () => (await readdir(dataDir)).sort();
-  const audit = async () =>
-    (await readFile(auditLogPath, 'utf8'))
+  // Operations do not wait for their audit line; close() writes what is queued.
+  const audit = async () => {
+    for (const store of opened) await store.close();
+    return (await readFile(auditLogPath, 'utf8'))
       .split('\n')
       .filter((l) => l !== '')
       .map((l) => {
@@ -49,6 +57,7 @@ async function setup(t) {
         assert.ok(entry, `an audit line: ${l}`);
         return entry;
       });
+  };
   return { root, dataDir, auditLogPath, warnings, open, files, audit };
 }
 
@@ -433,7 +442,7 @@ test('next-reboot: disabled during this boot, enabled after a reboot', async (t)
   assert.equal((await s.open()).get(item.hash)?.flags, 0);
 });
 
-test('expiry: at open and by expire()', async (t) => {
+test("expiry: at open, by itself at each item's time, and by expire()", async (t) => {
   const s = await setup(t);
   await mkdir(s.dataDir, { recursive: true });
   const old = await writeOriginal(s.dataDir, 'old', 'old', { 'user.max_age': u32(10) });
@@ -443,18 +452,36 @@ test('expiry: at open and by expire()', async (t) => {
   assert.equal(store.get(old.hash), undefined);
   assert.deepEqual(await s.files(), []);
 
-  const item = await store.publish(Readable.from([Buffer.from('short')]), opts('short', { maxAge: 1 }));
+  /** @type {string[]} */
+  const removed = [];
+  store.on('changed', (change, hashes) => {
+    if (change === 'removed') removed.push(...hashes);
+  });
+  const second = await store.publish(Readable.from([Buffer.from('two seconds')]), opts('second', { maxAge: 2 }));
+  const first = await store.publish(Readable.from([Buffer.from('one second')]), opts('first', { maxAge: 1 }));
   const keep = await store.publish(Readable.from([Buffer.from('long')]), opts('long'));
-  await sleep(2100);
-  assert.equal(await store.expire(), 1);
-  assert.equal(store.get(item.hash), undefined);
+  // Nobody calls expire(): the store deletes each item once its second is over, first the one due first.
+  const deadline = Date.now() + 6000;
+  while (removed.length < 2 && Date.now() < deadline) await sleep(50);
+  assert.deepEqual(removed, [first.hash, second.hash]);
   assert.deepEqual(await s.files(), [`${keep.hash}-long`]);
+  assert.equal(await store.expire(), 0, 'nothing left to expire');
+
+  // close() stops the timer, so expire() finds the item due.
+  const late = await store.publish(Readable.from([Buffer.from('late')]), opts('late', { maxAge: 1 }));
+  await store.close();
+  await sleep(2100);
+  assert.ok(store.get(late.hash), 'not expired without the timer');
+  assert.equal(await store.expire(), 1);
+  assert.equal(store.get(late.hash), undefined);
   const deletions = (await s.audit()).filter((e) => e.type === 'DELTE');
   assert.deepEqual(
     deletions.map((e) => [e.fields.get('hash'), e.fields.get('reason')]),
     [
       [old.hash, 'expired'],
-      [item.hash, 'expired'],
+      [first.hash, 'expired'],
+      [second.hash, 'expired'],
+      [late.hash, 'expired'],
     ],
   );
 });
@@ -467,6 +494,8 @@ test('recordShare counts, logs and deletes at the share-limit', async (t) => {
   store.on('changed', () => changed++);
   await store.recordShare(item.hash, '10.0.0.5');
   assert.equal(store.get(item.hash)?.shareCount, 1);
+  // The count is written in the background; close() waits for it.
+  await store.close();
   assert.deepEqual(getAttributeSync(item.path, 'user.share_count'), u32(1));
   await store.recordShare(item.hash, 'fe80::1');
   assert.equal(store.get(item.hash), undefined);
@@ -492,4 +521,65 @@ test('stale temporary files are removed at open', async (t) => {
   const store = await s.open();
   assert.deepEqual(await s.files(), [`${kept.hash}-kept`]);
   assert.ok(store.get(kept.hash));
+});
+
+test('a large folder: open() answers after the listing, items show as they are checked, a corrupt one is skipped', async (t) => {
+  const s = await setup(t);
+  await mkdir(s.dataDir, { recursive: true });
+  /** @type {string[]} */
+  const hashes = [];
+  for (let i = 0; i < 5000; i++) hashes.push((await writeOriginal(s.dataDir, `f${i}.bin`, `content ${i}`)).hash);
+  const corrupt = sha256('what the name claims');
+  await writeFile(join(s.dataDir, `${corrupt}-corrupt.bin`), 'something else');
+  /** @type {string[]} */
+  const added = [];
+  const store = await Store.open({
+    dataDir: s.dataDir,
+    auditLogPath: s.auditLogPath,
+    maxItemSize: 1 << 20,
+    log: { debug() {}, info() {}, warn: (m) => s.warnings.push(m), error: (m) => s.warnings.push(m) },
+    loadInBackgroundAbove: 0,
+  });
+  store.on('changed', (change, list) => {
+    if (change === 'added') added.push(...list);
+  });
+  // None of these files had a verified stamp: each is hashed before it is served, so loading takes a while.
+  assert.ok(store.size < 5000, `answering before everything is checked (${store.size} visible)`);
+  assert.equal(store.has(corrupt), false);
+  await store.loaded;
+  assert.equal(store.size, 5000);
+  for (const hash of hashes) assert.ok(store.has(hash));
+  assert.equal(store.get(corrupt), undefined);
+  assert.ok(s.warnings.some((w) => w.includes(`${corrupt}-corrupt.bin`)));
+  assert.equal(new Set(added).size, added.length, 'each item announced once');
+  assert.ok(added.length > 0 && added.length <= 5000);
+  assert.equal(store.page(0, 10).length, 10);
+  await store.close();
+});
+
+test('publish does not wait for the audit log; close() writes every line, in order', async (t) => {
+  const s = await setup(t);
+  await mkdir(join(s.root, 'log', 'passim'), { recursive: true });
+  const store = await s.open();
+  // Opening a FIFO for writing blocks until someone reads it: the audit log cannot be written yet.
+  execFileSync('mkfifo', [s.auditLogPath]);
+  /** @type {string[]} */
+  const published = [];
+  for (let i = 0; i < 20; i++) published.push((await store.publish(Readable.from([Buffer.from(`audit ${i}`)]), opts(`a${i}`))).hash);
+  // A reader that also holds the FIFO open for writing, so it never sees an end between the log's writes.
+  const fifo = await open(s.auditLogPath, 'r+');
+  const closing = store.close();
+  let text = '';
+  const buffer = Buffer.alloc(65536);
+  while (text.split('\n').length <= published.length) {
+    const { bytesRead } = await fifo.read(buffer, 0, buffer.length);
+    text += buffer.toString('utf8', 0, bytesRead);
+  }
+  await closing;
+  await fifo.close();
+  const lines = text.split('\n').filter((l) => l !== '');
+  assert.deepEqual(
+    lines.map((l) => parseAuditLine(l)?.fields.get('hash')),
+    published,
+  );
 });

@@ -40,7 +40,6 @@ const PROGRAM: ProgramSpec = {
   epilogue: _('See passimd(8).'),
 };
 
-const EXPIRY_INTERVAL_MS = 60 * 60 * 1000;
 const TIMED_EXIT_MS = 10 * 1000;
 const WITHDRAW_TIMEOUT_MS = 2000;
 /** systemd's default stop timeout is 90 s; whatever is in flight, we are gone well before. */
@@ -160,10 +159,6 @@ async function main(): Promise<void> {
   });
   advertiser.on('name', (name) => service.setName(name));
 
-  const expiry = setInterval(() => {
-    store.expire().catch((err: unknown) => log.warn(`expiry failed: ${(err as Error).message}`));
-  }, EXPIRY_INTERVAL_MS);
-
   /** No connection open and no call being answered. */
   const nothingUnderWay = (): boolean => server.connectionCount === 0 && service.callsInFlight === 0;
 
@@ -181,7 +176,6 @@ async function main(): Promise<void> {
       log.error(`shutdown took longer than ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting anyway`);
       process.exit(code);
     }, SHUTDOWN_DEADLINE_MS).unref();
-    clearInterval(expiry);
     statics.stop();
     sharing.stop();
     service.stop();

