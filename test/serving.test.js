@@ -183,6 +183,26 @@ describe('serving limits', () => {
     }
   });
 
+  test("a local connection over its user's share waits for one of them to close instead of getting 503", async () => {
+    const hash = await publishBytes('local-wait.bin', randomBytes(40 * MiB));
+    const path = `/local-wait.bin?sha256=${hash}`;
+    const holders = stalledClients(server, '127.0.0.1', path, 2, NOBODY);
+    let released = false;
+    try {
+      await holders.opened;
+      // Its third connection waits; the user's stalled transfers end while it does.
+      const waited = daemon.output().split('waits for a slot').length;
+      const third = fetchFrom(server, '127.0.0.1', path, 'bytes=0-0', NOBODY);
+      await waitFor(async () => daemon.output().split('waits for a slot').length > waited, 'the third connection to wait');
+      await holders.stop();
+      released = true;
+      const answer = await third;
+      assert.equal(answer.status, 206, 'served once a slot was free');
+    } finally {
+      if (!released) await holders.stop();
+    }
+  });
+
   test('clients that never read hold little memory each, and the daemon keeps serving', async () => {
     // One connection that asks for nothing, open from before the publish to the last reading: with a
     // connection open the daemon is never quiet, so it does not compact its heap (memory-release.ts) during

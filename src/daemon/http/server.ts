@@ -65,6 +65,8 @@ const KEEP_ALIVE_TIMEOUT_MS = 15_000;
 const IDLE_CONNECTION_MS = 60_000;
 /** Lookups on the LAN that loopback misses may run at once; more get 503, since each holds Avahi objects. */
 const MAX_LOOKUPS = 16;
+/** How long a local connection over its user's share waits for a slot before it gets 503. */
+const LOCAL_SLOT_WAIT_MS = 2000;
 /** Seconds an over-limit client is told to wait. */
 const RETRY_AFTER_S = 5;
 const SERVER_HEADER = `Passim/${VERSION}`;
@@ -115,8 +117,13 @@ export class FileServer {
   private readonly shares = new ShareTracker();
   private readonly uploads: RateLimiter;
   private readonly limits: ConnectionLimits;
-  /** Connections accepted over MaxConnections: each request on them gets 503 and the connection closes. */
-  private readonly overLimit = new WeakSet<Socket>();
+  /**
+   * Connections accepted over MaxConnections, with whom they count against: a request on a remote one gets 503
+   * and the connection closes; one on a local one first waits for a slot (see waitForSlot).
+   */
+  private readonly overLimit = new WeakMap<Socket, Holder>();
+  /** Local over-limit connections waiting for a slot: their later requests wait for the same answer. */
+  private readonly slotWaits = new WeakMap<Socket, Promise<boolean>>();
   /** Local connections whose user is being looked up, before they are counted. */
   private readonly admissions = new WeakMap<Socket, Promise<void>>();
   private lookups = 0;
@@ -231,8 +238,8 @@ export class FileServer {
     const plain = plainAddress(socket.remoteAddress ?? '');
     const admit = (holder: Holder): void => {
       if (socket.destroyed) return;
-      if (!this.limits.open(holder)) this.overLimit.add(socket);
-      socket.once('close', () => this.limits.close(holder));
+      if (this.limits.open(holder)) this.holdSlot(socket, holder);
+      else this.overLimit.set(socket, holder);
     };
     if (!isLoopback(plain)) {
       admit({ key: plain, loopback: false });
@@ -246,6 +253,34 @@ export class FileServer {
         admit({ key: uid === undefined ? 'unknown user' : `uid ${uid}`, loopback: true });
       });
     this.admissions.set(socket, admitted);
+  }
+
+  /** The admitted `socket` gives its slot back when it closes. */
+  private holdSlot(socket: Socket, holder: Holder): void {
+    if (socket.destroyed) this.limits.close(holder);
+    else socket.once('close', () => this.limits.close(holder));
+  }
+
+  /**
+   * A program on this machine over its user's share (apt's method, a burst from one user) waits up to
+   * LOCAL_SLOT_WAIT_MS for one of that user's connections to close rather than being refused at once.
+   */
+  private waitForSlot(socket: Socket, holder: Holder): Promise<boolean> {
+    let wait = this.slotWaits.get(socket);
+    if (!wait) {
+      this.log.debug(`a connection of ${holder.key} over its share waits for a slot`);
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      wait = this.limits.waitForSlot(holder, LOCAL_SLOT_WAIT_MS, closed).then((admitted) => {
+        if (admitted) {
+          this.overLimit.delete(socket);
+          this.holdSlot(socket, holder);
+        }
+        this.slotWaits.delete(socket);
+        return admitted;
+      });
+      this.slotWaits.set(socket, wait);
+    }
+    return wait;
   }
 
   // Every response names the server in the headers given to writeHead: a setHeader() beforehand would make
@@ -263,11 +298,16 @@ export class FileServer {
       void admission.then(() => this.onRequest(req, res));
       return;
     }
-    if (this.overLimit.has(req.socket)) {
-      res.shouldKeepAlive = false;
-      this.fail(req, res, new PassimError('unavailable', N_('Too many connections; try again later.')), {
-        'Retry-After': String(RETRY_AFTER_S),
+    const over = this.overLimit.get(req.socket);
+    if (over?.loopback) {
+      void this.waitForSlot(req.socket, over).then((admitted) => {
+        if (admitted) this.onRequest(req, res);
+        else this.refuseOverLimit(req, res);
       });
+      return;
+    }
+    if (over) {
+      this.refuseOverLimit(req, res);
       return;
     }
     try {
@@ -275,6 +315,13 @@ export class FileServer {
     } catch (err) {
       this.fail(req, res, err);
     }
+  }
+
+  private refuseOverLimit(req: IncomingMessage, res: ServerResponse): void {
+    res.shouldKeepAlive = false;
+    this.fail(req, res, new PassimError('unavailable', N_('Too many connections; try again later.')), {
+      'Retry-After': String(RETRY_AFTER_S),
+    });
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
