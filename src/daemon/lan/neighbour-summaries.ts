@@ -121,8 +121,9 @@ function escapeLabel(label: string): string {
 export class NeighbourSummaries {
   private readonly instances = new Map<string, Instance>();
   private readonly neighbours = new Map<string, Neighbour>();
-  private readonly agent: Agent = createPeerAgent();
-  private fetches = 0;
+  private readonly confirmations: Agent = createPeerAgent(true);
+  private readonly fetches: Agent = createPeerAgent(false);
+  private fetchesUnderWay = 0;
   private totalEntries = 0;
   /** Some instance was not followed (past MAX_INSTANCES): until Avahi restarts, misses ask the LAN. */
   private overflowed = false;
@@ -174,7 +175,8 @@ export class NeighbourSummaries {
     clearInterval(this.refreshTimer);
     for (const instance of this.instances.values()) this.release(instance);
     this.instances.clear();
-    this.agent.destroy();
+    this.confirmations.destroy();
+    this.fetches.destroy();
   }
 
   /** Whether `address` belongs to a neighbour we avoid now. */
@@ -228,7 +230,7 @@ export class NeighbourSummaries {
   private async confirm(neighbour: Neighbour, hash: string): Promise<boolean> {
     let status: number;
     try {
-      status = await headStatus(this.agent, neighbour.peer, `/${hash}?sha256=${hash}`, CONFIRM_TIMEOUT_MS);
+      status = await headStatus(this.confirmations, neighbour.peer, `/${hash}?sha256=${hash}`, CONFIRM_TIMEOUT_MS);
     } catch (err) {
       this.failed(neighbour, `confirming ${hash}: ${(err as Error).message}`);
       return false;
@@ -394,9 +396,9 @@ export class NeighbourSummaries {
       neighbour.fetchTimer.unref();
       return;
     }
-    if (this.fetches >= PARALLEL_FETCHES) return; // picked up when a fetch ends
+    if (this.fetchesUnderWay >= PARALLEL_FETCHES) return; // picked up when a fetch ends
     neighbour.fetching = true;
-    this.fetches += 1;
+    this.fetchesUnderWay += 1;
     this.fetchNow(neighbour)
       .then(
         () => {
@@ -407,7 +409,7 @@ export class NeighbourSummaries {
       .finally(() => {
         neighbour.fetching = false;
         neighbour.lastFetch = Date.now();
-        this.fetches -= 1;
+        this.fetchesUnderWay -= 1;
         this.fetchWaiting();
       });
   }
@@ -417,7 +419,7 @@ export class NeighbourSummaries {
     const budget = Math.min(MAX_SUMMARY_ENTRIES, MAX_TOTAL_ENTRIES - this.totalEntries + held);
     if (budget <= 0) throw new Error('no room for another summary');
     const since = neighbour.position ? `?since=${formatPosition(neighbour.position)}` : '';
-    const bytes = await getBounded(this.agent, neighbour.peer, `${SUMMARY_PATH}${since}`, maxEncodedBytes(budget), FETCH_TIMEOUT_MS);
+    const bytes = await getBounded(this.fetches, neighbour.peer, `${SUMMARY_PATH}${since}`, maxEncodedBytes(budget), FETCH_TIMEOUT_MS);
     if (!this.neighbours.has(peerKey(neighbour.peer))) return; // gone meanwhile
     if (bytes === null) {
       if (!neighbour.position) throw new Error('it answered "not modified" to a request for its whole summary');
@@ -444,7 +446,7 @@ export class NeighbourSummaries {
   /** Starts the fetches that waited for a free slot. */
   private fetchWaiting(): void {
     for (const neighbour of this.neighbours.values()) {
-      if (this.fetches >= PARALLEL_FETCHES) return;
+      if (this.fetchesUnderWay >= PARALLEL_FETCHES) return;
       if (!neighbour.fetching && neighbour.announced && !samePosition(neighbour.announced, neighbour.position)) this.fetch(neighbour);
     }
   }

@@ -8,9 +8,15 @@ import type { Peer } from './peers.js';
 /** Why a request to a neighbour failed; the neighbour is avoided for a while for any of these. */
 export class PeerRequestError extends Error {}
 
-/** Keep-alive connections to neighbours, so a confirmation costs a round trip, not a handshake. */
-export function createPeerAgent(): Agent {
-  return new Agent({ keepAlive: true, maxSockets: 2, maxFreeSockets: 2, rejectUnauthorized: false, timeout: 30_000 });
+/**
+ * Connections to neighbours. Confirmations keep one open for a few seconds, so a burst of lookups costs a round
+ * trip each rather than a handshake; summaries, fetched now and then, close theirs: every connection we hold
+ * counts against the neighbour's per-address share of its MaxConnections.
+ */
+export function createPeerAgent(keepAlive: boolean): Agent {
+  return keepAlive
+    ? new Agent({ keepAlive: true, maxSockets: 2, maxFreeSockets: 1, rejectUnauthorized: false, timeout: 5000 })
+    : new Agent({ keepAlive: false, maxSockets: 2, rejectUnauthorized: false });
 }
 
 /** `https://` authority of a peer: IPv6 in brackets. */
