@@ -59,7 +59,7 @@ async function originResponse(
   for (let hop = 0; ; hop++) {
     let res: IncomingMessage;
     try {
-      // Verified against Node's CA store: an origin is a public server with a certificate for its name.
+      // Verified against Node's CA store (built in, plus NODE_EXTRA_CA_CERTS): an origin has a certificate for its name.
       res = await httpGet(url, { verifyCertificate: true, ...(signal ? { signal } : {}), stallTimeoutMs });
     } catch (err) {
       throw new OriginError('internal', N_('Cannot download from {host}: {reason}', { host: url.host, reason: reasonOf(err) }), {

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // passimctl: the command table, and failures turned into messages and exit statuses.
-import { helpText, parseCommandLine, UsageError, type ProgramSpec } from '../shared/args.js';
+import { helpText, parseCommandLine, UsageError, type CommandSpec, type ProgramSpec } from '../shared/args.js';
 import { PassimError } from '../shared/errors.js';
 import { _, localTranslator } from '../shared/i18n.js';
 import { VERSION } from '../shared/version.js';
 import { withClient } from '../client/client.js';
+import { HashMismatchError, OriginError } from '../client/origin-fetch.js';
 import { download } from './download.js';
+import { Interrupted, PublishAfterFetchError, fetch } from './fetch.js';
 import { publish, unpublish } from './publish.js';
 import { NEWEST_SHOWN, status } from './status.js';
 
@@ -55,6 +57,26 @@ const PROGRAM: ProgramSpec = {
       ],
       options: [],
     },
+    {
+      names: ['fetch'],
+      // TRANSLATORS: the LAN is the local network; the URL is where the file is published on the internet
+      description: _('Fetch a file from the LAN if a machine there has it, else from its URL; the hash is checked'),
+      args: [
+        { name: 'url', description: _('Where the file is published') },
+        { name: 'max-age', optional: true, description: _('With --publish: seconds to keep the item (default 86400)') },
+        { name: 'share-limit', optional: true, description: _('With --publish: downloads before the item is removed (default 5)') },
+      ],
+      options: [
+        { name: 'sha256', value: 'HASH', description: _('SHA-256 of the content (required)') },
+        {
+          name: 'output',
+          short: 'o',
+          value: 'FILE',
+          description: _('Save as FILE, or write to standard output with -; default: the name in the URL, in the current folder'),
+        },
+        { name: 'publish', description: _('Publish the file once saved (needs root or polkit authorization)') },
+      ],
+    },
   ],
   // TRANSLATORS: the last line of passimctl --help; passimctl(1) is the manual page, keep it as it is
   epilogue: _('See passimctl(1).'),
@@ -71,6 +93,21 @@ async function printVersions(): Promise<void> {
  * passimd's D-Bus errors arrive in English (see PassimError.localized): known ones are translated here.
  */
 function report(err: unknown): void {
+  if (err instanceof PublishAfterFetchError) {
+    reportFailure(err.failure);
+    process.exitCode = FetchExit.PUBLISH_FAILED;
+    return;
+  }
+  reportFailure(err);
+  if (err instanceof HashMismatchError) process.exitCode = FetchExit.HASH_MISMATCH;
+  else if (err instanceof OriginError) process.exitCode = FetchExit.ORIGIN_FAILED;
+  else if (err instanceof Interrupted) process.exitCode = FetchExit.INTERRUPTED;
+}
+
+/** Exit statuses of passimctl fetch other than 0 and 1, as passimctl(1) lists them. */
+const FetchExit = { HASH_MISMATCH: 2, ORIGIN_FAILED: 3, PUBLISH_FAILED: 4, INTERRUPTED: 130 } as const;
+
+function reportFailure(err: unknown): void {
   const translator = localTranslator();
   let message = err instanceof PassimError ? err.localized(translator) : err instanceof Error ? err.message : String(err);
   if (err instanceof UsageError) {
@@ -89,6 +126,26 @@ function report(err: unknown): void {
   }
   process.stderr.write(`${message}\n`);
   process.exitCode = 1;
+}
+
+function fetchCommand(
+  command: CommandSpec,
+  args: Record<string, string | undefined>,
+  flags: Record<string, boolean>,
+  values: Record<string, string>,
+): Promise<void> {
+  const hash = values.sha256;
+  if (hash === undefined) throw new UsageError(_('Missing option: {option}', { option: '--sha256' }), helpText(PROGRAM, command));
+  const publishing = flags.publish ?? false;
+  if (!publishing && args['max-age'] !== undefined) {
+    throw new UsageError(_('Unexpected argument: {argument}', { argument: args['max-age'] }), helpText(PROGRAM, command));
+  }
+  return fetch({
+    url: args.url ?? '',
+    hash,
+    output: values.output,
+    publish: publishing ? { maxAge: args['max-age'], shareLimit: args['share-limit'] } : undefined,
+  });
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -110,6 +167,8 @@ async function main(argv: string[]): Promise<void> {
       return unpublish(arg('hash'));
     case 'download':
       return download(arg('basename'), arg('hash'));
+    case 'fetch':
+      return fetchCommand(command, args, flags, parsed.values);
     default:
       throw new UsageError(_('No command given.'), helpText(PROGRAM));
   }

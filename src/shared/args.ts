@@ -8,7 +8,8 @@ import { _ } from './i18n.js';
 export interface OptionSpec {
   name: string;
   short?: string;
-  /** Boolean options are flags; none of ours takes a value. */
+  /** The name of the option's value in --help (e.g. FILE); an option without one is a flag. */
+  value?: string;
   description: string;
 }
 
@@ -51,12 +52,16 @@ export interface ParsedCommandLine {
   command: CommandSpec | undefined;
   args: Record<string, string | undefined>;
   flags: Record<string, boolean>;
+  /** The values of the options that take one and were given. */
+  values: Record<string, string>;
 }
 
 const HELP: OptionSpec = { name: 'help', short: 'h', description: _('Show this help') };
 
-function optionsConfig(options: OptionSpec[]): Record<string, { type: 'boolean'; short?: string }> {
-  return Object.fromEntries(options.map((o) => [o.name, o.short ? { type: 'boolean', short: o.short } : { type: 'boolean' }]));
+function optionsConfig(options: OptionSpec[]): Record<string, { type: 'boolean' | 'string'; short?: string }> {
+  return Object.fromEntries(
+    options.map((o) => [o.name, { type: o.value === undefined ? 'boolean' : 'string', ...(o.short ? { short: o.short } : {}) }]),
+  );
 }
 
 function usageLine(spec: ProgramSpec, command?: CommandSpec): string {
@@ -71,7 +76,7 @@ function usageLine(spec: ProgramSpec, command?: CommandSpec): string {
 }
 
 function optionLines(options: OptionSpec[]): string[] {
-  const labels = options.map((o) => (o.short ? `-${o.short}, --${o.name}` : `    --${o.name}`));
+  const labels = options.map((o) => `${o.short ? `-${o.short}, ` : '    '}--${o.name}${o.value === undefined ? '' : ` ${o.value}`}`);
   const width = Math.max(...labels.map((l) => l.length));
   return options.map((o, i) => `  ${(labels[i] ?? '').padEnd(width)}  ${o.description}`);
 }
@@ -121,7 +126,11 @@ export function parseCommandLine(spec: ProgramSpec, argv: string[]): ParsedComma
     if (token.kind === 'option' && !options.some((o) => o.name === token.name)) {
       throw new UsageError(_('Unknown option: {option}', { option: token.rawName }), helpText(spec, command));
     }
-    if (token.kind === 'option' && token.value !== undefined) {
+    const takesValue = token.kind === 'option' && options.some((o) => o.name === token.name && o.value !== undefined);
+    if (token.kind === 'option' && takesValue && token.value === undefined) {
+      throw new UsageError(_('The option {option} needs a value', { option: token.rawName }), helpText(spec, command));
+    }
+    if (token.kind === 'option' && !takesValue && token.value !== undefined) {
       throw new UsageError(_('The option {option} takes no value', { option: token.rawName }), helpText(spec, command));
     }
     if (token.kind === 'positional' && !spec.commands) {
@@ -129,7 +138,12 @@ export function parseCommandLine(spec: ProgramSpec, argv: string[]): ParsedComma
     }
   }
   if (parsed.values.help === true) return { help: helpText(spec, command) };
-  const flags = Object.fromEntries(options.map((o) => [o.name, parsed.values[o.name] === true]));
+  const flags = Object.fromEntries(options.filter((o) => o.value === undefined).map((o) => [o.name, parsed.values[o.name] === true]));
+  const values: Record<string, string> = {};
+  for (const o of options) {
+    const value = parsed.values[o.name];
+    if (o.value !== undefined && typeof value === 'string') values[o.name] = value;
+  }
   const positionals = parsed.positionals.slice(1);
   const args: Record<string, string | undefined> = {};
   if (command) {
@@ -151,5 +165,5 @@ export function parseCommandLine(spec: ProgramSpec, argv: string[]): ParsedComma
       args[a.name] = positionals[i];
     });
   }
-  return { command, args, flags };
+  return { command, args, flags, values };
 }

@@ -57,7 +57,7 @@ function usageError(argv, message, usage, programSpec = spec) {
 }
 
 test('no command: no arguments, every flag false', () => {
-  assert.deepEqual(parseCommandLine(spec, []), { command: undefined, args: {}, flags: { verbose: false, help: false } });
+  assert.deepEqual(parseCommandLine(spec, []), { command: undefined, args: {}, flags: { verbose: false, help: false }, values: {} });
   assert.deepEqual(parsedLine(spec, ['-v']).flags, { verbose: true, help: false });
 });
 
@@ -67,6 +67,7 @@ test('a command by its name or an alias, with required and optional arguments', 
     command: publish,
     args: { FILE: 'a.txt', 'MAX-AGE': undefined },
     flags: { verbose: false, 'next-reboot': false, help: false },
+    values: {},
   });
   const parsed = parsedLine(spec, ['push', 'a.txt', '60']);
   assert.equal(parsed.command, publish);
@@ -103,7 +104,7 @@ test("a missing or extra argument is a usage error with the command's usage", ()
 
 test('a program without commands (like passimd) takes flags only', () => {
   const daemon = { program: 'daemond', summary: 'A made-up daemon.', options: [{ name: 'verbose', short: 'v', description: 'Show more' }] };
-  assert.deepEqual(parseCommandLine(daemon, ['-v']), { command: undefined, args: {}, flags: { verbose: true, help: false } });
+  assert.deepEqual(parseCommandLine(daemon, ['-v']), { command: undefined, args: {}, flags: { verbose: true, help: false }, values: {} });
   usageError(['status'], /status/, helpText(daemon), daemon);
   assert.equal(
     helpText(daemon),
