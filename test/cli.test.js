@@ -226,6 +226,47 @@ describe('passimctl with passimd', () => {
     }
   });
 
+  test('a mistyped command gets a suggestion; an unknown option or extra argument the usage; exit 1', async () => {
+    const typo = await runCli(bus, ['stauts']);
+    assert.equal(typo.code, 1);
+    assert.match(typo.stderr, /^Did you mean status\?$/m);
+    const option = await runCli(bus, ['status', '--bogus']);
+    assert.equal(option.code, 1);
+    assert.match(option.stderr, /^passimctl status$/m, 'the usage of status');
+    assert.match(option.stderr, /^Unknown argument: bogus$/m);
+    const extra = await runCli(bus, ['unpublish', 'a'.repeat(64), 'more']);
+    assert.equal(extra.code, 1);
+    assert.match(extra.stderr, /^Unknown argument: more$/m);
+    const value = await runCli(bus, ['fetch', 'https://example.org/a.cab', '--sha256']);
+    assert.equal(value.code, 1);
+    assert.match(value.stderr, /^Missing value of the option sha256$/m);
+    const publishValues = await runCli(bus, ['fetch', 'https://example.org/a.cab', '--sha256', 'a'.repeat(64), '--publish', '1', '2', '3']);
+    assert.equal(publishValues.code, 1);
+    assert.match(publishValues.stderr, /^--publish takes at most MAX-AGE and SHARE-LIMIT$/m);
+  });
+
+  test('arguments stay text: a hash of digits is not read as a number', async () => {
+    const digits = '1'.repeat(64);
+    const r = await runCli(bus, ['unpublish', digits]);
+    assert.equal(r.code, 1);
+    assert.ok(r.stderr.includes(digits), r.stderr);
+  });
+
+  test('completion: the script, and the candidates it asks passimctl for', async () => {
+    const script = await runCli(bus, ['completion']);
+    assert.equal(script.code, 0, script.stderr);
+    assert.match(script.stdout, /--get-yargs-completions/);
+    assert.match(script.stdout, /complete -o bashdefault -o default -F _passimctl_yargs_completions passimctl|complete .*passimctl/);
+    const commands = await runCli(bus, ['--get-yargs-completions', 'passimctl', '']);
+    assert.equal(commands.code, 0, commands.stderr);
+    for (const command of ['status', 'publish', 'unpublish', 'download', 'fetch']) {
+      assert.match(commands.stdout, new RegExp(`^${command}$`, 'm'), `completes ${command}`);
+    }
+    const options = await runCli(bus, ['--get-yargs-completions', 'passimctl', 'fetch', '--']);
+    assert.match(options.stdout, /^--sha256$/m);
+    assert.match(options.stdout, /^--publish$/m);
+  });
+
   test('download of a hash no peer has says so and leaves no file', async () => {
     const dir = await emptyDir('download-404');
     const r = await runCli(bus, ['download', 'missing.bin', 'c'.repeat(64)], { cwd: dir });

@@ -35,9 +35,9 @@ test('passimctl(1) documents every command and option of passimctl --help', asyn
   const { stdout: help } = await run(process.execPath, [PASSIMCTL, '--help']);
   const commands = [...help.matchAll(/^ {2}passimctl (\w+)/gm)].map((m) => m[1]);
   const aliases = [...help.matchAll(/\[aliases: ([^\]]+)\]/g)].flatMap((m) => m[1].split(/,\s*/));
-  assert.deepEqual(commands.sort(), ['download', 'publish', 'status', 'unpublish']);
+  assert.deepEqual(commands.sort(), ['completion', 'download', 'fetch', 'publish', 'status', 'unpublish']);
   const options = new Set([...help.matchAll(/--[a-z-]+/g)].map((m) => m[0]));
-  for (const command of ['status', 'publish']) {
+  for (const command of ['status', 'publish', 'fetch']) {
     const { stdout } = await run(process.execPath, [PASSIMCTL, command, '--help']);
     for (const m of stdout.matchAll(/--[a-z-]+/g)) options.add(m[0]);
   }

@@ -112,15 +112,23 @@ describe('in the language of the user, with passimd in German', () => {
       help.stdout,
       /^ {2}passimctl status +Den Status des Dienstes und die veröffentlichten Einträge anzeigen {2}\[auch: dump\]$/m,
     );
-    assert.match(help.stdout, /^ {2}-h, --help +Diese Hilfe anzeigen$/m);
+    assert.match(help.stdout, /^ {2}-h, --help +Diese Hilfe anzeigen {2}\[Schalter\]$/m);
+    assert.match(help.stdout, /^Befehle:$/m);
     const publishHelp = await runCli(bus, ['publish', '--help'], { env: GERMAN });
-    assert.match(publishHelp.stdout, /^ {6}--next-reboot +Die Datei erst nach dem nächsten Neustart freigeben$/m);
+    assert.match(publishHelp.stdout, /^ {6}--next-reboot +Die Datei erst nach dem nächsten Neustart freigeben {2}\[Schalter\]$/m);
+    assert.match(publishHelp.stdout, /^ {2}file +Zu veröffentlichende Datei {2}\[Text\] \[erforderlich\]$/m);
     const daemonHelp = await runProcess(process.execPath, [PASSIMD, '--help'], { env: { ...process.env, ...GERMAN } });
     assert.match(daemonHelp.stdout, /^Aufruf: passimd \[OPTION…\]$/m);
     assert.match(daemonHelp.stdout, /^Siehe passimd\(8\)\.$/m);
     const wrong = await runCli(bus, ['status', '--bogus'], { env: GERMAN });
     assert.equal(wrong.code, 1);
-    assert.match(wrong.stderr, /^Unbekannte Option: --bogus$/m);
+    assert.match(wrong.stderr, /^Unbekanntes Argument: bogus$/m);
+    const typo = await runCli(bus, ['stauts'], { env: GERMAN });
+    assert.equal(typo.code, 1);
+    assert.match(typo.stderr, /^Meinten Sie status\?$/m);
+    const missing = await runCli(bus, ['fetch', 'https://example.org/a.cab'], { env: GERMAN });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^Fehlendes Argument: sha256$/m);
   });
 
   test("passimd answers in English on the bus and logs in English; passimctl shows the error in the user's language", async () => {

@@ -228,9 +228,18 @@ async function complete(words) {
 test('bash completion completes passimctl commands and options', async () => {
   assert.deepEqual(await complete(['passimctl', 'pu']), ['publish']);
   assert.deepEqual(await complete(['passimctl', 'u']), ['unpublish']);
-  assert.deepEqual((await complete(['passimctl', ''])).sort(), ['download', 'dump', 'publish', 'status', 'unpublish']);
+  assert.deepEqual((await complete(['passimctl', ''])).sort(), [
+    'completion',
+    'download',
+    'dump',
+    'fetch',
+    'publish',
+    'status',
+    'unpublish',
+  ]);
   assert.deepEqual((await complete(['passimctl', '--'])).sort(), ['--help', '--version']);
-  assert.deepEqual((await complete(['passimctl', 'status', '--'])).sort(), ['--help', '--json', '--version']);
+  assert.deepEqual((await complete(['passimctl', 'status', '--'])).sort(), ['--all', '--help', '--json', '--version']);
+  assert.deepEqual(await complete(['passimctl', 'fetch', 'https://example.org/a.cab', '--p']), ['--publish']);
   assert.deepEqual(await complete(['passimctl', 'publish', 'file.cab', '--n']), ['--next-reboot']);
 });
 

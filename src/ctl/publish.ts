@@ -35,6 +35,7 @@ export async function publish(
   maxAgeArg: string | undefined,
   maxShareArg: string | undefined,
   nextReboot: boolean,
+  say: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
 ): Promise<void> {
   const maxAge = parseU32(maxAgeArg, 'MAX-AGE');
   const shareLimit = parseU32(maxShareArg, 'MAX-SHARE');
@@ -70,7 +71,7 @@ export async function publish(
     }
     const hash = await hashed;
     const stored = hash !== undefined && items.some((i) => i.hash === hash);
-    process.stdout.write(`${stored ? _('Published: {filename} {hash}', { filename, hash }) : _('Published: {filename}', { filename })}\n`);
+    say(stored ? _('Published: {filename} {hash}', { filename, hash }) : _('Published: {filename}', { filename }));
   } finally {
     await handle.close();
   }
