@@ -12,8 +12,9 @@
 #   NODE        Node.js 20+ the launchers run (default: the `node` on PATH now, as an absolute path)
 #
 # Layout: the code and its production node_modules in $PREFIX/lib/passim; launchers
-# $PREFIX/libexec/passimd and $PREFIX/bin/passimctl; D-Bus policy, activation and interface files; the
-# polkit policy; the systemd unit and sysusers file; man pages; AppStream metainfo; icon; bash completion;
+# $PREFIX/libexec/passimd and $PREFIX/bin/passimctl; apt's method $PREFIX/lib/apt/methods/passim with
+# $SYSCONFDIR/apt/apt.conf.d/50passim (kept if present); D-Bus policy, activation and interface files; the
+# polkit policy and the rule letting _apt publish; the systemd unit and sysusers file; man pages; AppStream metainfo; icon; bash completion;
 # a firewalld service and a ufw application profile; the translations in
 # $PREFIX/share/locale/LL/LC_MESSAGES/passim.mo, also merged into the polkit policy and the metainfo
 # (this needs GNU gettext's msgfmt: Debian's gettext package).
@@ -41,7 +42,7 @@ fail() {
 [ -n "$NODE" ] || fail "node not found on PATH; set NODE=/path/to/node"
 case $NODE in /*) ;; *) fail "NODE must be an absolute path, not '$NODE'" ;; esac
 case $PREFIX in /*) ;; *) fail "PREFIX must be an absolute path, not '$PREFIX'" ;; esac
-[ -f dist/daemon/main.js ] && [ -f dist/ctl/main.js ] || fail "dist/ is not built: run 'npm ci' first"
+[ -f dist/daemon/main.js ] && [ -f dist/ctl/main.js ] && [ -f dist/apt-method/main.js ] || fail "dist/ is not built: run 'npm ci' first"
 [ -d node_modules/dbus-next ] || fail "node_modules/ is missing: run 'npm ci' first"
 command -v msgfmt >/dev/null || fail "msgfmt not found: install GNU gettext (Debian: apt-get install gettext)"
 
@@ -70,6 +71,7 @@ file 0644 package-lock.json "$pkglib"
 file 0644 dbus/org.freedesktop.Passim.xml "$pkglib/dbus"
 file 0755 bin/passimd "$pkglib/bin"
 file 0755 bin/passimctl "$pkglib/bin"
+file 0755 bin/passim-apt-method "$pkglib/bin"
 
 # The translations, compiled and merged here from po/ so that they always match the checkout.
 catalogs=$(mktemp -d)
@@ -117,12 +119,23 @@ daemon_env=$(printf '%s\n' "$options" | grep -v '^-' | tr '\n' ' ' || true)
 daemon_flags=$(printf '%s\n' "$options" | grep '^-' | tr '\n' ' ' || true)
 launcher libexec passimd "${daemon_env:+env $daemon_env}" "$daemon_flags"
 launcher bin passimctl '' ''
+# apt's method: apt runs $PREFIX/lib/apt/methods/passim, four folders below PREFIX.
+mkdir -p "$DESTDIR$PREFIX/lib/apt/methods"
+cat >"$DESTDIR$PREFIX/lib/apt/methods/passim" <<EOF
+#!/bin/sh
+# apt's passim acquire method (passim-apt(8)), installed by data/install.sh.
+prefix=\$(dirname "\$(dirname "\$(dirname "\$(dirname "\$(readlink -f "\$0")")")")")
+exec "$NODE" "\$prefix/lib/passim/bin/passim-apt-method" "\$@"
+EOF
+chmod 0755 "$DESTDIR$PREFIX/lib/apt/methods/passim"
 
 # D-Bus and polkit.
 file 0644 dbus/org.freedesktop.Passim.conf "$share/dbus-1/system.d"
 file 0644 dbus/org.freedesktop.Passim.service "$share/dbus-1/system-services"
 file 0644 dbus/org.freedesktop.Passim.xml "$share/dbus-1/interfaces"
 file 0644 "$catalogs/data/org.freedesktop.passim.policy" "$share/polkit-1/actions"
+# apt's sandbox user may publish what apt verified (passim-apt(8)).
+file 0644 polkit/50-passim-apt.rules "$share/polkit-1/rules.d"
 
 # systemd: the unit names /usr/libexec/passimd; follow PREFIX.
 mkdir -p "$DESTDIR$PREFIX/lib/systemd/system"
@@ -136,6 +149,7 @@ file 0644 systemd/passim.sysusers.conf "$DESTDIR$PREFIX/lib/sysusers.d" passim.c
 file 0644 man/passimctl.1 "$share/man/man1"
 file 0644 man/passim.conf.5 "$share/man/man5"
 file 0644 man/passimd.8 "$share/man/man8"
+file 0644 man/passim-apt.8 "$share/man/man8"
 file 0644 "$catalogs/data/org.freedesktop.Passim.metainfo.xml" "$share/metainfo"
 file 0644 data/org.freedesktop.Passim.svg "$share/icons/hicolor/scalable/apps"
 file 0644 data/passimctl.bash-completion "$share/bash-completion/completions" passimctl
@@ -149,6 +163,12 @@ if [ -e "$DESTDIR$SYSCONFDIR/passim.conf" ]; then
     echo "install.sh: keeping the existing $DESTDIR$SYSCONFDIR/passim.conf" >&2
 else
     file 0644 data/passim.conf "$DESTDIR$SYSCONFDIR"
+fi
+# apt's http and https through passim's method; likewise kept when it exists.
+if [ -e "$DESTDIR$SYSCONFDIR/apt/apt.conf.d/50passim" ]; then
+    echo "install.sh: keeping the existing $DESTDIR$SYSCONFDIR/apt/apt.conf.d/50passim" >&2
+else
+    file 0644 data/apt/50passim "$DESTDIR$SYSCONFDIR/apt/apt.conf.d"
 fi
 
 echo "Installed passim into ${DESTDIR:-/} (PREFIX=$PREFIX, SYSCONFDIR=$SYSCONFDIR)"

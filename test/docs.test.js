@@ -18,7 +18,7 @@ const plain = (/** @type {string} */ roff) =>
     .replace(/\\&/g, '');
 
 test('every man page renders and lexgrog reads its NAME section', async () => {
-  for (const name of ['passimd.8', 'passimctl.1', 'passim.conf.5']) {
+  for (const name of ['passimd.8', 'passimctl.1', 'passim.conf.5', 'passim-apt.8']) {
     const path = join(ROOT, 'man', name);
     const { stdout, stderr } = await run('man', ['--warnings', '-l', path], {
       env: { ...process.env, MANWIDTH: '80', MAN_KEEP_FORMATTING: '' },

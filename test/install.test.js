@@ -18,6 +18,12 @@ const INSTALLED = {
   'usr/bin/passimctl': 0o755,
   'usr/lib/passim/bin/passimd': 0o755,
   'usr/lib/passim/bin/passimctl': 0o755,
+  'usr/lib/passim/bin/passim-apt-method': 0o755,
+  'usr/lib/passim/dist/apt-method/main.js': 0o644,
+  'usr/lib/apt/methods/passim': 0o755,
+  'etc/apt/apt.conf.d/50passim': 0o644,
+  'usr/share/polkit-1/rules.d/50-passim-apt.rules': 0o644,
+  'usr/share/man/man8/passim-apt.8': 0o644,
   'usr/lib/passim/dist/daemon/main.js': 0o644,
   'usr/lib/passim/dist/ctl/main.js': 0o644,
   'usr/lib/passim/dbus/org.freedesktop.Passim.xml': 0o644,
@@ -128,6 +134,21 @@ test('install.sh lays out the tree, and the installed passimd and passimctl publ
   // The unit and the installed files match the checkout's.
   assert.match(await readFile(join(destdir, 'usr/lib/systemd/system/passim.service'), 'utf8'), /^ExecStart=\/usr\/libexec\/passimd$/m);
   assert.equal(await readFile(join(destdir, 'usr/share/man/man8/passimd.8'), 'utf8'), await readFile(join(ROOT, 'man/passimd.8'), 'utf8'));
+
+  // apt's method, installed, starts and tells apt its capabilities; apt's configuration resolves to it.
+  const method = await runProcess(join(destdir, 'usr/lib/apt/methods/passim'), [], { timeoutMs: 10_000 });
+  assert.equal(method.code, 0, method.stderr);
+  assert.match(method.stdout, /^100 Capabilities\nVersion: 1\.2\n(.+\n)*Send-Config: true\n/);
+  const resolved = await runProcess('apt-config', [
+    '-c',
+    join(destdir, 'etc/apt/apt.conf.d/50passim'),
+    'shell',
+    'HTTP',
+    'Dir::Bin::Methods::http/f',
+    'HTTPS',
+    'Dir::Bin::Methods::https/f',
+  ]);
+  assert.equal(resolved.stdout, "HTTP='/usr/lib/apt/methods/passim'\nHTTPS='/usr/lib/apt/methods/passim'\n");
 
   // The default configuration names every key, all commented out.
   const defaults = await readFile(join(destdir, 'etc/passim.conf'), 'utf8');

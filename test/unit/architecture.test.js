@@ -40,6 +40,15 @@ test('passimctl and the client import nothing from the daemon', async () => {
   );
 });
 
+test('the apt method imports only itself, the client library and the shared parts', async () => {
+  const edges = await importsUnder('apt-method');
+  assert.ok(edges.length > 5, 'the scan found the imports');
+  assert.deepEqual(
+    edges.filter(([, to]) => !to.startsWith('apt-method/') && !to.startsWith('client/') && !to.startsWith('shared/')),
+    [],
+  );
+});
+
 test('the shared parts import only shared parts', async () => {
   const edges = await importsUnder('shared');
   assert.ok(edges.length > 2, 'the scan found the imports');
