@@ -16,7 +16,7 @@ import { AuditLog, sumShareBytes, type AuditType } from './audit-log.js';
 import { commit, discard, noSpace, receive, receivedTime, validatePublish, type PublishOptions, type StorageLimit } from './publish.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import { ItemIndex, SlotState, type SlotFields } from './item-index.js';
-import { type Checked, FileChecker, checkFile, listDataDir, verifyContent } from './scan.js';
+import { type Checked, checkFile, listDataDir, verifyContent } from './scan.js';
 import { ShareCountWriter } from './share-counts.js';
 import { XATTR, removeXattr, setU32 } from './xattrs.js';
 
@@ -51,10 +51,8 @@ export interface StoreEvents {
 /** Why an item was deleted, as written to the audit log. */
 export type DeleteReason = 'unpublished' | 'expired' | 'share-limit' | 'corrupt';
 
-/** Files checked per message to a loader worker. */
-const LOAD_BATCH = 512;
-/** Batches in flight per worker, so that one is ready while the main thread takes in the last. */
-const BATCHES_IN_FLIGHT = 2;
+/** Files checked between turns of the event loop while loading: about 20 ms of blocking calls. */
+const LOAD_BATCH = 64;
 /** Files hashed at once during loading (their verified stamp did not match). */
 const HASHING_AT_ONCE = 2;
 /** Items loaded in the background are announced together at most this often. */
@@ -238,6 +236,17 @@ export class Store extends EventEmitter<StoreEvents> {
       return hashes.length < limit;
     });
     return hashes;
+  }
+
+  /** Whether files of the data folder are still being checked (see `loaded`): get() may miss one of them. */
+  get isLoading(): boolean {
+    return this.loading;
+  }
+
+  /** get(), except that a file of the data folder not checked yet is checked at once instead of missed. */
+  async lookup(hash: string): Promise<Item | undefined> {
+    await this.settle(hash);
+    return this.get(hash);
   }
 
   get(hash: string): Item | undefined {
@@ -695,50 +704,32 @@ export class Store extends EventEmitter<StoreEvents> {
     this.expiryTimer.unref();
   }
 
-  /** Checks every listed file in worker threads, a few batches ahead, taking results in as they come. */
+  /** Checks every listed file on the main thread, LOAD_BATCH at a time between turns of the event loop. */
   private async loadAll(): Promise<void> {
     const index = this.index;
-    if (index.live === 0) return;
-    const checker = new FileChecker();
     const hashing = new Set<Promise<void>>();
-    try {
-      const inFlight: Promise<void>[] = [];
-      let slot = 0;
-      while (slot < index.slotLimit && this.loading) {
-        const slots: number[] = [];
-        const serials: number[] = [];
-        const paths: string[] = [];
-        const hashes: string[] = [];
-        for (; slot < index.slotLimit && slots.length < LOAD_BATCH; slot++) {
-          if (index.state(slot) !== SlotState.PENDING) continue;
-          const hash = index.hashOf(slot);
-          slots.push(slot);
-          serials.push(index.serial(slot));
-          hashes.push(hash);
-          paths.push(join(this.dataDir, `${hash}-${index.basenameOf(slot)}`));
-        }
-        if (slots.length === 0) break;
-        inFlight.push(
-          checker.check(paths, hashes).then(async (results) => {
-            for (let i = 0; i < results.length; i++) {
-              const result = results[i];
-              const ref = { slot: slots[i] ?? 0, serial: serials[i] ?? 0 };
-              if (!result) continue;
-              const done = this.takeChecked(ref, paths[i] ?? '', hashes[i] ?? '', result);
-              if (!done) continue;
-              hashing.add(done);
-              void done.finally(() => hashing.delete(done));
-              while (hashing.size >= HASHING_AT_ONCE) await Promise.race(hashing);
-            }
-          }),
-        );
-        if (inFlight.length >= BATCHES_IN_FLIGHT * 2) await inFlight.shift();
+    for (let slot = 0; slot < index.slotLimit && this.loading; ) {
+      const end = Math.min(index.slotLimit, slot + LOAD_BATCH);
+      for (; slot < end; slot++) {
+        // One that settle() is checking out of turn is left to it.
+        if (index.state(slot) !== SlotState.PENDING || this.settling.has(slot)) continue;
+        const done = this.checkPending(slot);
+        if (!done) continue;
+        hashing.add(done);
+        void done.finally(() => hashing.delete(done));
+        while (hashing.size >= HASHING_AT_ONCE) await Promise.race(hashing);
       }
-      await Promise.all(inFlight);
-      await Promise.all(hashing);
-    } finally {
-      await checker.close();
+      await new Promise<void>((next) => setImmediate(next));
     }
+    await Promise.all(hashing);
+  }
+
+  /** Checks a pending slot's file now: loaded, skipped, or hashed first, in which case the promise settles when that is done. */
+  private checkPending(slot: number): Promise<void> | undefined {
+    const hash = this.index.hashOf(slot);
+    const ref = { slot, serial: this.index.serial(slot) };
+    const path = join(this.dataDir, `${hash}-${this.index.basenameOf(slot)}`);
+    return this.takeChecked(ref, path, hash, checkFile(path, hash));
   }
 
   private finishLoading(): void {
@@ -750,7 +741,7 @@ export class Store extends EventEmitter<StoreEvents> {
   }
 
   /**
-   * A listed file checked by a worker: skipped, loaded, expired or (when its verified stamp did not match)
+   * A listed file checked: skipped, loaded, expired or (when its verified stamp did not match)
    * hashed first, in which case the promise returned settles when that is done.
    */
   private takeChecked(ref: Ref, path: string, hash: string, checked: Checked): Promise<void> | undefined {
@@ -786,17 +777,19 @@ export class Store extends EventEmitter<StoreEvents> {
 
   /**
    * A checked file becomes an item, unless it expired while the daemon was not running: then it is deleted,
-   * and the promise returned settles once it is.
+   * and the promise returned settles once it is (or, for a next-reboot item enabled now, once its boot time
+   * is removed).
    */
   private accept(ref: Ref, path: string, hash: string, checked: Checked & { kind: 'item' }): Promise<void> | undefined {
     if (this.index.state(ref.slot) !== SlotState.PENDING || this.index.serial(ref.slot) !== ref.serial) return undefined;
     let flags = 0;
+    let enabling: Promise<void> | undefined;
     if (checked.bootTime === this.bootTime) {
       // A next-reboot item stays disabled during the boot it was published in.
       flags = ItemFlags.DISABLED | ItemFlags.NEXT_REBOOT;
     } else if (checked.bootTime !== undefined) {
       // After a reboot it is enabled for good.
-      this.track(
+      enabling = this.track(
         removeXattr(path, XATTR.bootTime).catch((err: unknown) =>
           this.log.warn(`${path} stays enabled but keeps a stale boot time: ${toPassimError(err).message}`),
         ),
@@ -805,7 +798,7 @@ export class Store extends EventEmitter<StoreEvents> {
     const fields: SlotFields = {
       size: checked.size,
       // The original uses the modification time as the publish time.
-      ctime: Number(BigInt(checked.mtimeNs) / 1_000_000_000n),
+      ctime: checked.mtime,
       maxAge: checked.maxAge,
       shareLimit: checked.shareLimit,
       shareCount: checked.shareCount,
@@ -827,21 +820,19 @@ export class Store extends EventEmitter<StoreEvents> {
     this.queueExpiry(ref.slot);
     if (this.staticByHash.has(hash)) this.staticOrder = undefined;
     this.announceAdded(hash);
-    return undefined;
+    return enabling;
   }
 
   /**
-   * Checks the listed, not yet checked file of `hash` (if any) at once, for a publish or unpublish that must
-   * know whether it is an item before loading reaches it.
+   * Checks the listed, not yet checked file of `hash` (if any) at once, for a lookup, publish or unpublish
+   * that must know whether it is an item before loading reaches it.
    */
   private async settle(hash: string): Promise<void> {
     const slot = this.index.find(hash);
     if (slot < 0 || this.index.state(slot) !== SlotState.PENDING) return;
     let settling = this.settling.get(slot);
     if (!settling) {
-      const ref = { slot, serial: this.index.serial(slot) };
-      const path = join(this.dataDir, `${hash}-${this.index.basenameOf(slot)}`);
-      settling = Promise.resolve(this.takeChecked(ref, path, hash, checkFile(path, hash))).finally(() => this.settling.delete(slot));
+      settling = Promise.resolve(this.checkPending(slot)).finally(() => this.settling.delete(slot));
       this.settling.set(slot, settling);
     }
     await settling;
