@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The content store at scale: N items on disk in the original's format (plus our verified stamp, as a daemon
 // that ran before leaves them), then Store.open, full load, memory, page, expire and publish figures.
-// Usage: node --expose-gc bench/store-scale.js [N=100000]
-// The data folder is kept under /var/tmp/passim-bench-store-N and reused while it holds N items.
+// Usage: node --expose-gc bench/store-scale.js [N=100000] [--snapshot]
+// The data folder is kept under /var/tmp/passim-bench-store-N and reused while it holds N items. With
+// --snapshot the store keeps its index snapshot in that folder's parent: the first run writes it at close,
+// the next ones start from it.
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -11,7 +13,8 @@ import { Readable } from 'node:stream';
 import { setAttributeSync } from '@napi-rs/xattr';
 import { Store } from '../dist/daemon/store/store.js';
 
-const N = Number(process.argv[2] ?? 100_000);
+const N = Number(process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? 100_000);
+const withSnapshot = process.argv.includes('--snapshot');
 const root = `/var/tmp/passim-bench-store-${N}`;
 const dataDir = join(root, 'data');
 const marker = join(root, 'complete');
@@ -60,6 +63,12 @@ function memory() {
   return { heapUsed, rss, arrayBuffers, external };
 }
 
+/** Anonymous resident memory from /proc/self/smaps_rollup: the heap, buffers and malloc arenas, not code. */
+function anonymousMib() {
+  const kib = /^Anonymous:\s+(\d+)/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1];
+  return kib === undefined ? '?' : (Number(kib) / 1024).toFixed(1);
+}
+
 async function main() {
   build();
   if (!gc) console.log('(run with node --expose-gc for memory figures after collection)');
@@ -67,18 +76,19 @@ async function main() {
   const auditLogPath = join(root, 'audit.log');
   const before = memory();
   const t0 = performance.now();
-  const store = await Store.open({ dataDir, auditLogPath, maxItemSize: 1 << 30, log });
+  const snapshotPath = withSnapshot ? join(root, 'index.bin') : undefined;
+  const store = await Store.open({ dataDir, auditLogPath, maxItemSize: 1 << 30, log, snapshotPath });
   const opened = performance.now() - t0;
   const visibleAtOpen = store.size;
   await store.loaded;
   const loaded = performance.now() - t0;
   const after = memory();
-  console.log(`N = ${N}`);
+  console.log(`N = ${N}${withSnapshot ? ` (snapshot ${existsSync(join(root, 'index.bin')) ? 'present' : 'absent'} at start)` : ''}`);
   console.log(`Store.open resolved: ${opened.toFixed(0)} ms (${visibleAtOpen} items visible)`);
   console.log(`fully loaded:        ${loaded.toFixed(0)} ms (${store.size} items)`);
   console.log(`heap used:           ${mib(after.heapUsed)} (before open ${mib(before.heapUsed)})`);
   console.log(`array buffers:       ${mib(after.arrayBuffers)}`);
-  console.log(`RSS:                 ${mib(after.rss)} (before open ${mib(before.rss)})`);
+  console.log(`RSS:                 ${mib(after.rss)} (before open ${mib(before.rss)}; anonymous ${anonymousMib()} MiB)`);
   const perItem = (after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers) / store.size;
   console.log(`bytes per item:      ${perItem.toFixed(0)} (heap + array buffers)`);
   console.log(`RSS per item:        ${((after.rss - before.rss) / store.size).toFixed(0)}`);
@@ -130,7 +140,9 @@ async function main() {
 
   // Leave the folder as it was built, for the next run.
   for (const hash of published) await store.unpublish(hash);
+  const closing = performance.now();
   await store.close();
+  console.log(`close():             ${(performance.now() - closing).toFixed(0)} ms${withSnapshot ? ' (writes the snapshot)' : ''}`);
   await rm(auditLogPath, { force: true });
 }
 

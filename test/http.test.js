@@ -536,3 +536,44 @@ test('port 0 binds a free port; a taken port is a clear error', async () => {
   });
   await assert.rejects(clash.start(), (err) => err instanceof Error && err.name === 'PassimError' && /port/.test(err.message));
 });
+
+test('while the store still loads, a file of its folder not checked yet is served, not 404', async () => {
+  const dataDir = join(root, 'loading-data');
+  await mkdir(dataDir);
+  for (let i = 0; i < 3000; i++) {
+    const content = Buffer.from(`loading ${i}`);
+    // No verified stamp: each file is hashed as it is checked, so loading takes a while.
+    await writeFile(join(dataDir, `${sha256(content)}-f${i}.txt`), content);
+  }
+  const loading = await Store.open({
+    dataDir,
+    maxItemSize: 1 << 30,
+    auditLogPath: join(root, 'log', 'loading-audit.log'),
+    log: silentLogger,
+    loadInBackgroundAbove: 0,
+  });
+  const s = new FileServer({
+    config: config(dataDir),
+    store: loading,
+    discovery: NO_PEERS,
+    credentials,
+    log: silentLogger,
+    webDir: join(root, 'no-web-dir'),
+    name: 'Passim-<TEST>',
+  });
+  await s.start();
+  try {
+    // Listed last, checked last.
+    const names = await readdir(dataDir);
+    const last = names[names.length - 1] ?? '';
+    const hash = last.slice(0, 64);
+    assert.ok(loading.isLoading && !loading.has(hash), 'the file is not checked yet');
+    const res = await fetch(`/${last.slice(65)}?sha256=${hash}`, { port: s.port });
+    assert.equal(res.status, 200);
+    assert.equal(sha256(res.body), hash);
+    assert.equal((await fetch(`/absent.txt?sha256=${'b'.repeat(64)}`, { port: s.port })).status, 404);
+  } finally {
+    await s.stop();
+    await loading.close();
+  }
+});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -583,3 +583,59 @@ test('publish does not wait for the audit log; close() writes every line, in ord
     published,
   );
 });
+
+test('index snapshot: used while the folder is unchanged, a file written since is checked in full, a damaged or stale one is ignored', async (t) => {
+  const s = await setup(t);
+  const snapshotPath = join(s.root, 'index.bin');
+  const open = () => Store.open({ dataDir: s.dataDir, auditLogPath: s.auditLogPath, maxItemSize: 1 << 20, log: silent(s), snapshotPath });
+  const first = await open();
+  const kept = await first.publish(Readable.from([Buffer.from('kept')]), opts('kept.cab', { shareLimit: 7 }));
+  const changed = await first.publish(Readable.from([Buffer.from('changed')]), opts('changed.cab'));
+  const later = await first.publish(Readable.from([Buffer.from('later')]), opts('later.cab', { nextReboot: true }));
+  await first.close();
+  assert.ok((await stat(snapshotPath)).size > 0, 'written at close');
+
+  // An attribute written while the daemon was stopped moves only the file's ctime, not the folder's mtime.
+  setAttributeSync(changed.path, 'user.max_age', u32(1234));
+  s.warnings.length = 0;
+  const second = await open();
+  assert.ok(
+    s.warnings.some((w) => w.startsWith('debug: took 3 items')),
+    'taken from the snapshot',
+  );
+  assert.equal(second.get(kept.hash)?.shareLimit, 7);
+  assert.equal(second.get(changed.hash)?.maxAge, 1234, 'read from the file, not the snapshot');
+  assert.equal(second.get(later.hash)?.flags, 3);
+  assert.equal(second.size, 3);
+  await second.close();
+
+  // A file replaced by a symlink under the same name: the rename changes the folder, so everything is listed again.
+  await writeFile(join(s.root, 'elsewhere'), 'kept');
+  await symlink(join(s.root, 'elsewhere'), join(s.dataDir, 'swap'));
+  await rename(join(s.dataDir, 'swap'), kept.path);
+  s.warnings.length = 0;
+  const third = await open();
+  assert.ok(!s.warnings.some((w) => w.startsWith('debug: took')), 'listed, not taken from the snapshot');
+  assert.equal(third.has(kept.hash), false);
+  assert.equal(third.size, 2);
+  await third.close();
+
+  // Damaged: ignored with a warning, the folder is listed.
+  const bytes = await readFile(snapshotPath);
+  await writeFile(snapshotPath, bytes.subarray(0, bytes.length - 10));
+  s.warnings.length = 0;
+  const fourth = await open();
+  assert.ok(s.warnings.some((w) => !w.startsWith('debug') && w.includes('not using the index snapshot')));
+  assert.equal(fourth.size, 2);
+  await fourth.close();
+});
+
+/** @param {{ warnings: string[] }} s */
+function silent(s) {
+  return {
+    debug: (/** @type {string} */ m) => s.warnings.push(`debug: ${m}`),
+    info() {},
+    warn: (/** @type {string} */ m) => s.warnings.push(m),
+    error: (/** @type {string} */ m) => s.warnings.push(m),
+  };
+}

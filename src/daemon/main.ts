@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // passimd: command line, wiring of the parts, signals and shutdown.
 import { randomInt } from 'node:crypto';
+import { join } from 'node:path';
 import { Status } from '../shared/api.js';
 import { parseCommandLine, UsageError, type ProgramSpec } from '../shared/args.js';
 import { connectSystemBus } from '../shared/dbus/bus.js';
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
     maxItemSize: config.maxItemSize,
     maxStorageSize: config.maxStorageSize,
     auditLogPath: paths.auditLog,
+    snapshotPath: join(paths.stateDir, 'index.bin'),
     log,
   });
   const statics = new StaticDirs({ confDir: paths.staticConfDir, store, log });

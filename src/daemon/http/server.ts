@@ -368,6 +368,22 @@ export class FileServer {
       this.sendItem(req, res, item, client, loopback);
       return;
     }
+    if (query.localhost !== false && this.store.isLoading) {
+      // The file may be in the data folder, not checked yet: have it checked now rather than answer without it.
+      this.store
+        .lookup(query.hash)
+        .then((found) => {
+          if (found) this.sendItem(req, res, found, client, loopback);
+          else this.sendAbsent(req, res, basename, query.hash, loopback);
+        })
+        .catch((err: unknown) => this.fail(req, res, err));
+      return;
+    }
+    this.sendAbsent(req, res, basename, query.hash, loopback);
+  }
+
+  /** A file we do not hold: a neighbour's address for this machine, refused for others. */
+  private sendAbsent(req: IncomingMessage, res: ServerResponse, basename: string, hash: string, loopback: boolean): void {
     // Only this machine may make us search the network on its behalf.
     if (!loopback) throw new PassimError('forbidden', N_('This file is not available here.'));
     if (this.lookups >= MAX_LOOKUPS) {
@@ -377,7 +393,7 @@ export class FileServer {
       return;
     }
     this.lookups += 1;
-    this.redirectToPeer(req, res, basename, query.hash)
+    this.redirectToPeer(req, res, basename, hash)
       .catch((err: unknown) => this.fail(req, res, err))
       .finally(() => {
         this.lookups -= 1;

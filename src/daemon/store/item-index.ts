@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The published items in a compact form: one slot per item across parallel typed arrays (binary hashes,
 // numbers, basenames in a byte arena, interned cmdlines), an open-addressing table from hash to slot and a
-// newest-first order. A million items cost about 130 bytes each instead of a JS object graph of 300+;
+// newest-first order. A million items cost about 160 bytes each instead of a JS object graph of 300+;
 // Item objects are made from a slot when a caller asks for one.
 
 const HASH_BYTES = 32;
@@ -65,6 +65,9 @@ export class ItemIndex {
   private nameLengths = new Uint8Array(0);
   private verifiedSeconds = new Float64Array(0);
   private verifiedNanos = new Uint32Array(0);
+  /** The file's change time when it was last checked or written by us (for the snapshot); nanos UNVERIFIED_NS if not known. */
+  private fileCtimeSeconds = new Float64Array(0);
+  private fileCtimeNanos = new Uint32Array(0);
 
   /** Basenames as UTF-8, one after another; removed ones stay until compaction. */
   private arena = Buffer.alloc(0);
@@ -141,6 +144,7 @@ export class ItemIndex {
     this.storeName(slot, basename);
     this.setFields(slot, fields);
     this.verifiedNanos[slot] = UNVERIFIED_NS;
+    this.fileCtimeNanos[slot] = UNVERIFIED_NS;
     this.insertKey(slot);
     this.liveCount += 1;
     if (state === SlotState.LOADED) this.becameLoaded(slot);
@@ -231,6 +235,18 @@ export class ItemIndex {
   setVerified(slot: number, ctimeNs: bigint): void {
     this.verifiedSeconds[slot] = Number(ctimeNs / 1_000_000_000n);
     this.verifiedNanos[slot] = Number(ctimeNs % 1_000_000_000n);
+  }
+
+  /** The file's change time recorded with setFileCtime, 0n if none. */
+  fileCtimeOf(slot: number): bigint {
+    const nanos = this.fileCtimeNanos[slot];
+    if (nanos === undefined || nanos === UNVERIFIED_NS) return 0n;
+    return BigInt(this.fileCtimeSeconds[slot] ?? 0) * 1_000_000_000n + BigInt(nanos);
+  }
+
+  setFileCtime(slot: number, ctimeNs: bigint): void {
+    this.fileCtimeSeconds[slot] = Number(ctimeNs / 1_000_000_000n);
+    this.fileCtimeNanos[slot] = Number(ctimeNs % 1_000_000_000n);
   }
 
   /** Calls `fn` with each loaded slot, in slot order. */
@@ -396,6 +412,8 @@ export class ItemIndex {
     this.nameLengths = grown(this.nameLengths, capacity);
     this.verifiedSeconds = grown(this.verifiedSeconds, capacity);
     this.verifiedNanos = grown(this.verifiedNanos, capacity);
+    this.fileCtimeSeconds = grown(this.fileCtimeSeconds, capacity);
+    this.fileCtimeNanos = grown(this.fileCtimeNanos, capacity);
     this.serials = grown(this.serials, capacity);
     this.inOrder = grown(this.inOrder, capacity);
     this.capacity = capacity;

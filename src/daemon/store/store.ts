@@ -2,7 +2,7 @@
 // The content store: the index of items (published and static), publishing, unpublishing, expiry, shares,
 // in the original's on-disk format.
 import { EventEmitter } from 'node:events';
-import { constants, createReadStream } from 'node:fs';
+import { type BigIntStats, constants, createReadStream, lstatSync, statSync } from 'node:fs';
 import { mkdir, open, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -16,8 +16,9 @@ import { AuditLog, sumShareBytes, type AuditType } from './audit-log.js';
 import { commit, discard, noSpace, receive, receivedTime, validatePublish, type PublishOptions, type StorageLimit } from './publish.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import { ItemIndex, SlotState, type SlotFields } from './item-index.js';
-import { type Checked, FileChecker, checkFile, listDataDir, verifyContent } from './scan.js';
+import { type Checked, checkFile, listDataDir, verifyContent } from './scan.js';
 import { ShareCountWriter } from './share-counts.js';
+import { type FolderStamp, type SnapshotRecord, SnapshotUnusable, readSnapshot, writeSnapshot } from './snapshot.js';
 import { XATTR, removeXattr, setU32 } from './xattrs.js';
 
 export type { PublishOptions } from './publish.js';
@@ -35,6 +36,11 @@ export interface StoreOptions {
    * they are checked; with fewer, open() waits for them all. Default 20,000 (about a second of checking).
    */
   loadInBackgroundAbove?: number;
+  /**
+   * Where close() writes the index, and open() takes it from when the data folder did not change since:
+   * outside the data folder. Without it, every start reads every file's attributes.
+   */
+  snapshotPath?: string;
 }
 
 /** Which kind of change: listeners that only care about which items exist can skip 'shared'. */
@@ -51,10 +57,8 @@ export interface StoreEvents {
 /** Why an item was deleted, as written to the audit log. */
 export type DeleteReason = 'unpublished' | 'expired' | 'share-limit' | 'corrupt';
 
-/** Files checked per message to a loader worker. */
-const LOAD_BATCH = 512;
-/** Batches in flight per worker, so that one is ready while the main thread takes in the last. */
-const BATCHES_IN_FLIGHT = 2;
+/** Files checked between turns of the event loop while loading: about 20 ms of blocking calls. */
+const LOAD_BATCH = 64;
 /** Files hashed at once during loading (their verified stamp did not match). */
 const HASHING_AT_ONCE = 2;
 /** Items loaded in the background are announced together at most this often. */
@@ -84,7 +88,10 @@ export class Store extends EventEmitter<StoreEvents> {
   private readonly audit: AuditLog;
   private readonly bootTime: string;
   /** Published items (files in the data folder), and files of the data folder not yet checked. */
-  private readonly index = new ItemIndex();
+  private index = new ItemIndex();
+  private readonly snapshotPath: string | undefined;
+  /** Boot times of next-reboot items taken from the snapshot, by slot, until their file is checked. */
+  private readonly recalledBootTimes = new Map<number, string>();
   private readonly expiry = new ExpiryQueue((slot) => this.index.expiresAt(slot));
   private expiryTimer: NodeJS.Timeout | undefined;
   /** The expiry time (Unix seconds) the timer is set for. */
@@ -118,6 +125,12 @@ export class Store extends EventEmitter<StoreEvents> {
     this.maxItemSize = options.maxItemSize;
     this.maxStorageSize = options.maxStorageSize ?? 0;
     this.log = options.log;
+    const snapshotPath = options.snapshotPath && resolve(options.snapshotPath);
+    if (snapshotPath?.startsWith(`${this.dataDir}/`)) {
+      this.log.warn(`not keeping an index snapshot in the data folder: ${snapshotPath}`);
+    } else {
+      this.snapshotPath = snapshotPath;
+    }
     this.audit = new AuditLog(options.auditLogPath);
     this.bootTime = bootTime;
     this.loaded = new Promise((done) => {
@@ -136,13 +149,16 @@ export class Store extends EventEmitter<StoreEvents> {
   static async open(options: StoreOptions): Promise<Store> {
     const store = new Store(options, await readBootTime());
     await mkdir(store.dataDir, { recursive: true, mode: 0o755 });
+    if (!store.recallSnapshot(await stat(store.dataDir, { bigint: true }))) {
+      const index = store.index;
+      await listDataDir(
+        store.dataDir,
+        store.log,
+        (hash) => index.find(hash) >= 0,
+        (hash, basename) => index.add(hash, basename, SlotState.PENDING, unchecked),
+      );
+    }
     const index = store.index;
-    await listDataDir(
-      store.dataDir,
-      store.log,
-      (hash) => index.find(hash) >= 0,
-      (hash, basename) => index.add(hash, basename, SlotState.PENDING, unchecked),
-    );
     index.trim();
     try {
       store.saving = await sumShareBytes(store.audit.path);
@@ -240,6 +256,17 @@ export class Store extends EventEmitter<StoreEvents> {
     return hashes;
   }
 
+  /** Whether files of the data folder are still being checked (see `loaded`): get() may miss one of them. */
+  get isLoading(): boolean {
+    return this.loading;
+  }
+
+  /** get(), except that a file of the data folder not checked yet is checked at once instead of missed. */
+  async lookup(hash: string): Promise<Item | undefined> {
+    await this.settle(hash);
+    return this.get(hash);
+  }
+
   get(hash: string): Item | undefined {
     if (this.suspect.has(hash)) return undefined;
     const slot = this.storedSlot(hash);
@@ -332,6 +359,7 @@ export class Store extends EventEmitter<StoreEvents> {
       const ctime = (await stat(item.path, { bigint: true })).ctimeNs;
       slot = this.index.add(hash, item.basename, SlotState.LOADED, item);
       this.index.setVerified(slot, ctime);
+      this.index.setFileCtime(slot, ctime);
     } catch (err) {
       await discard(received);
       if (claimed) this.publishing.delete(hash);
@@ -490,6 +518,7 @@ export class Store extends EventEmitter<StoreEvents> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
     this.flushAnnouncements();
     await this.shareCounts.flush();
+    this.saveSnapshot();
   }
 
   private track<T>(operation: Promise<T>): Promise<T> {
@@ -695,54 +724,136 @@ export class Store extends EventEmitter<StoreEvents> {
     this.expiryTimer.unref();
   }
 
-  /** Checks every listed file in worker threads, a few batches ahead, taking results in as they come. */
+  /** Checks every listed file on the main thread, LOAD_BATCH at a time between turns of the event loop. */
   private async loadAll(): Promise<void> {
     const index = this.index;
-    if (index.live === 0) return;
-    const checker = new FileChecker();
     const hashing = new Set<Promise<void>>();
-    try {
-      const inFlight: Promise<void>[] = [];
-      let slot = 0;
-      while (slot < index.slotLimit && this.loading) {
-        const slots: number[] = [];
-        const serials: number[] = [];
-        const paths: string[] = [];
-        const hashes: string[] = [];
-        for (; slot < index.slotLimit && slots.length < LOAD_BATCH; slot++) {
-          if (index.state(slot) !== SlotState.PENDING) continue;
-          const hash = index.hashOf(slot);
-          slots.push(slot);
-          serials.push(index.serial(slot));
-          hashes.push(hash);
-          paths.push(join(this.dataDir, `${hash}-${index.basenameOf(slot)}`));
-        }
-        if (slots.length === 0) break;
-        inFlight.push(
-          checker.check(paths, hashes).then(async (results) => {
-            for (let i = 0; i < results.length; i++) {
-              const result = results[i];
-              const ref = { slot: slots[i] ?? 0, serial: serials[i] ?? 0 };
-              if (!result) continue;
-              const done = this.takeChecked(ref, paths[i] ?? '', hashes[i] ?? '', result);
-              if (!done) continue;
-              hashing.add(done);
-              void done.finally(() => hashing.delete(done));
-              while (hashing.size >= HASHING_AT_ONCE) await Promise.race(hashing);
-            }
-          }),
-        );
-        if (inFlight.length >= BATCHES_IN_FLIGHT * 2) await inFlight.shift();
+    for (let slot = 0; slot < index.slotLimit && this.loading; ) {
+      const end = Math.min(index.slotLimit, slot + LOAD_BATCH);
+      for (; slot < end; slot++) {
+        // One that settle() is checking out of turn is left to it.
+        if (index.state(slot) !== SlotState.PENDING || this.settling.has(slot)) continue;
+        const done = this.checkPending(slot);
+        if (!done) continue;
+        hashing.add(done);
+        void done.finally(() => hashing.delete(done));
+        while (hashing.size >= HASHING_AT_ONCE) await Promise.race(hashing);
       }
-      await Promise.all(inFlight);
-      await Promise.all(hashing);
-    } finally {
-      await checker.close();
+      await new Promise<void>((next) => setImmediate(next));
+    }
+    await Promise.all(hashing);
+  }
+
+  /** Checks a pending slot's file now: loaded, skipped, or hashed first, in which case the promise settles when that is done. */
+  private checkPending(slot: number): Promise<void> | undefined {
+    const hash = this.index.hashOf(slot);
+    const ref = { slot, serial: this.index.serial(slot) };
+    const path = join(this.dataDir, `${hash}-${this.index.basenameOf(slot)}`);
+    const checked = this.recall(slot, path) ?? checkFile(path, hash);
+    this.recalledBootTimes.delete(slot);
+    return this.takeChecked(ref, path, hash, checked);
+  }
+
+  /**
+   * Takes the data folder's items from the snapshot, as pending slots with their attributes, if it was written
+   * for the folder as it is now (no name added, removed or renamed since); false if it was not used.
+   */
+  private recallSnapshot(folder: BigIntStats): boolean {
+    if (!this.snapshotPath) return false;
+    const stamp: FolderStamp = { dev: folder.dev, ino: folder.ino, mtimeNs: folder.mtimeNs, ctimeNs: folder.ctimeNs };
+    try {
+      const count = readSnapshot(this.snapshotPath, this.dataDir, stamp, (record) => {
+        const index = this.index;
+        if (index.find(record.hash) >= 0) throw new SnapshotUnusable('damaged: a hash twice');
+        const fields = { ...record, ctime: record.mtime, flags: 0 };
+        const slot = index.add(record.hash, record.basename, SlotState.PENDING, fields);
+        index.setFileCtime(slot, record.ctimeNs);
+        if (record.bootTime !== undefined) this.recalledBootTimes.set(slot, record.bootTime);
+      });
+      this.log.debug(`took ${count} items of ${this.dataDir} from ${this.snapshotPath}`);
+      return true;
+    } catch (err) {
+      const reason = err instanceof SnapshotUnusable ? err.message : toPassimError(err).message;
+      const message = `not using the index snapshot ${this.snapshotPath}: ${reason}`;
+      if (err instanceof SnapshotUnusable && !reason.startsWith('damaged')) this.log.debug(message);
+      else this.log.warn(message);
+      this.index = new ItemIndex();
+      this.recalledBootTimes.clear();
+      return false;
+    }
+  }
+
+  /**
+   * A pending slot taken from the snapshot whose file is the same version (same ctime: neither its content
+   * nor its attributes were written since) as the record: what checkFile would find, with one lstat instead
+   * of opening the file and reading its attributes. Undefined if it must be checked in full.
+   */
+  private recall(slot: number, path: string): Checked | undefined {
+    const expected = this.index.fileCtimeOf(slot);
+    if (expected === 0n) return undefined;
+    let stat: BigIntStats;
+    try {
+      stat = lstatSync(path, { bigint: true });
+    } catch {
+      return undefined;
+    }
+    const fields = this.index.fieldsOf(slot);
+    const mtime = Number(stat.mtimeNs / 1_000_000_000n);
+    if (!stat.isFile() || stat.ctimeNs !== expected || Number(stat.size) !== fields.size || mtime !== fields.ctime) return undefined;
+    return {
+      kind: 'item',
+      size: fields.size,
+      mtime,
+      ctimeNs: stat.ctimeNs,
+      maxAge: fields.maxAge,
+      shareLimit: fields.shareLimit,
+      shareCount: fields.shareCount,
+      cmdline: fields.cmdline,
+      // Its stamp matched (or its content was hashed) when it was loaded, and the file was not written since.
+      stampOk: true,
+      bootTime: this.recalledBootTimes.get(slot),
+    };
+  }
+
+  /** Writes the snapshot if every file of the data folder was checked; a failure is only worth a warning. */
+  private saveSnapshot(): void {
+    if (!this.snapshotPath || this.index.live !== this.index.loaded) return;
+    try {
+      const folder = statSync(this.dataDir, { bigint: true });
+      const stamp: FolderStamp = { dev: folder.dev, ino: folder.ino, mtimeNs: folder.mtimeNs, ctimeNs: folder.ctimeNs };
+      const count = writeSnapshot(this.snapshotPath, this.dataDir, stamp, this.snapshotRecords());
+      this.log.debug(`wrote ${count} items to ${this.snapshotPath}`);
+    } catch (err) {
+      this.log.warn(`cannot write the index snapshot ${this.snapshotPath}: ${toPassimError(err).message}`);
+    }
+  }
+
+  private *snapshotRecords(): Generator<SnapshotRecord> {
+    const index = this.index;
+    for (let slot = 0; slot < index.slotLimit; slot++) {
+      if (index.state(slot) !== SlotState.LOADED) continue;
+      const hash = index.hashOf(slot);
+      if (this.suspect.has(hash)) continue;
+      const fields = index.fieldsOf(slot);
+      yield {
+        hash,
+        basename: index.basenameOf(slot),
+        size: fields.size,
+        mtime: fields.ctime,
+        ctimeNs: index.fileCtimeOf(slot),
+        maxAge: fields.maxAge,
+        shareLimit: fields.shareLimit,
+        shareCount: fields.shareCount,
+        cmdline: fields.cmdline,
+        // Only a next-reboot item still disabled has one on disk.
+        bootTime: (fields.flags & ItemFlags.NEXT_REBOOT) !== 0 ? this.bootTime : undefined,
+      };
     }
   }
 
   private finishLoading(): void {
     this.loading = false;
+    this.recalledBootTimes.clear();
     this.flushAnnouncements();
     this.index.settleOrder();
     this.log.debug(`loaded ${this.index.loaded} items from ${this.dataDir}`);
@@ -750,7 +861,7 @@ export class Store extends EventEmitter<StoreEvents> {
   }
 
   /**
-   * A listed file checked by a worker: skipped, loaded, expired or (when its verified stamp did not match)
+   * A listed file checked: skipped, loaded, expired or (when its verified stamp did not match)
    * hashed first, in which case the promise returned settles when that is done.
    */
   private takeChecked(ref: Ref, path: string, hash: string, checked: Checked): Promise<void> | undefined {
@@ -786,17 +897,19 @@ export class Store extends EventEmitter<StoreEvents> {
 
   /**
    * A checked file becomes an item, unless it expired while the daemon was not running: then it is deleted,
-   * and the promise returned settles once it is.
+   * and the promise returned settles once it is (or, for a next-reboot item enabled now, once its boot time
+   * is removed).
    */
   private accept(ref: Ref, path: string, hash: string, checked: Checked & { kind: 'item' }): Promise<void> | undefined {
     if (this.index.state(ref.slot) !== SlotState.PENDING || this.index.serial(ref.slot) !== ref.serial) return undefined;
     let flags = 0;
+    let enabling: Promise<void> | undefined;
     if (checked.bootTime === this.bootTime) {
       // A next-reboot item stays disabled during the boot it was published in.
       flags = ItemFlags.DISABLED | ItemFlags.NEXT_REBOOT;
     } else if (checked.bootTime !== undefined) {
       // After a reboot it is enabled for good.
-      this.track(
+      enabling = this.track(
         removeXattr(path, XATTR.bootTime).catch((err: unknown) =>
           this.log.warn(`${path} stays enabled but keeps a stale boot time: ${toPassimError(err).message}`),
         ),
@@ -805,7 +918,7 @@ export class Store extends EventEmitter<StoreEvents> {
     const fields: SlotFields = {
       size: checked.size,
       // The original uses the modification time as the publish time.
-      ctime: Number(BigInt(checked.mtimeNs) / 1_000_000_000n),
+      ctime: checked.mtime,
       maxAge: checked.maxAge,
       shareLimit: checked.shareLimit,
       shareCount: checked.shareCount,
@@ -813,6 +926,7 @@ export class Store extends EventEmitter<StoreEvents> {
       cmdline: checked.cmdline,
     };
     this.index.load(ref.slot, fields);
+    this.index.setFileCtime(ref.slot, checked.ctimeNs);
     const expiresAt = this.index.expiresAt(ref.slot);
     if (expiresAt < Math.floor(Date.now() / 1000)) {
       // Deleted as expire() would, hidden meanwhile as suspect: never announced, so no 'removed' either.
@@ -827,21 +941,19 @@ export class Store extends EventEmitter<StoreEvents> {
     this.queueExpiry(ref.slot);
     if (this.staticByHash.has(hash)) this.staticOrder = undefined;
     this.announceAdded(hash);
-    return undefined;
+    return enabling;
   }
 
   /**
-   * Checks the listed, not yet checked file of `hash` (if any) at once, for a publish or unpublish that must
-   * know whether it is an item before loading reaches it.
+   * Checks the listed, not yet checked file of `hash` (if any) at once, for a lookup, publish or unpublish
+   * that must know whether it is an item before loading reaches it.
    */
   private async settle(hash: string): Promise<void> {
     const slot = this.index.find(hash);
     if (slot < 0 || this.index.state(slot) !== SlotState.PENDING) return;
     let settling = this.settling.get(slot);
     if (!settling) {
-      const ref = { slot, serial: this.index.serial(slot) };
-      const path = join(this.dataDir, `${hash}-${this.index.basenameOf(slot)}`);
-      settling = Promise.resolve(this.takeChecked(ref, path, hash, checkFile(path, hash))).finally(() => this.settling.delete(slot));
+      settling = Promise.resolve(this.checkPending(slot)).finally(() => this.settling.delete(slot));
       this.settling.set(slot, settling);
     }
     await settling;

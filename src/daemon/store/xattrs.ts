@@ -39,7 +39,7 @@ export async function getU32(path: string, name: XattrName, fallback: number): P
   return decodeU32(await getAttribute(path, name), name, fallback);
 }
 
-/** getU32 as a blocking call, for the start-up loader's worker threads. */
+/** getU32 as a blocking call, for the start-up loader's batches. */
 export function getU32Sync(path: string, name: XattrName, fallback: number): number {
   return decodeU32(getAttributeSync(path, name), name, fallback);
 }
@@ -49,7 +49,7 @@ export async function getString(path: string, name: XattrName): Promise<string |
   return decodeString(await getAttribute(path, name));
 }
 
-/** getString as a blocking call, for the start-up loader's worker threads. */
+/** getString as a blocking call, for the start-up loader's batches. */
 export function getStringSync(path: string, name: XattrName): string | undefined {
   return decodeString(getAttributeSync(path, name));
 }
