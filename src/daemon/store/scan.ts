@@ -4,9 +4,8 @@
 // the per-file checks then run on the main thread in small batches of blocking calls (about three times as
 // fast as the same calls through promises). Not in worker threads: what their allocations fragmented in
 // glibc's second arena stayed resident after they ended, about 85 MiB at 100,000 files.
-import { constants } from 'node:fs';
-import { lstat, open, opendir, unlink } from 'node:fs/promises';
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, constants, type Dirent, fstatSync, lstatSync, openSync, unlinkSync } from 'node:fs';
+import { open, opendir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SHA256_HEX } from '../../shared/api.js';
 import { PassimError, toPassimError } from '../../shared/errors.js';
@@ -17,6 +16,9 @@ import { XATTR, getStringSync, getU32Sync, setString, verifiedStamp } from './xa
 
 /** Prefix of our temporary files in the data folder; any left at start-up are from a crash. */
 export const TEMP_PREFIX = '.passim-tmp-';
+
+/** Folder entries read per system call, and handled per turn of the event loop. */
+const LISTING_BATCH = 1024;
 
 /** `<sha256>-<basename>`, the original's file name for a stored item. */
 const STORED_NAME = new RegExp(`^(${SHA256_HEX.source.slice(1, -1)})-(.+)$`);
@@ -32,42 +34,67 @@ export async function listDataDir(
   isKnown: (hash: string) => boolean,
   found: (hash: string, basename: string) => void,
 ): Promise<void> {
-  const dir = await opendir(dataDir, { bufferSize: 1024 });
-  for await (const entry of dir) {
-    const name = entry.name;
-    const path = join(dataDir, name);
-    if (name.startsWith(TEMP_PREFIX)) {
-      await unlink(path).then(
-        () => log.info(`removed stale temporary file ${name}`),
-        (err: unknown) => log.warn(`cannot remove stale temporary file ${name}: ${toPassimError(err).message}`),
-      );
-      continue;
-    }
-    const match = STORED_NAME.exec(name);
-    const hash = match?.[1];
-    const basename = match?.[2];
-    if (!hash || !basename || !validBasename(basename)) {
-      log.warn(`skipping ${path}: not named <sha256>-<basename>`);
-      continue;
-    }
-    if (isKnown(hash)) {
-      log.warn(`skipping ${path}: another file already holds ${hash}`);
-      continue;
-    }
-    try {
-      // The folder entry's type saves an lstat; where the file system does not give it, ask.
-      const known = entry.isFile() || entry.isDirectory() || entry.isSymbolicLink() || entry.isFIFO() || entry.isSocket();
-      const regular = known ? entry.isFile() && !entry.isSymbolicLink() : (await lstat(path)).isFile();
-      if (!regular) {
-        log.warn(`skipping ${path}: not a regular file`);
-        continue;
+  const dir = await opendir(dataDir, { bufferSize: LISTING_BATCH });
+  try {
+    // Synchronous reads in batches, yielding between them: an asynchronous step per entry made listing a
+    // million files take many seconds of promise turns.
+    for (let done = false; !done; await new Promise((resolve) => setImmediate(resolve))) {
+      for (let n = 0; n < LISTING_BATCH; n++) {
+        const entry = dir.readSync();
+        if (entry === null) {
+          done = true;
+          break;
+        }
+        listEntry(dataDir, entry, log, isKnown, found);
       }
-    } catch (err) {
-      log.warn(`skipping ${path}: ${toPassimError(err).message}`);
-      continue;
     }
-    found(hash, basename);
+  } finally {
+    await dir.close();
   }
+}
+
+function listEntry(
+  dataDir: string,
+  entry: Dirent,
+  log: Logger,
+  isKnown: (hash: string) => boolean,
+  found: (hash: string, basename: string) => void,
+): void {
+  const name = entry.name;
+  const path = join(dataDir, name);
+  if (name.startsWith(TEMP_PREFIX)) {
+    try {
+      unlinkSync(path);
+      log.info(`removed stale temporary file ${name}`);
+    } catch (err) {
+      log.warn(`cannot remove stale temporary file ${name}: ${toPassimError(err).message}`);
+    }
+    return;
+  }
+  const match = STORED_NAME.exec(name);
+  const hash = match?.[1];
+  const basename = match?.[2];
+  if (!hash || !basename || !validBasename(basename)) {
+    log.warn(`skipping ${path}: not named <sha256>-<basename>`);
+    return;
+  }
+  if (isKnown(hash)) {
+    log.warn(`skipping ${path}: another file already holds ${hash}`);
+    return;
+  }
+  try {
+    // The folder entry's type saves an lstat; where the file system does not give it, ask.
+    const known = entry.isFile() || entry.isDirectory() || entry.isSymbolicLink() || entry.isFIFO() || entry.isSocket();
+    const regular = known ? entry.isFile() && !entry.isSymbolicLink() : lstatSync(path).isFile();
+    if (!regular) {
+      log.warn(`skipping ${path}: not a regular file`);
+      return;
+    }
+  } catch (err) {
+    log.warn(`skipping ${path}: ${toPassimError(err).message}`);
+    return;
+  }
+  found(hash, basename);
 }
 
 /** What checkFile found: an item's attributes, or why the file is skipped. */
