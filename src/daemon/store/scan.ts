@@ -97,24 +97,28 @@ function listEntry(
   found(hash, basename);
 }
 
+/** A stored file's attributes, as a check of the file or the index snapshot gives them. */
+export interface FileAttributes {
+  size: number;
+  /** Modification time in whole seconds: the original's publish time. */
+  mtime: number;
+  /** Change time in nanoseconds: any later write to the file or its attributes moves it (0n: not known). */
+  ctimeNs: bigint;
+  maxAge: number;
+  shareLimit: number;
+  shareCount: number;
+  cmdline: string;
+  /** user.boot_time, set on next-reboot items. */
+  bootTime: string | undefined;
+}
+
 /** What checkFile found: an item's attributes, or why the file is skipped. */
 export type Checked =
-  | {
+  | ({
       kind: 'item';
-      size: number;
-      /** Modification time in whole seconds: the original's publish time. */
-      mtime: number;
-      /** Change time in nanoseconds: any later write to the file or its attributes moves it. */
-      ctimeNs: bigint;
-      maxAge: number;
-      shareLimit: number;
-      shareCount: number;
-      cmdline: string;
       /** Whether our verified stamp matches size and mtime: if not, the content must be hashed. */
       stampOk: boolean;
-      /** user.boot_time, set on next-reboot items. */
-      bootTime: string | undefined;
-    }
+    } & FileAttributes)
   | { kind: 'skip'; reason: string };
 
 /**

@@ -8,6 +8,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { validBasename } from '../../shared/item.js';
+import type { FileAttributes } from './scan.js';
 
 const MAGIC = Buffer.from('PASSIMIX', 'latin1');
 const VERSION = 1;
@@ -25,19 +26,9 @@ export interface FolderStamp {
 }
 
 /** An item as a checked file of the data folder gave it. */
-export interface SnapshotRecord {
+export interface SnapshotRecord extends FileAttributes {
   hash: string;
   basename: string;
-  size: number;
-  /** Modification time, whole seconds. */
-  mtime: number;
-  /** The file's change time when the record was taken; 0n if not known. */
-  ctimeNs: bigint;
-  maxAge: number;
-  shareLimit: number;
-  shareCount: number;
-  cmdline: string;
-  bootTime: string | undefined;
 }
 
 /** Why a snapshot was not used: it does not exist, is for another state of the folder, or is damaged. */
