@@ -230,7 +230,9 @@ test('the pages in German: words, numbers, sizes and durations of the language a
   const page = indexPage('host', onePage([item({ basename: 'a.bin', size: 1500, shareCount: 1234, shareLimit: 5000 })]), 1000 + 90, de);
   assert.ok(page.startsWith('<!DOCTYPE html>\n<html lang="de" dir="ltr">'));
   assert.ok(page.includes('<h2>Freigegebene Dateien</h2>'));
-  assert.ok(page.includes('<th scope="col">Datei</th><th scope="col">SHA-256</th><th scope="col">Größe</th><th scope="col">Weitergaben</th>'));
+  assert.ok(
+    page.includes('<th scope="col">Datei</th><th scope="col">SHA-256</th><th scope="col">Größe</th><th scope="col">Weitergaben</th>'),
+  );
   assert.ok(page.includes('<td class="num">1,5 kB</td><td class="num">1.234 / 5.000</td><td class="num">1 Minute 30 Sekunden</td>'), page);
   assert.ok(page.includes('<td>freigegeben</td>'));
   assert.ok(page.includes('<p>Ein <a href="https://github.com/hughsie/passim">lokaler Zwischenspeicher-Server</a>.</p>'));

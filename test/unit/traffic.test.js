@@ -30,11 +30,12 @@ const entry = fc.record(
 );
 
 /** What every parse must give: sorted distinct valid days, counters non-negative safe integers, at most MAX_DAYS. */
+/** @param {import('../../dist/daemon/traffic-ledger.js').DayTraffic[]} days */
 function assertSane(days) {
   assert.ok(Array.isArray(days));
   assert.ok(days.length <= MAX_DAYS);
   for (let i = 0; i < days.length; i++) {
-    const d = days[i];
+    const d = /** @type {import('../../dist/daemon/traffic-ledger.js').DayTraffic} */ (days[i]);
     assert.match(d.day, /^\d{4}-\d{2}-\d{2}$/);
     assert.equal(new Date(`${d.day}T00:00:00Z`).toISOString().slice(0, 10), d.day);
     if (i > 0) assert.ok(days[i - 1].day < d.day);
@@ -119,7 +120,7 @@ test('the ledger adds per local day, keeps MAX_DAYS days, and survives a reopen'
   await ledger.flush();
   const reopened = await TrafficLedger.open(path, quiet);
   assert.deepEqual(reopened.days, ledger.days);
-  const last = reopened.days.at(-1);
+  const last = /** @type {import('../../dist/daemon/traffic-ledger.js').DayTraffic} */ (reopened.days.at(-1));
   assert.equal(last.day, dayOf(start + (MAX_DAYS + 29) * 86_400_000));
   assert.equal(last.fromNeighbours, 250);
   assert.equal(last.fromOrigin, 1000);
@@ -128,7 +129,7 @@ test('the ledger adds per local day, keeps MAX_DAYS days, and survives a reopen'
   assert.throws(() => readFileSync(`${path}.tmp`), { code: 'ENOENT' });
   const window = reopened.lastDays(30, start + (MAX_DAYS + 29) * 86_400_000);
   assert.equal(window.length, 30);
-  assert.equal(window.at(-1).day, last.day);
+  assert.equal(window.at(-1)?.day, last.day);
 });
 
 test('a damaged or oversized state file starts from zero', async () => {
@@ -139,7 +140,7 @@ test('a damaged or oversized state file starts from zero', async () => {
   assert.deepEqual((await TrafficLedger.open(path, quiet)).days, []);
 });
 
-const hash = (n) => n.toString(16).padStart(64, '0');
+const hash = (/** @type {number} */ n) => n.toString(16).padStart(64, '0');
 
 test('a report needs a lookup; a neighbour report needs a redirect; each lookup backs one report', () => {
   const reports = new TransferReports();
