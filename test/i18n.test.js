@@ -154,7 +154,7 @@ describe('in the language of the user, with passimd in German', () => {
     assert.equal(german.status, 200);
     assert.equal(german.headers['content-language'], 'de');
     assert.equal(german.headers.vary, 'Accept-Language');
-    assert.match(german.body, /<html lang="de">/);
+    assert.match(german.body, /<html lang="de" dir="ltr">/);
     assert.match(german.body, /<h2>Freigegebene Dateien<\/h2>/);
     assert.match(german.body, /<td class="num">1,5 kB<\/td><td class="num">0 \/ 3<\/td>/);
 

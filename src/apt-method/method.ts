@@ -42,6 +42,8 @@ interface Forwarded {
   scheme: string;
   expected: string | undefined;
   index: boolean;
+  /** passimd was asked for it first: the bytes apt's method fetches are reported to it as from the origin. */
+  askedLan: boolean;
 }
 
 /** The name a file has on the LAN: the last part of its URI's path (by-hash indexes: the hash). */
@@ -167,6 +169,7 @@ export class AptMethod {
             formatMessage(201, 'URI Done', [['URI', uri], ['Filename', filename], ['Size', hashes.size], ...hashFields(hashes)]),
           );
           this.log(`${name}: from the LAN (${got.source === 'peer' ? `neighbour ${got.peer}` : 'this machine'}, ${hashes.size} bytes)`);
+          if (got.source === 'peer') this.passimd().report(expected, 'neighbour', hashes.size);
           return;
         }
         this.log(`${name}: what the LAN gave does not match the expected hashes; asking the origin`, true);
@@ -176,10 +179,15 @@ export class AptMethod {
       // fetchFromLan renames only verified files into place: whatever is at `filename` is apt's or verified.
       this.log(`${name}: LAN fetch failed (${err instanceof Error ? err.message : String(err)}); asking the origin`, true);
     }
-    if (!this.closing) this.forward(message, uri, expected, index);
+    if (!this.closing) this.forward(message, uri, expected, index, true);
   }
 
-  private forward(message: Message, uri: string, expected: string | undefined, index: boolean): void {
+  private passimd(): Publisher {
+    this.publisher ??= new Publisher((text) => this.log(text));
+    return this.publisher;
+  }
+
+  private forward(message: Message, uri: string, expected: string | undefined, index: boolean, askedLan = false): void {
     const scheme = SCHEME.exec(uri)?.[1];
     if (scheme === undefined) {
       this.io.write(
@@ -190,7 +198,7 @@ export class AptMethod {
       );
       return;
     }
-    this.forwarded.set(uri, { scheme, expected, index });
+    this.forwarded.set(uri, { scheme, expected, index, askedLan });
     this.childFor(scheme).send(message.raw);
   }
 
@@ -221,6 +229,10 @@ export class AptMethod {
   /** Publishes a file apt's method fetched when its SHA-256, as that method reports it, is the expected one. */
   private publishIfVerified(uri: string, request: Forwarded, done: Message): void {
     const { enable, shareIndexes, sharePackages, maxAge, shareLimit } = this.settings;
+    const size = Number(fieldOf(done, 'Size'));
+    if (request.askedLan && request.expected !== undefined && Number.isSafeInteger(size) && size > 0) {
+      this.passimd().report(request.expected, 'origin', size);
+    }
     if (!enable || !(request.index ? shareIndexes : sharePackages) || request.expected === undefined) return;
     if (fieldOf(done, 'SHA256-Hash')?.toLowerCase() !== request.expected) return;
     const filename = fieldOf(done, 'Filename');
@@ -232,8 +244,7 @@ export class AptMethod {
       this.log(`could not open ${filename} to publish it: ${err instanceof Error ? err.message : String(err)}`, true);
       return;
     }
-    this.publisher ??= new Publisher((text) => this.log(text));
-    this.publisher.add({ fd, filename: nameOf(uri), maxAge, shareLimit });
+    this.passimd().add({ fd, filename: nameOf(uri), maxAge, shareLimit });
   }
 
   private childGone(scheme: string, child: ChildMethod, reason: string): void {

@@ -1,7 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Publishing files apt verified through passimd's D-Bus API, one at a time, never failing a download.
+// Publishing files apt verified through passimd's D-Bus API, and reporting where downloads came from for its
+// traffic figures, a few at a time, never failing a download.
 import { closeSync } from 'node:fs';
 import type { PassimClient } from '../client/client.js';
+
+/** Where a download that passimd was asked about first came from, for its Traffic figures. */
+export interface ReportJob {
+  hash: string;
+  source: 'neighbour' | 'origin';
+  bytes: number;
+}
 
 export interface PublishJob {
   /** An open descriptor of the verified file, taken before apt could move or replace it; closed here. */
@@ -20,7 +28,7 @@ const PUBLISH_CONCURRENCY = 8;
  */
 export class Publisher {
   private client: Promise<PassimClient> | undefined;
-  private readonly queue: PublishJob[] = [];
+  private readonly queue: Array<PublishJob | ReportJob> = [];
   private running = 0;
   private idle: (() => void)[] = [];
 
@@ -31,11 +39,16 @@ export class Publisher {
     this.next();
   }
 
+  report(hash: string, source: 'neighbour' | 'origin', bytes: number): void {
+    this.queue.push({ hash, source, bytes });
+    this.next();
+  }
+
   private next(): void {
     while (this.running < PUBLISH_CONCURRENCY && this.queue.length > 0) {
-      const job = this.queue.shift() as PublishJob;
+      const job = this.queue.shift() as PublishJob | ReportJob;
       this.running++;
-      void this.publish(job).finally(() => {
+      void ('fd' in job ? this.publish(job) : this.sendReport(job)).finally(() => {
         this.running--;
         this.next();
       });
@@ -63,6 +76,17 @@ export class Publisher {
       } catch {
         /* already closed */
       }
+    }
+  }
+
+  private async sendReport(job: ReportJob): Promise<void> {
+    try {
+      this.client ??= import('../client/client.js').then(({ PassimClient }) => PassimClient.connect());
+      const counted = await (await this.client).reportTransfer(job.hash, job.source, job.bytes);
+      this.log(`reported ${job.bytes} bytes of ${job.hash} from the ${job.source}; ${counted} counted`);
+    } catch (err) {
+      // An original passimd has no ReportTransfer, and a report is never worth failing a download for.
+      this.log(`could not report ${job.hash}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 

@@ -34,6 +34,30 @@ export interface DaemonProperties {
   maxStorageSize: number;
   /** Items the daemon holds; undefined from a daemon without the property (the original). */
   itemCount: number | undefined;
+  /** Bytes per day, oldest first; empty from a daemon without the property (the original). */
+  traffic: DayTraffic[];
+  /** Neighbours seen on the LAN; empty from a daemon without the property. */
+  neighbours: Neighbour[];
+}
+
+/** One day of the Traffic property. */
+export interface DayTraffic {
+  day: string;
+  servedToNeighbours: number;
+  servedLocally: number;
+  fromNeighbours: number;
+  fromOrigin: number;
+}
+
+/** One entry of the Neighbours property. */
+export interface Neighbour {
+  address: string;
+  port: number;
+  summary: boolean;
+  /** Entries of its summary the daemon holds; undefined when it holds none. */
+  items: number | undefined;
+  /** Unix seconds. */
+  lastSeen: number;
 }
 
 /** One entry of GetItems(): the daemon's item under its wire name `filename`; keys it left out are 0 or ''. */
@@ -108,6 +132,12 @@ function asNumber(v: unknown): number {
   if (typeof value === 'number') return value;
   if (typeof value === 'bigint') return Number(value);
   return 0;
+}
+
+/** The members of an array of structs, each as an array; anything else is none. */
+function structs(v: unknown): unknown[][] {
+  const value = variantValue(v);
+  return Array.isArray(value) ? value.filter((entry): entry is unknown[] => Array.isArray(entry)) : [];
 }
 
 function isDict(v: unknown): v is Record<string, unknown> {
@@ -205,7 +235,30 @@ export class PassimClient {
       maxConnections: asNumber(props.MaxConnections),
       maxStorageSize: asNumber(props.MaxStorageSize),
       itemCount: props.ItemCount === undefined ? undefined : asNumber(props.ItemCount),
+      traffic: structs(props.Traffic).map(([day, servedToNeighbours, servedLocally, fromNeighbours, fromOrigin]) => ({
+        day: asString(day),
+        servedToNeighbours: asNumber(servedToNeighbours),
+        servedLocally: asNumber(servedLocally),
+        fromNeighbours: asNumber(fromNeighbours),
+        fromOrigin: asNumber(fromOrigin),
+      })),
+      neighbours: structs(props.Neighbours).map(([address, port, summary, items, lastSeen]) => ({
+        address: asString(address),
+        port: asNumber(port),
+        summary: variantValue(summary) === true,
+        items: asNumber(items) < 0 ? undefined : asNumber(items),
+        lastSeen: asNumber(lastSeen),
+      })),
     };
+  }
+
+  /**
+   * Tells the daemon a download it was asked about first has ended (see ReportTransfer in the interface
+   * description); resolves with the bytes it counted.
+   */
+  async reportTransfer(hash: string, source: 'neighbour' | 'origin', bytes: number): Promise<number> {
+    const [counted] = await this.call('ReportTransfer', 'sst', [hash, source, BigInt(bytes)], { timeoutMs: CALL_TIMEOUT_MS });
+    return asNumber(counted);
   }
 
   /** Every item; our daemon lists them newest first, and only the newest GET_ITEMS_MAX of a larger store. */

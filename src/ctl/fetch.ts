@@ -51,6 +51,18 @@ async function localPort(): Promise<number> {
   }
 }
 
+/**
+ * Tells this machine's passimd where the bytes came from, for its traffic figures. Best effort: a daemon
+ * that is gone, the original one, or one that does not believe the report changes nothing for the user.
+ */
+async function reportTransfer(hash: string, source: 'neighbour' | 'origin', bytes: number): Promise<void> {
+  try {
+    await withClient((client) => client.reportTransfer(hash, source, bytes));
+  } catch {
+    // The figures are the daemon's; the file is saved either way.
+  }
+}
+
 /** The file name a URL's last path segment gives, if it is a plain one. */
 function nameOf(url: URL): string | undefined {
   const segment = url.pathname.slice(url.pathname.lastIndexOf('/') + 1);
@@ -137,6 +149,7 @@ export async function fetch(request: FetchRequest): Promise<void> {
     if (fromLan?.source === 'local') {
       say(_("Saved {file} ({size}) from this machine's passimd", { file: shown, size: size(fromLan.size) }));
     } else if (fromLan) {
+      await reportTransfer(hash, 'neighbour', fromLan.size);
       // TRANSLATORS: a neighbour is another machine on the local network that runs Passim; {address} is its IP address
       say(_('Saved {file} ({size}) from neighbour {address}', { file: shown, size: size(fromLan.size), address: fromLan.peer ?? '' }));
     } else {
@@ -150,6 +163,7 @@ export async function fetch(request: FetchRequest): Promise<void> {
       } finally {
         progress.clear();
       }
+      await reportTransfer(hash, 'origin', fromOrigin.size);
       // TRANSLATORS: {host} is the server named in the URL (or the one it redirected to)
       say(_('Saved {file} ({size}) from {host}', { file: shown, size: size(fromOrigin.size), host: fromOrigin.url.host }));
     }

@@ -57,6 +57,17 @@ function flagNames(flags: number): string {
   return names.length > 0 ? names.join(',') : _('none');
 }
 
+/** The newest `days` days of the Traffic property added up. */
+function lastDays(props: DaemonProperties, days: number): { fromNeighbours: number; fromOrigin: number; servedToNeighbours: number } {
+  const week = props.traffic.slice(-days);
+  const total = (pick: (d: DaemonProperties['traffic'][number]) => number): number => week.reduce((sum, d) => sum + pick(d), 0);
+  return {
+    fromNeighbours: total((d) => d.fromNeighbours),
+    fromOrigin: total((d) => d.fromOrigin),
+    servedToNeighbours: total((d) => d.servedToNeighbours),
+  };
+}
+
 /** Label and value lines, the values aligned after the longest label of the group. */
 function aligned(rows: Array<[string, string]>, indent = ''): string[] {
   const width = Math.max(...rows.map(([label]) => label.length));
@@ -119,6 +130,7 @@ async function printStatus(props: DaemonProperties, { total, pages }: Listing, a
   const tr = localTranslator();
   const { locale } = tr;
   const status = STATUS_TEXT[props.status];
+  const week = lastDays(props, 7);
   const items =
     all || total <= NEWEST_SHOWN
       ? tr.number(total)
@@ -144,9 +156,21 @@ async function printStatus(props: DaemonProperties, { total, pages }: Listing, a
       props.maxConnections > 0 ? _('at most {count} from other machines', { count: props.maxConnections }) : _('no limit known'),
     ],
     [_('Storage limit:'), props.maxStorageSize > 0 ? formatSize(props.maxStorageSize, locale) : _('none')],
+    // TRANSLATORS: bytes programs on this machine got from neighbours in the last 7 days
+    [_('This week from neighbours:'), formatSize(week.fromNeighbours, locale)],
+    // TRANSLATORS: bytes programs on this machine had to download from the internet in the last 7 days
+    [_('This week from the internet:'), formatSize(week.fromOrigin, locale)],
+    [_('This week sent to neighbours:'), formatSize(week.servedToNeighbours, locale)],
+    // TRANSLATORS: how many other machines running Passim are on the LAN
+    [_('Neighbours:'), tr.number(props.neighbours.length)],
     // TRANSLATORS: how many items the daemon holds
     [_('Items:'), items],
   ]);
+  for (const n of props.neighbours) {
+    const kind = n.summary ? _('Passim with a summary') : _('original Passim');
+    const files = n.items === undefined ? '' : `, ${_('{count} files', { count: n.items })}`;
+    out.push(`  ${n.address} (${kind}${files})`);
+  }
   if (total === 0) out.push('', _('No items published.'));
   process.stdout.write(`${out.join('\n')}\n`);
   for await (const page of pages) {
@@ -167,6 +191,8 @@ async function printJson(props: DaemonProperties, { total, pages }: Listing): Pr
     maxConnections: props.maxConnections,
     maxStorageSize: props.maxStorageSize,
     itemCount: total,
+    traffic: props.traffic,
+    neighbours: props.neighbours,
     items: [],
   };
   const text = JSON.stringify(doc, null, 2);

@@ -14,6 +14,7 @@ import {
   PROPERTIES_INTERFACE as PROPERTIES,
   Variant,
   connectionProcessId,
+  connectionUnixUser,
   errorReply,
   type MessageBus,
 } from '../shared/dbus/bus.js';
@@ -25,6 +26,9 @@ import type { Logger } from '../shared/log.js';
 import { readProgramName } from './proc.js';
 import { openPublishSource } from './store/publish-source.js';
 import type { Store, StoreChange } from './store/store.js';
+import type { NeighbourView } from './lan/neighbour-summaries.js';
+import { dayOf, type TrafficLedger } from './traffic-ledger.js';
+import type { TransferReports } from './transfer-reports.js';
 
 /** The interface description shipped in dbus/: served as-is by Introspect, so it cannot drift from what we export. */
 export const INTERFACE_XML_URL = new URL('../../dbus/org.freedesktop.Passim.xml', import.meta.url);
@@ -47,6 +51,10 @@ const STANDARD_INTERFACES_XML = `
 
 /** Signals about shares go out at most this often. */
 const SHARE_SIGNAL_INTERVAL_MS = 1000;
+/** Days of traffic in the Traffic property: what the status page's chart shows. */
+export const TRAFFIC_PROPERTY_DAYS = 30;
+/** The neighbours are looked at this often for a change to signal: they tell nobody when they change. */
+const NEIGHBOUR_POLL_MS = 5000;
 
 export interface PassimServiceOptions {
   bus: MessageBus;
@@ -62,6 +70,12 @@ export interface PassimServiceOptions {
   limits: { maxUploadRate: number; maxConnections: number; maxStorageSize: number };
   /** Called as each method call starts and ends: the daemon's idle timer restarts. */
   onActivity?: () => void;
+  /** Bytes moved per day: the Traffic property, and where ReportTransfer adds. */
+  traffic: TrafficLedger;
+  /** Which ReportTransfer calls are believed. */
+  reports: TransferReports;
+  /** The neighbours seen on the LAN now. */
+  neighbours: () => NeighbourView[];
 }
 
 /** A variant in an incoming a{sv}, as dbus-next decodes it. */
@@ -93,6 +107,16 @@ export class PassimService {
   private sharedSignal: NodeJS.Timeout | undefined;
   /** The ItemCount last signalled, so that shares (which leave it alone) do not repeat it. */
   private signalledItemCount: number | undefined;
+  /** Set while a Traffic signal waits: bytes are counted thousands of times a second. */
+  private trafficSignal: NodeJS.Timeout | undefined;
+  private readonly onTrafficChanged = (): void => {
+    this.trafficSignal ??= setTimeout(() => {
+      this.trafficSignal = undefined;
+      this.emitPropertiesChanged(['Traffic']);
+    }, SHARE_SIGNAL_INTERVAL_MS);
+  };
+  private neighbourPoll: NodeJS.Timeout | undefined;
+  private signalledNeighbours = '';
   private readonly onStoreChanged = (change: StoreChange): void => {
     if (change !== 'shared') {
       this.signalChanges();
@@ -113,6 +137,14 @@ export class PassimService {
     bus.addMethodHandler(this.handler);
     this.signalledItemCount = this.options.store.size;
     this.options.store.on('changed', this.onStoreChanged);
+    this.options.traffic.on('changed', this.onTrafficChanged);
+    this.signalledNeighbours = JSON.stringify(this.options.neighbours());
+    this.neighbourPoll = setInterval(() => {
+      const now = JSON.stringify(this.options.neighbours());
+      if (now === this.signalledNeighbours) return;
+      this.signalledNeighbours = now;
+      this.emitPropertiesChanged(['Neighbours']);
+    }, NEIGHBOUR_POLL_MS).unref();
     const DO_NOT_QUEUE = 0x4;
     const PRIMARY_OWNER = 1;
     const reply = await bus.requestName(BUS_NAME, DO_NOT_QUEUE);
@@ -147,8 +179,11 @@ export class PassimService {
 
   stop(): void {
     clearTimeout(this.sharedSignal);
+    clearTimeout(this.trafficSignal);
+    clearInterval(this.neighbourPoll);
     this.options.bus.removeMethodHandler(this.handler);
     this.options.store.off('changed', this.onStoreChanged);
+    this.options.traffic.off('changed', this.onTrafficChanged);
   }
 
   /** Aborts the publishes under way: their callers get an error and their temporary files are removed. */
@@ -184,6 +219,16 @@ export class PassimService {
       MaxConnections: new Variant('u', limits.maxConnections),
       MaxStorageSize: new Variant('t', BigInt(limits.maxStorageSize)),
       ItemCount: new Variant('u', store.size),
+      Traffic: new Variant(
+        'a(stttt)',
+        this.options.traffic
+          .lastDays(TRAFFIC_PROPERTY_DAYS)
+          .map((d) => [d.day, BigInt(d.servedToNeighbours), BigInt(d.servedLocally), BigInt(d.fromNeighbours), BigInt(d.fromOrigin)]),
+      ),
+      Neighbours: new Variant(
+        'a(sqbix)',
+        this.options.neighbours().map((n) => [n.address, n.port, n.summary, n.items ?? -1, BigInt(Math.floor(n.lastSeen / 1000))]),
+      ),
     };
   }
 
@@ -260,6 +305,20 @@ export class PassimService {
             );
           }
           reply('aa{sv}', [this.options.store.page(offset, limit).map(itemToDict)]);
+        });
+      case `${INTERFACE}.ReportTransfer`:
+        return run(async () => {
+          // TRANSLATORS: sst is a D-Bus type signature, keep it as it is
+          expectSignature(msg, 'sst', N_('ReportTransfer takes a hash, a source and a byte count (sst)'));
+          const [hash, source, bytes] = msg.body as [string, string, bigint];
+          const uid = await connectionUnixUser(this.options.bus, msg.sender);
+          const now = Date.now();
+          const counted = this.options.reports.accept(
+            { uid, hash: hash.toLowerCase(), source, bytes: Number(bytes), day: dayOf(now) },
+            now,
+          );
+          this.options.traffic.add(source === 'neighbour' ? 'fromNeighbours' : 'fromOrigin', counted, now);
+          reply('t', [BigInt(counted)]);
         });
       case `${INTERFACE}.Publish`: {
         // Claimed now, while the message is being delivered; unclaimed descriptors are closed right after.

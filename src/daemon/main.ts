@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // passimd: command line, wiring of the parts, signals and shutdown.
 import { randomInt } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Status } from '../shared/api.js';
 import { parseCommandLine, UsageError, type ProgramSpec } from '../shared/args.js';
 import { connectSystemBus } from '../shared/dbus/bus.js';
@@ -27,6 +27,9 @@ import { takeListenDescriptors } from './socket-activation.js';
 import { StaticDirs } from './store/static-dirs.js';
 import { Store } from './store/store.js';
 import { loadOrCreateCredentials } from './tls.js';
+import { CHART_DAYS, type SharingState } from './http/status-page.js';
+import { TrafficLedger } from './traffic-ledger.js';
+import { TransferReports } from './transfer-reports.js';
 
 const PROGRAM: ProgramSpec = {
   program: 'passimd',
@@ -112,6 +115,11 @@ async function main(): Promise<void> {
   const avahi = new Avahi(bus, log);
   const discovery = new AvahiDiscovery({ avahi, ipv6: config.ipv6, log, isNeighbour: (address) => isNeighbour(address) });
   const summary = new SharedSummary();
+  // Next to the audit log: both say what this machine did, and both outlive the store.
+  const traffic = await TrafficLedger.open(join(dirname(paths.auditLog), 'traffic.json'), log);
+  const reports = new TransferReports();
+  // Set once the rest is wired; until then the page says the daemon is starting.
+  let sharingState = (): SharingState => ({ lan: false, reason: 'starting' });
   let idle: IdleTimer | undefined;
   let memory: MemoryRelease | undefined;
   const activity = (): void => {
@@ -128,6 +136,16 @@ async function main(): Promise<void> {
     webDir: paths.webDir,
     inheritedSockets,
     onActivity: activity,
+    traffic: {
+      served: (bytes, loopback) => traffic.add(loopback ? 'servedLocally' : 'servedToNeighbours', bytes),
+      lookedUp: (hash, outcome) => reports.noteLookup(hash, outcome),
+    },
+    overview: () => ({
+      days: traffic.lastDays(CHART_DAYS),
+      neighbours: discovery.summaries.snapshot(),
+      sharing: sharingState(),
+      limits: config,
+    }),
   });
   await server.start();
   const advertiser = new Advertiser({ avahi, port: server.port, ipv6: config.ipv6, name: randomInstanceName(), log });
@@ -143,6 +161,9 @@ async function main(): Promise<void> {
     carbonCost: config.carbonCost,
     limits: config,
     onActivity: activity,
+    traffic,
+    reports,
+    neighbours: () => discovery.summaries.snapshot(),
   });
   const exposure = new LanExposure({ listen: (addresses) => server.setLanAddresses(addresses), ipv6: config.ipv6, log });
   advertiser.on('sharing', (sharing) => void exposure.setSharing(sharing));
@@ -153,6 +174,13 @@ async function main(): Promise<void> {
   };
   // Nothing is shared while the network is metered or the owner never shares.
   const sharing = new Sharing({ store, summary, advertiser });
+  sharingState = () => {
+    if (config.neverShare) return { lan: false, reason: 'never-share' };
+    if (network.metered) return { lan: false, reason: 'metered' };
+    if (advertiser.sharing) return { lan: true, items: store.size };
+    if (!avahi.available) return { lan: false, reason: 'avahi-absent' };
+    return { lan: false, reason: store.size === 0 ? 'nothing-published' : 'starting' };
+  };
   const advertise = (): void => sharing.setEnabled(currentStatus() === Status.RUNNING);
   store.on('changed', () => activity());
   network.on('metered', () => {
@@ -187,6 +215,7 @@ async function main(): Promise<void> {
     await settleWithin(Promise.all([advertiser.stop(), discovery.stop()]), WITHDRAW_TIMEOUT_MS);
     avahi.stop();
     await server.stop();
+    await traffic.flush();
     await store.close();
     bus.disconnect();
     process.exit(code);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Calls the daemon from a separate process (so the test can run it as another user).
-// Usage: call-as.js publish FILE NAME | unpublish HASH | getitems
+// Usage: call-as.js publish FILE NAME | unpublish HASH | getitems | property NAME | report HASH SOURCE BYTES
 // Prints one JSON line: { ok: true, result } or { ok: false, name, text }.
 import { closeSync, openSync } from 'node:fs';
 import dbus from 'dbus-next';
@@ -44,6 +44,13 @@ async function run() {
       const reply = await bus.call(new Message({ ...base, member: 'GetItems' }));
       if (!reply) throw new Error('GetItems: no reply');
       return reply.body[0].length;
+    }
+    case 'report': {
+      const reply = await bus.call(
+        new Message({ ...base, member: 'ReportTransfer', signature: 'sst', body: [args[0], args[1], BigInt(args[2] ?? '0')] }),
+      );
+      if (!reply) throw new Error('ReportTransfer: no reply');
+      return String(reply.body[0]);
     }
     case 'property': {
       const reply = await bus.call(

@@ -228,14 +228,16 @@ test('HTTP statuses of the request errors', () => {
 test('the pages in German: words, numbers, sizes and durations of the language asked for, the markup unchanged', () => {
   const de = translatorForAcceptLanguage('de');
   const page = indexPage('host', onePage([item({ basename: 'a.bin', size: 1500, shareCount: 1234, shareLimit: 5000 })]), 1000 + 90, de);
-  assert.ok(page.startsWith('<!DOCTYPE html>\n<html lang="de">'));
+  assert.ok(page.startsWith('<!DOCTYPE html>\n<html lang="de" dir="ltr">'));
   assert.ok(page.includes('<h2>Freigegebene Dateien</h2>'));
-  assert.ok(page.includes('<th>Datei</th><th>SHA-256</th><th>Größe</th><th>Weitergaben</th>'));
+  assert.ok(
+    page.includes('<th scope="col">Datei</th><th scope="col">SHA-256</th><th scope="col">Größe</th><th scope="col">Weitergaben</th>'),
+  );
   assert.ok(page.includes('<td class="num">1,5 kB</td><td class="num">1.234 / 5.000</td><td class="num">1 Minute 30 Sekunden</td>'), page);
   assert.ok(page.includes('<td>freigegeben</td>'));
   assert.ok(page.includes('<p>Ein <a href="https://github.com/hughsie/passim">lokaler Zwischenspeicher-Server</a>.</p>'));
   assert.match(indexPage('host', onePage([]), 0, de), /Auf diesem Rechner sind keine Dateien freigegeben\./);
-  assert.ok(indexPage('host', onePage([]), 0).startsWith('<!DOCTYPE html>\n<html lang="en">'));
+  assert.ok(indexPage('host', onePage([]), 0).startsWith('<!DOCTYPE html>\n<html lang="en" dir="ltr">'));
 
   const error = errorPage(404, reasonPhrase(404, de), 'x', de);
   assert.match(error, /<title>404 Nicht gefunden<\/title>/);

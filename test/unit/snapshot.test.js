@@ -57,7 +57,8 @@ test('snapshot: another data folder or any change of its stamp makes it unusable
   writeSnapshot(path, '/var/lib/passim/data', folder, []);
   assert.deepEqual(read(path), []);
   refused(() => read(path, folder, '/srv/passim'));
-  for (const key of /** @type {const} */ (['dev', 'ino', 'mtimeNs', 'ctimeNs'])) refused(() => read(path, { ...folder, [key]: folder[key] + 1n }));
+  for (const key of /** @type {const} */ (['dev', 'ino', 'mtimeNs', 'ctimeNs']))
+    refused(() => read(path, { ...folder, [key]: folder[key] + 1n }));
   refused(() => read(join(dir, 'missing.bin')));
 });
 

@@ -6,14 +6,20 @@ import { formatDuration, formatSize } from '../../shared/format.js';
 import { ENGLISH, N_, type Translatable, type Translator } from '../../shared/i18n.js';
 import { isDisabled, ItemFlags } from '../../shared/item.js';
 import type { IndexListing } from './index-page.js';
+import { overviewSections, type Overview } from './status-page.js';
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/** Languages written right to left, by their primary subtag. */
+const RIGHT_TO_LEFT = new Set(['ar', 'dv', 'fa', 'he', 'ps', 'ur', 'yi']);
+
 function htmlPage(title: string, body: string, tr: Translator): string {
+  const lang = tr.locale ?? 'en';
+  const dir = RIGHT_TO_LEFT.has(lang.split('-')[0] ?? '') ? 'rtl' : 'ltr';
   return (
-    `<!DOCTYPE html>\n<html lang="${escapeHtml(tr.locale ?? 'en')}"><head><meta charset="utf-8">` +
+    `<!DOCTYPE html>\n<html lang="${escapeHtml(lang)}" dir="${dir}"><head><meta charset="utf-8">` +
     '<meta name="viewport" content="width=device-width, initial-scale=1">' +
     `<title>${escapeHtml(title)}</title><link href="/style.css" rel="stylesheet"></head>\n` +
     `<body>\n${body}\n</body></html>\n`
@@ -85,8 +91,11 @@ function pageLinks(listing: IndexListing, tr: Translator): string {
   return `\n<nav>${links.join(' ')}</nav>`;
 }
 
-/** One page of the index: its items, newest first, with their state. `now` is Unix seconds. */
-export function indexPage(name: string, listing: IndexListing, now: number, tr: Translator = ENGLISH): string {
+/**
+ * One page of the index: what Passim did lately (`overview`, when the daemon gives one), then its items,
+ * newest first, with their state. `now` is Unix seconds.
+ */
+export function indexPage(name: string, listing: IndexListing, now: number, tr: Translator = ENGLISH, overview?: Overview): string {
   const { locale } = tr;
   const text = (message: Translatable): string => escapeHtml(tr.translate(message));
   const rows = listing.items.map((item) => {
@@ -124,11 +133,22 @@ export function indexPage(name: string, listing: IndexListing, now: number, tr: 
   ];
   const table =
     rows.length === 0
-      ? `<p><em>${text(N_('There are no shared files on this computer.'))}</em></p>`
-      : `<h2>${text(N_('Shared files'))}</h2>\n${pagePosition(listing, tr)}${pageLinks(listing, tr)}\n<table><thead><tr>${headings.map((h) => `<th>${text(h)}</th>`).join('')}</tr></thead>\n<tbody>\n` +
+      ? `<h2>${text(N_('Shared files'))}</h2>\n<p><em>${text(N_('There are no shared files on this computer.'))}</em></p>`
+      : `<h2>${text(N_('Shared files'))}</h2>\n${pagePosition(listing, tr)}${pageLinks(listing, tr)}\n<table><thead><tr>${headings.map((h) => `<th scope="col">${text(h)}</th>`).join('')}</tr></thead>\n<tbody>\n` +
         rows.join('\n') +
         `\n</tbody></table>${pageLinks(listing, tr)}`;
   // TRANSLATORS: under the computer's name on the index page; keep the <a href="{url}"> and </a> around the words that link to the project
   const about = tr.translate(N_('A <a href="{url}">local caching server</a>.', { url: 'https://github.com/hughsie/passim' }));
-  return htmlPage(name, `<h1>${escapeHtml(name)}</h1>\n<p>${about}</p>\n${table}`, tr);
+  // TRANSLATORS: the first sentence of the index page, saying what Passim is for
+  const purpose = tr.translate(
+    N_(
+      'Passim shares the files this computer downloaded with other computers on the local network, so that each file comes from the internet once.',
+    ),
+  );
+  const top = overview ? `<p>${escapeHtml(purpose)}</p>\n${overviewSections(overview, now * 1000, tr)}\n` : '';
+  return htmlPage(
+    name,
+    `<header><h1>${escapeHtml(name)}</h1>\n<p>${about}</p></header>\n<main>\n${top}<section>${table}</section>\n</main>`,
+    tr,
+  );
 }

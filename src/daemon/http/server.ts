@@ -26,6 +26,7 @@ import { Cooldown } from './cooldown.js';
 import { OpenFiles } from './open-files.js';
 import { indexListing, parseIndexQuery } from './index-page.js';
 import { errorPage, indexPage, reasonPhrase, redirectPage } from './pages.js';
+import type { Overview } from './status-page.js';
 import { RateLimiter } from './rate-limit.js';
 import { clientAddress, decodeComponent, matchesEtag, parseFileQuery, parseRange, parseSummaryQuery } from './request.js';
 import { ShareTracker } from './share-tracker.js';
@@ -57,6 +58,15 @@ export interface FileServerOptions {
   name?: string;
   /** Which peer addresses may be redirected to; default: neighbours on this machine's links (lan/subnets.ts). */
   isNeighbour?: (address: string) => boolean;
+  /** Told of bytes served and of lookups answered, for the traffic figures. */
+  traffic?: TrafficObserver;
+  /** What the index page shows above the items. */
+  overview?: () => Overview;
+}
+
+export interface TrafficObserver {
+  served(bytes: number, loopback: boolean): void;
+  lookedUp(hash: string, outcome: 'redirect' | 'miss'): void;
 }
 
 /** Idle keep-alive connections are closed after this; long enough for a client fetching several items. */
@@ -128,6 +138,8 @@ export class FileServer {
   private readonly admissions = new WeakMap<Socket, Promise<void>>();
   private lookups = 0;
   private readonly isNeighbour: (address: string) => boolean;
+  private readonly traffic: TrafficObserver | undefined;
+  private readonly overview: (() => Overview) | undefined;
   /** Closes kept descriptors of items that went away; a share changes no file, so it needs no pass. */
   private readonly onStoreChanged = (change: StoreChange): void => {
     if (change === 'shared') return;
@@ -146,6 +158,8 @@ export class FileServer {
     this.name = options.name ?? 'Passim';
     this.isNeighbour = options.isNeighbour ?? ((address) => isNeighbour(address));
     this.inheritedSockets = options.inheritedSockets ?? [];
+    this.traffic = options.traffic;
+    this.overview = options.overview;
     this.onActivity = options.onActivity ?? (() => {});
     this.uploads = new RateLimiter(options.config.maxUploadRate);
     this.limits = new ConnectionLimits(options.config.maxConnections);
@@ -560,6 +574,7 @@ export class FileServer {
 
   /** `count` bytes reached the client; each item-size worth of them is a share (see share-tracker.ts). */
   private delivered({ item, client, loopback }: Transfer, count: number): void {
+    this.traffic?.served(count, loopback);
     const shares = this.shares.delivered(client, item.hash, item.size, count);
     if (shares === 0) return;
     // The cooldown starts once a remote client has had the whole file, so a resumed download can finish.
@@ -605,6 +620,7 @@ export class FileServer {
       );
     }
     const peer = neighbours[0];
+    this.traffic?.lookedUp(hash, peer ? 'redirect' : 'miss');
     if (!peer) throw new PassimError('not-found', N_('This file is not available here or on the local network.'));
     // IPv6 needs brackets, and a zone (fe80::1%eth0) must have its '%' percent-encoded inside them.
     const host = peer.address.includes(':') ? `[${peer.address.replace(/%/g, '%25')}]` : peer.address;
@@ -654,7 +670,7 @@ export class FileServer {
     const queryAt = url.indexOf('?');
     const listing = indexListing(this.store, parseIndexQuery(queryAt < 0 ? '' : url.slice(queryAt + 1)));
     const tr = translatorForAcceptLanguage(req.headers['accept-language']);
-    const body = indexPage(this.name, listing, Date.now() / 1000, tr);
+    const body = indexPage(this.name, listing, Date.now() / 1000, tr, this.overview?.());
     res.writeHead(200, {
       Server: SERVER_HEADER,
       ...languageHeaders(tr.locale),

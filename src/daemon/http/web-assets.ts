@@ -2,21 +2,59 @@
 // The index page's built-in style sheet and icon.
 /** Built-in look of the index page, used when `<webDir>/style.css` or `favicon.ico` is not installed. */
 
-export const DEFAULT_STYLE_CSS = `body {
+export const DEFAULT_STYLE_CSS = `:root {
+  color-scheme: light dark;
+  --text: #222;
+  --background: #fafafa;
+  --muted: #666;
+  --rule: #ddd;
+  --heading-cell: #eee;
+  --link: #0b57d0;
+  --neighbours: #1a7f5a;
+  --internet: #c05a00;
+  --grid: #ccc;
+}
+@media (prefers-color-scheme: dark) {
+  :root {
+    --text: #e6e6e6;
+    --background: #161616;
+    --muted: #a8a8a8;
+    --rule: #3a3a3a;
+    --heading-cell: #262626;
+    --link: #8ab4f8;
+    --neighbours: #4cc38a;
+    --internet: #f5a35c;
+    --grid: #444;
+  }
+}
+body {
   font-family: system-ui, sans-serif;
   margin: 2em auto;
   max-width: 72em;
   padding: 0 1em;
-  color: #222;
-  background: #fafafa;
+  color: var(--text);
+  background: var(--background);
 }
+a { color: var(--link); }
 h1 { font-weight: 600; }
+h2 { margin-top: 1.6em; }
 table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: 0.3em 0.6em; border-bottom: 1px solid #ddd; vertical-align: top; }
-th { background: #eee; }
-td.num { text-align: right; white-space: nowrap; }
+th, td { text-align: start; padding: 0.3em 0.6em; border-bottom: 1px solid var(--rule); vertical-align: top; }
+thead th { background: var(--heading-cell); }
+tbody th { font-weight: normal; }
+td.num { text-align: end; white-space: nowrap; }
 code { font-size: 0.85em; word-break: break-all; }
-.disabled { color: #888; }
+.disabled { color: var(--muted); }
+.summary { font-size: 1.25em; }
+figure { margin: 1em 0; }
+svg.chart { width: 100%; max-width: 48em; height: auto; display: block; }
+svg.chart .neighbours, .key.neighbours { fill: var(--neighbours); background: var(--neighbours); }
+svg.chart .internet, .key.internet { fill: var(--internet); background: var(--internet); }
+svg.chart .grid { stroke: var(--grid); stroke-width: 1; }
+svg.chart .axis { fill: var(--muted); font-size: 12px; }
+.key { display: inline-block; width: 0.9em; height: 0.9em; vertical-align: middle; }
+dl.limits { display: grid; grid-template-columns: max-content auto; gap: 0.3em 1.2em; }
+dl.limits dd { margin: 0; }
 `;
 
 /** Draws the 16×16 icon: a blue disc on transparency, as a 32-bit BMP inside an ICO container. */

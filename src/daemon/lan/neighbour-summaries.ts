@@ -92,6 +92,19 @@ interface Neighbour {
   fetchTimer: NodeJS.Timeout | null;
   /** Instances resolving to it. */
   instances: Set<string>;
+  /** When it last resolved, sent its summary or confirmed an item (ms since the epoch). */
+  lastSeen: number;
+}
+
+/** A neighbour as the status page and the Neighbours property show it. */
+export interface NeighbourView {
+  address: string;
+  port: number;
+  /** Whether it announces a summary (our passimd); false for the original daemon. */
+  summary: boolean;
+  /** Entries of its summary we hold; undefined when we hold none (the original, or not fetched yet). */
+  items: number | undefined;
+  lastSeen: number;
 }
 
 export interface NeighbourSummariesOptions {
@@ -179,6 +192,19 @@ export class NeighbourSummaries {
     this.fetches.destroy();
   }
 
+  /** The neighbours known now, by address; a copy, so the caller cannot change what lookups use. */
+  snapshot(): NeighbourView[] {
+    return [...this.neighbours.values()]
+      .map((n) => ({
+        address: n.peer.address,
+        port: n.peer.port,
+        summary: n.announced !== null,
+        items: n.prefixes?.length,
+        lastSeen: n.lastSeen,
+      }))
+      .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
+  }
+
   /** Whether `address` belongs to a neighbour we avoid now. */
   avoided(address: string): boolean {
     const now = Date.now();
@@ -235,6 +261,7 @@ export class NeighbourSummaries {
       this.failed(neighbour, `confirming ${hash}: ${(err as Error).message}`);
       return false;
     }
+    neighbour.lastSeen = Date.now();
     if (status === 200) {
       neighbour.denials = 0;
       return true;
@@ -326,10 +353,12 @@ export class NeighbourSummaries {
         lastFetch: 0,
         fetchTimer: null,
         instances: new Set(),
+        lastSeen: Date.now(),
       };
       this.neighbours.set(key, neighbour);
     }
     neighbour.instances.add(ikey);
+    neighbour.lastSeen = Date.now();
     if (txtValue(strings, SUMMARY_TXT_KEY) === '1') {
       instance.announces = true;
       this.announce(neighbour, txtValue(strings, GENERATION_TXT_KEY));
@@ -423,6 +452,7 @@ export class NeighbourSummaries {
     if (!this.neighbours.has(peerKey(neighbour.peer))) return; // gone meanwhile
     if (bytes === null) {
       if (!neighbour.position) throw new Error('it answered "not modified" to a request for its whole summary');
+      neighbour.lastSeen = Date.now();
       return;
     }
     const summary = decodeSummary(bytes, { maxEntries: budget });
@@ -438,6 +468,7 @@ export class NeighbourSummaries {
     this.totalEntries += next.length - held;
     neighbour.prefixes = next;
     neighbour.position = { epoch: summary.epoch, generation: summary.generation };
+    neighbour.lastSeen = Date.now();
     this.options.log.debug(
       `${neighbour.peer.address}: summary at ${formatPosition(neighbour.position)}, ${next.length} entries (${bytes.length} bytes)`,
     );
