@@ -77,10 +77,14 @@ describe('passimctl with passimd', () => {
       'maxStorageSize',
       'maxUploadRate',
       'name',
+      'neighbours',
       'status',
+      'traffic',
       'uri',
       'version',
     ]);
+    assert.deepEqual(doc.neighbours, []);
+    assert.ok(Array.isArray(doc.traffic));
     assert.equal(doc.maxUploadRate, 10 * 1024 * 1024, 'the default MaxUploadRate');
     assert.equal(doc.maxConnections, 64);
     assert.equal(doc.status, 'running');

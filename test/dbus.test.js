@@ -70,7 +70,9 @@ describe('properties and introspection', () => {
       'MaxStorageSize',
       'MaxUploadRate',
       'Name',
+      'Neighbours',
       'Status',
+      'Traffic',
       'Uri',
     ]);
     assert.equal(props.DaemonVersion, VERSION);
@@ -80,6 +82,9 @@ describe('properties and introspection', () => {
     assert.equal(props.DownloadSaving, 0n);
     assert.equal(props.CarbonSaving, 0);
     assert.equal(props.ItemCount, 0);
+    assert.deepEqual(props.Neighbours, [], 'no Avahi on this bus: no neighbours');
+    assert.ok(Array.isArray(props.Traffic));
+    for (const day of props.Traffic) assert.match(day[0], /^\d{4}-\d{2}-\d{2}$/);
     assert.equal(await getProperty(client, 'Status'), 3);
   });
 
