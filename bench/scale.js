@@ -89,9 +89,10 @@ async function buildWorker([dir, from, to]) {
  * Runs inside a namespace: HTTPS GETs to https://localhost:PORT over one kept-alive connection, asked for on
  * stdin as JSON lines and answered on stdout:
  *   { id, op: 'series', paths }  → { id, results: [{ status, location, ms, reused }] }, one after another;
- *   { id, op: 'until', path, status, host, intervalMs, timeoutMs } → { id, ok, at, tries, last }: GET every
- *   intervalMs until the answer has that status (and a Location on that host); `at` is the epoch time in ms
- *   (performance.timeOrigin + now) of that answer, comparable with the parent's.
+ *   { id, op: 'until', paths, status, host, intervalMs, timeoutMs } → { id, ok, at, tries, last, firstAnswerAt,
+ *   slowest }: GET every intervalMs, each time the next of `paths`, until the answer has that status (and a
+ *   Location on that host); `at` and `firstAnswerAt` (the first HTTP answer of any status) are epoch times in
+ *   ms (performance.timeOrigin + now), comparable with the parent's; `slowest` is the longest answer, in ms.
  * @param {string[]} args PORT
  */
 function client([port]) {
@@ -124,23 +125,32 @@ function client([port]) {
         return;
       }
       const deadline = performance.now() + command.timeoutMs;
+      /** @type {string[]} */
+      const paths = command.paths;
       let tries = 0;
       let last;
+      /** Epoch ms of the first HTTP answer of any status, and the slowest answer. */
+      let firstAnswerAt = null;
+      let slowest = 0;
       while (performance.now() < deadline) {
         const started = performance.now();
+        last = await get(paths[tries % paths.length]);
         tries += 1;
-        last = await get(command.path);
+        if ('status' in last) {
+          firstAnswerAt ??= performance.timeOrigin + performance.now();
+          slowest = Math.max(slowest, last.ms);
+        }
         if (
           'status' in last &&
           last.status === command.status &&
           (!command.host || new URL(last.location ?? 'x:/').hostname === command.host)
         ) {
-          send({ id: command.id, ok: true, at: performance.timeOrigin + performance.now(), tries, last });
+          send({ id: command.id, ok: true, at: performance.timeOrigin + performance.now(), tries, last, firstAnswerAt, slowest });
           return;
         }
         await new Promise((r) => setTimeout(r, Math.max(0, command.intervalMs - (performance.now() - started))));
       }
-      send({ id: command.id, ok: false, tries, last });
+      send({ id: command.id, ok: false, tries, last, firstAnswerAt, slowest });
     });
   });
   process.once('SIGTERM', () => process.exit(0));
@@ -271,27 +281,34 @@ async function main() {
     const child = track(
       spawn('ip', ['netns', 'exec', ns, process.execPath, SELF, '--client', String(PORT)], { stdio: ['pipe', 'pipe', 'inherit'] }),
     );
-    /** @type {Map<number, (reply: any) => void>} */
+    /** @type {Map<number, { resolve: (reply: any) => void, reject: (err: Error) => void }>} */
     const waiting = new Map();
     let nextId = 0;
     createInterface({ input: child.stdout }).on('line', (line) => {
       const reply = JSON.parse(line);
-      waiting.get(reply.id)?.(reply);
+      waiting.get(reply.id)?.resolve(reply);
       waiting.delete(reply.id);
+    });
+    child.once('exit', () => {
+      for (const w of waiting.values()) w.reject(new Error(`the client in ${ns} exited`));
+      waiting.clear();
     });
     /** @type {(command: object) => Promise<any>} */
     const ask = (command) =>
       new Promise((resolve, reject) => {
         const id = nextId++;
-        waiting.set(id, resolve);
-        child.once('exit', () => reject(new Error(`the client in ${ns} exited`)));
+        waiting.set(id, { resolve, reject });
         child.stdin.write(`${JSON.stringify({ id, ...command })}\n`);
       });
     return {
       /** @type {(paths: string[]) => Promise<({ status: number, location?: string, ms: number, reused: boolean } | { error: string, ms: number })[]>} */
       series: async (paths) => (await ask({ op: 'series', paths })).results,
-      /** @type {(path: string, status: number, host: string | null, timeoutMs: number, intervalMs?: number) => Promise<{ ok: boolean, at: number, tries: number, last: any }>} */
-      until: (path, status, host, timeoutMs, intervalMs = 20) => ask({ op: 'until', path, status, host, intervalMs, timeoutMs }),
+      /**
+       * @type {(paths: string | string[], status: number, host: string | null, timeoutMs: number, intervalMs?: number) =>
+       *   Promise<{ ok: boolean, at: number, tries: number, last: any, firstAnswerAt: number | null, slowest: number }>}
+       */
+      until: (paths, status, host, timeoutMs, intervalMs = 20) =>
+        ask({ op: 'until', paths: Array.isArray(paths) ? paths : [paths], status, host, intervalMs, timeoutMs }),
       stop: () => stopProcess(child),
     };
   };
@@ -299,7 +316,7 @@ async function main() {
   // ---- the store of N items on disk, built once and reused
   /**
    * @param {number} n
-   * @returns {Promise<{ dataDir: string, count: number, sample: string[], first: string, reused: boolean, buildSeconds: number, removed: number }>}
+   * @returns {Promise<{ dataDir: string, count: number, sample: string[], reused: boolean, buildSeconds: number, removed: number }>}
    */
   const ensureStore = async (n) => {
     const dir = `/var/tmp/passim-bench-scale-${n}`;
@@ -310,8 +327,6 @@ async function main() {
       const names = readdirSync(dataDir);
       let count = 0;
       let removed = 0;
-      /** The first item in the folder's listing order, which a store that loads in the background checks first. */
-      let first = '';
       /** @type {string[]} */
       const sample = [];
       for (const name of names) {
@@ -322,17 +337,16 @@ async function main() {
           continue;
         }
         count += 1;
-        first ||= name;
         if (sample.length < 5000) sample.push(name);
         else if (randomInt(count) < 5000) sample[randomInt(5000)] = name;
       }
-      return { count, sample, removed, first };
+      return { count, sample, removed };
     };
     if (existsSync(marker)) {
       const built = JSON.parse(readFileSync(marker, 'utf8'));
       if (built.format === STORE_FORMAT && built.count === n) {
-        const { count, sample, removed, first } = survey();
-        if (count === n) return { dataDir, count, sample, first, reused: true, buildSeconds: built.buildSeconds, removed };
+        const { count, sample, removed } = survey();
+        if (count === n) return { dataDir, count, sample, reused: true, buildSeconds: built.buildSeconds, removed };
         say(`${dir} holds ${count} items, not ${n}: building it again`);
       }
     }
@@ -362,9 +376,9 @@ async function main() {
     await Promise.all(workers);
     const buildSeconds = (performance.now() - started) / 1000;
     writeFileSync(marker, JSON.stringify({ format: STORE_FORMAT, count: n, buildSeconds, built: new Date().toISOString() }));
-    const { count, sample, removed, first } = survey();
+    const { count, sample, removed } = survey();
     say(`built ${count} items in ${buildSeconds.toFixed(0)} s`);
-    return { dataDir, count, sample, first, reused: false, buildSeconds, removed };
+    return { dataDir, count, sample, reused: false, buildSeconds, removed };
   };
 
   const scratch = await mkdtemp(join(tmpdir(), 'passim-scale-'));
@@ -591,7 +605,7 @@ async function main() {
       return { hash, basename };
     });
 
-    /** @type {{ spawnAt: number, ownedAt: number, answeredAt: number, randomAnsweredAt: number, loadedAt: number, loadedLine: string, loadedSignals: string, rss: { rss: number, hwm: number }, avahiBefore: number, avahiAfter: number, address: string }} */
+    /** @type {{ spawnAt: number, ownedAt: number, answeredAt: number, firstAnswerAt: number, slowest: number, randomAnsweredAt: number, loadedAt: number, loadedLine: string, loadedSignals: string, rss: { rss: number, hwm: number }, avahiBefore: number, avahiAfter: number, address: string }} */
     const h2Start = /** @type {any} */ ({});
     /** @type {{ ownedAt: number, foundAt: number, tries: number, last: any }} */
     const h1Start = /** @type {any} */ ({});
@@ -623,9 +637,9 @@ async function main() {
           say(`h2: starting passimd on ${size} items`);
           h2Start.spawnAt = now();
           const daemon = await spawnOurs(host, { config: `Path=${store.dataDir}\n`, verbose: true });
-          // The first item listed is the first a store that loads in the background can serve; a random one
-          // shows how long a client waits for the rest.
-          const [, firstHash, firstName] = /** @type {RegExpExecArray} */ (ITEM_NAME.exec(store.first));
+          // A store that loads in the background serves each item once it is checked: one probe asks for a
+          // different sampled item each time (its first 200 is when items are served at all), the other for
+          // one random item throughout.
           const own = sampleItems[0];
           const owned = whenOwner(host.bus, daemon, START_TIMEOUT_MS);
           // Loaded: its log says so, or its ItemCount property reaches N, whichever comes first.
@@ -651,13 +665,20 @@ async function main() {
           });
           const [ownedAt, answered, randomAnswered] = await Promise.all([
             owned,
-            probe.until(`/${firstName}?sha256=${firstHash}`, 200, null, START_TIMEOUT_MS),
+            probe.until(
+              sampleItems.map((item) => `/${item.basename}?sha256=${item.hash}`),
+              200,
+              null,
+              START_TIMEOUT_MS,
+            ),
             randomProbe.until(`/${own.basename}?sha256=${own.hash}`, 200, null, START_TIMEOUT_MS),
             Promise.any([logged, counted]),
           ]);
           if (!answered.ok) throw new Error(`h2 never served its own item: ${JSON.stringify(answered.last)}`);
           h2Start.ownedAt = ownedAt;
           h2Start.answeredAt = answered.at;
+          h2Start.firstAnswerAt = answered.firstAnswerAt ?? NaN;
+          h2Start.slowest = Math.max(answered.slowest, randomAnswered.slowest);
           h2Start.randomAnsweredAt = randomAnswered.ok ? randomAnswered.at : NaN;
           await Promise.race([Promise.allSettled([logged, counted]), sleep(SETTLE_MS)]);
           const [first, loadedAt] = Object.entries(loadedBy).sort((a, b) => a[1] - b[1])[0];
@@ -667,7 +688,8 @@ async function main() {
             .map(([k, v]) => `${k} after ${fmt((v - h2Start.spawnAt) / 1000, 2)} s`)
             .join(', ');
           say(
-            `h2: bus name after ${fmt((ownedAt - h2Start.spawnAt) / 1000, 2)} s, first listed item served after ${fmt((answered.at - h2Start.spawnAt) / 1000, 2)} s, ` +
+            `h2: bus name after ${fmt((ownedAt - h2Start.spawnAt) / 1000, 2)} s, first HTTP answer after ${fmt((h2Start.firstAnswerAt - h2Start.spawnAt) / 1000, 2)} s, ` +
+              `first own item served after ${fmt((answered.at - h2Start.spawnAt) / 1000, 2)} s, ` +
               `a random one after ${fmt((h2Start.randomAnsweredAt - h2Start.spawnAt) / 1000, 2)} s, ` +
               `store loaded: ${h2Start.loadedSignals}; settling ${SETTLE_MS / 1000} s`,
           );
@@ -708,13 +730,14 @@ async function main() {
       const lookups = /** @type {ReturnType<typeof startClient>} */ (h1Client);
 
       row('passimd start-up: bus name owned, s', fmt((h2Start.ownedAt - h2Start.spawnAt) / 1000, 2), '');
+      row('passimd start-up: first HTTP answer on loopback (any status), s', fmt((h2Start.firstAnswerAt - h2Start.spawnAt) / 1000, 2), '');
       row(
-        'passimd start-up: own item answered (first 200 on loopback, the first item listed), s',
+        'passimd start-up: own items served (first 200 on loopback, a different sampled item each time), s',
         fmt((h2Start.answeredAt - h2Start.spawnAt) / 1000, 2),
         '≤ 5 s',
       );
       row(
-        'passimd start-up: a random own item answered (first 200 on loopback), s',
+        'passimd start-up: one random own item served (first 200 on loopback), s',
         fmt((h2Start.randomAnsweredAt - h2Start.spawnAt) / 1000, 2),
         '',
       );
@@ -724,7 +747,9 @@ async function main() {
         `${fmt(h2Start.rss.rss)} (${fmt(h2Start.rss.hwm)})`,
         '≤ 250 MB at 1,000,000',
       );
-      notes.push(`${size}: h2's store loaded, by each signal seen: ${h2Start.loadedSignals}`);
+      notes.push(
+        `${size}: h2's store loaded, by each signal seen: ${h2Start.loadedSignals}; the slowest answer to the start-up probes took ${fmt(h2Start.slowest, 0)} ms`,
+      );
       row(
         'avahi-daemon RSS on h2, 0 items → N items, MiB',
         `${fmt(h2Start.avahiBefore, 2)} → ${fmt(h2Start.avahiAfter, 2)} (${h2Start.avahiAfter >= h2Start.avahiBefore ? '+' : ''}${fmt(h2Start.avahiAfter - h2Start.avahiBefore, 2)})`,
