@@ -953,8 +953,8 @@ async function main() {
         .join('')}node ${INSTALLED_LAUNCH.flags.join(' ')} bin/passimd; passim.conf Port=${PORT}, Cooldown=0, h2 also Path=<store>.`,
   );
   out.push(
-    "  start-up times run from spawning h2's passimd: bus name polled every 20 ms; two of its own items asked for every 20 ms over loopback (GET /NAME?sha256=HASH, " +
-      "each by its own kept-alive client): the first file in the folder's listing order (the first a store loading in the background checks) and a random one; " +
+    "  start-up times run from spawning h2's passimd: bus name polled every 20 ms; its own items asked for every 20 ms over loopback (GET /NAME?sha256=HASH) " +
+      'by two kept-alive clients, one asking for a different one of 5,000 sampled items each time, the other for one random item throughout; ' +
       `the store counted as loaded at its log line (${storeLoaded(0)
         .map((r) => `"${r.source.replace('0', 'N')}"`)
         .join(' or ')}) or when its ItemCount property ` +
