@@ -18,6 +18,8 @@
 // Then the original passimd (from the Debian root `bash .ci/setup` builds, test/lib/debian-root.js) starts on a
 // host of its own LAN (so that h1 never waits for a neighbour without a summary), and one small file after
 // another, then 8 clients at once, are published over D-Bus (a file descriptor each) to it and to ours.
+// Last, h2's passimd is stopped and started again on the same state, so on the index snapshot it wrote at
+// shutdown (as after a reboot), and its start-up measured again.
 //
 // Environment (defaults in brackets): SCALE_SIZES [10000,100000,1000000]; SCALE_LOOKUPS [200] keep-alive
 // lookups per figure; SCALE_CURL [20] curl lookups; SCALE_PROPAGATION [5] new items published on h2;
@@ -388,7 +390,7 @@ async function main() {
    * A passimd started for startLan: ours or the original, its output kept (the last 64 KiB) and watched.
    * @typedef {{ pid: number, child: import('node:child_process').ChildProcess, output: () => string,
    *   whenLogged: (patterns: RegExp[], timeoutMs: number) => Promise<{ at: number, match: RegExpExecArray }>,
-   *   exited: Promise<number | string | null>, cleanup: () => Promise<void> }} BenchDaemon
+   *   exited: Promise<number | string | null>, cleanup: () => Promise<void>, dir?: string }} BenchDaemon
    */
   /**
    * @param {import('node:child_process').ChildProcessByStdio<null, import('node:stream').Readable, import('node:stream').Readable>} child
@@ -448,13 +450,15 @@ async function main() {
   /**
    * Ours on a test host, as installed; resolves once spawned (not once it owns its name).
    * @param {{ ns: string, bus: import('../test/lib/harness.js').Bus }} host
-   * @param {{ config: string, verbose: boolean }} options
+   * @param {{ config: string, verbose: boolean, dir?: string }} options dir: the folders of an earlier start, to start again on its state
    */
-  const spawnOurs = async ({ ns, bus }, { config, verbose }) => {
-    const dir = await mkdtemp(join(scratch, 'ours-'));
-    await mkdir(join(dir, 'var'));
-    await mkdir(join(dir, 'etc'));
-    await writeFile(join(dir, 'etc', 'passim.conf'), `[daemon]\nPort=${PORT}\nCooldown=0\n${config}`);
+  const spawnOurs = async ({ ns, bus }, { config, verbose, dir: reused }) => {
+    const dir = reused ?? (await mkdtemp(join(scratch, 'ours-')));
+    if (!reused) {
+      await mkdir(join(dir, 'var'));
+      await mkdir(join(dir, 'etc'));
+      await writeFile(join(dir, 'etc', 'passim.conf'), `[daemon]\nPort=${PORT}\nCooldown=0\n${config}`);
+    }
     const child = track(
       spawn('ip', ['netns', 'exec', ns, process.execPath, ...INSTALLED_LAUNCH.flags, PASSIMD, ...(verbose ? ['--verbose'] : [])], {
         env: {
@@ -468,7 +472,7 @@ async function main() {
         stdio: ['ignore', 'pipe', 'pipe'],
       }),
     );
-    return watchDaemon(child);
+    return { ...watchDaemon(child), dir };
   };
 
   /**
@@ -605,7 +609,11 @@ async function main() {
       return { hash, basename };
     });
 
-    /** @type {{ spawnAt: number, ownedAt: number, answeredAt: number, firstAnswerAt: number, slowest: number, randomAnsweredAt: number, loadedAt: number, loadedLine: string, loadedSignals: string, rss: { rss: number, hwm: number }, avahiBefore: number, avahiAfter: number, address: string }} */
+    /**
+     * @typedef {{ spawnAt: number, ownedAt: number, answeredAt: number, firstAnswerAt: number, slowest: number, randomAnsweredAt: number,
+     *   loadedAt: number, loadedLine: string, loadedSignals: string }} StartFigures
+     */
+    /** @type {StartFigures & { rss: { rss: number, hwm: number }, avahiBefore: number, avahiAfter: number, address: string }} */
     const h2Start = /** @type {any} */ ({});
     /** @type {{ ownedAt: number, foundAt: number, tries: number, last: any }} */
     const h1Start = /** @type {any} */ ({});
@@ -622,11 +630,86 @@ async function main() {
     const clients = [];
     /** @type {ReturnType<typeof startClient> | undefined} */
     let h1Client;
+    /** @type {ReturnType<typeof startClient>[]} h2's start-up probes */
+    let h2Probes = [];
+    /** @type {BenchDaemon | undefined} h2's passimd started again on its snapshot */
+    let restarted;
     /** @type {Awaited<ReturnType<typeof startLan>> | undefined} */
     let lan;
     /** @type {Awaited<ReturnType<typeof startLan>> | undefined} */
     let originalLan;
     try {
+      /**
+       * Starts h2's passimd on the store (on the state of an earlier start when `dir` is given) and measures
+       * its start-up: bus name, first HTTP answer, first own item served, one random item served, whole store loaded.
+       * @param {{ ns: string, bus: import('../test/lib/harness.js').Bus }} host
+       * @param {ReturnType<typeof startClient>} probe
+       * @param {ReturnType<typeof startClient>} randomProbe
+       * @param {string} [dir]
+       */
+      const startMeasured = async (host, probe, randomProbe, dir) => {
+        /** @type {StartFigures} */
+        const figures = /** @type {any} */ ({});
+        figures.spawnAt = now();
+        const daemon = await spawnOurs(host, { config: `Path=${store.dataDir}\n`, verbose: true, dir });
+        // A store that loads in the background serves each item once it is checked: one probe asks for a
+        // different sampled item each time (its first 200 is when items are served at all), the other for
+        // one random item throughout.
+        const own = sampleItems[0];
+        const owned = whenOwner(host.bus, daemon, START_TIMEOUT_MS);
+        // Loaded: its log says so, or its ItemCount property reaches N, whichever comes first.
+        /** @type {Record<string, number>} */
+        const loadedBy = {};
+        const logged = daemon.whenLogged(storeLoaded(store.count), START_TIMEOUT_MS).then(({ at, match }) => {
+          loadedBy[`log "${match[0].replace(/\d+/, 'N').replace(/ from$/, '')}"`] = at;
+        });
+        const counted = owned.then(async () => {
+          const busClient = await connect(host.bus);
+          try {
+            const deadline = performance.now() + START_TIMEOUT_MS;
+            while (performance.now() < deadline) {
+              if ((await getProperty(busClient, 'ItemCount')) >= store.count) {
+                loadedBy['ItemCount = N'] = now();
+                return;
+              }
+              await sleep(50);
+            }
+          } finally {
+            busClient.disconnect();
+          }
+        });
+        const [ownedAt, answered, randomAnswered] = await Promise.all([
+          owned,
+          probe.until(
+            sampleItems.map((item) => `/${item.basename}?sha256=${item.hash}`),
+            200,
+            null,
+            START_TIMEOUT_MS,
+          ),
+          randomProbe.until(`/${own.basename}?sha256=${own.hash}`, 200, null, START_TIMEOUT_MS),
+          Promise.any([logged, counted]),
+        ]);
+        if (!answered.ok) throw new Error(`h2 never served its own item: ${JSON.stringify(answered.last)}`);
+        figures.ownedAt = ownedAt;
+        figures.answeredAt = answered.at;
+        figures.firstAnswerAt = answered.firstAnswerAt ?? NaN;
+        figures.slowest = Math.max(answered.slowest, randomAnswered.slowest);
+        figures.randomAnsweredAt = randomAnswered.ok ? randomAnswered.at : NaN;
+        await Promise.race([Promise.allSettled([logged, counted]), sleep(SETTLE_MS)]);
+        const [first, loadedAt] = Object.entries(loadedBy).sort((a, b) => a[1] - b[1])[0];
+        figures.loadedAt = loadedAt;
+        figures.loadedLine = first;
+        figures.loadedSignals = Object.entries(loadedBy)
+          .map(([k, v]) => `${k} after ${fmt((v - figures.spawnAt) / 1000, 2)} s`)
+          .join(', ');
+        say(
+          `h2${dir ? ' (again)' : ''}: bus name after ${fmt((ownedAt - figures.spawnAt) / 1000, 2)} s, first HTTP answer after ${fmt((figures.firstAnswerAt - figures.spawnAt) / 1000, 2)} s, ` +
+            `first own item served after ${fmt((answered.at - figures.spawnAt) / 1000, 2)} s, ` +
+            `a random one after ${fmt((figures.randomAnsweredAt - figures.spawnAt) / 1000, 2)} s, ` +
+            `store loaded: ${figures.loadedSignals}; settling ${SETTLE_MS / 1000} s`,
+        );
+        return { daemon, figures };
+      };
       const startH2 = async (/** @type {{ ns: string, bus: import('../test/lib/harness.js').Bus, address: string }} */ host) => {
         try {
           h2Start.address = host.address;
@@ -634,65 +717,10 @@ async function main() {
           const probe = startClient(host.ns);
           const randomProbe = startClient(host.ns);
           clients.push(probe, randomProbe);
+          h2Probes = [probe, randomProbe];
           say(`h2: starting passimd on ${size} items`);
-          h2Start.spawnAt = now();
-          const daemon = await spawnOurs(host, { config: `Path=${store.dataDir}\n`, verbose: true });
-          // A store that loads in the background serves each item once it is checked: one probe asks for a
-          // different sampled item each time (its first 200 is when items are served at all), the other for
-          // one random item throughout.
-          const own = sampleItems[0];
-          const owned = whenOwner(host.bus, daemon, START_TIMEOUT_MS);
-          // Loaded: its log says so, or its ItemCount property reaches N, whichever comes first.
-          /** @type {Record<string, number>} */
-          const loadedBy = {};
-          const logged = daemon.whenLogged(storeLoaded(store.count), START_TIMEOUT_MS).then(({ at, match }) => {
-            loadedBy[`log "${match[0].replace(/\d+/, 'N').replace(/ from$/, '')}"`] = at;
-          });
-          const counted = owned.then(async () => {
-            const busClient = await connect(host.bus);
-            try {
-              const deadline = performance.now() + START_TIMEOUT_MS;
-              while (performance.now() < deadline) {
-                if ((await getProperty(busClient, 'ItemCount')) >= store.count) {
-                  loadedBy['ItemCount = N'] = now();
-                  return;
-                }
-                await sleep(50);
-              }
-            } finally {
-              busClient.disconnect();
-            }
-          });
-          const [ownedAt, answered, randomAnswered] = await Promise.all([
-            owned,
-            probe.until(
-              sampleItems.map((item) => `/${item.basename}?sha256=${item.hash}`),
-              200,
-              null,
-              START_TIMEOUT_MS,
-            ),
-            randomProbe.until(`/${own.basename}?sha256=${own.hash}`, 200, null, START_TIMEOUT_MS),
-            Promise.any([logged, counted]),
-          ]);
-          if (!answered.ok) throw new Error(`h2 never served its own item: ${JSON.stringify(answered.last)}`);
-          h2Start.ownedAt = ownedAt;
-          h2Start.answeredAt = answered.at;
-          h2Start.firstAnswerAt = answered.firstAnswerAt ?? NaN;
-          h2Start.slowest = Math.max(answered.slowest, randomAnswered.slowest);
-          h2Start.randomAnsweredAt = randomAnswered.ok ? randomAnswered.at : NaN;
-          await Promise.race([Promise.allSettled([logged, counted]), sleep(SETTLE_MS)]);
-          const [first, loadedAt] = Object.entries(loadedBy).sort((a, b) => a[1] - b[1])[0];
-          h2Start.loadedAt = loadedAt;
-          h2Start.loadedLine = first;
-          h2Start.loadedSignals = Object.entries(loadedBy)
-            .map(([k, v]) => `${k} after ${fmt((v - h2Start.spawnAt) / 1000, 2)} s`)
-            .join(', ');
-          say(
-            `h2: bus name after ${fmt((ownedAt - h2Start.spawnAt) / 1000, 2)} s, first HTTP answer after ${fmt((h2Start.firstAnswerAt - h2Start.spawnAt) / 1000, 2)} s, ` +
-              `first own item served after ${fmt((answered.at - h2Start.spawnAt) / 1000, 2)} s, ` +
-              `a random one after ${fmt((h2Start.randomAnsweredAt - h2Start.spawnAt) / 1000, 2)} s, ` +
-              `store loaded: ${h2Start.loadedSignals}; settling ${SETTLE_MS / 1000} s`,
-          );
+          const { daemon, figures } = await startMeasured(host, probe, randomProbe);
+          Object.assign(h2Start, figures);
           await sleep(SETTLE_MS);
           if (!alive(daemon.pid)) throw new Error(`h2's passimd died:\n${daemon.output().slice(-3000)}`);
           h2Start.rss = memory(daemon.pid);
@@ -909,6 +937,39 @@ async function main() {
       } finally {
         h2Bus.disconnect();
       }
+
+      // ---- h2 again, on the state its first start left behind: the index snapshot written at shutdown
+      const firstDaemon = /** @type {BenchDaemon} */ (h2.daemon);
+      const stopStarted = performance.now();
+      await stopProcess(firstDaemon.child, 'SIGTERM', 120000);
+      const stopSeconds = (performance.now() - stopStarted) / 1000;
+      const stateDir = /** @type {string} */ (firstDaemon.dir);
+      const snapshotPath = join(stateDir, 'var', 'lib', 'passim', 'index.bin');
+      const snapshotBytes = existsSync(snapshotPath) ? statSync(snapshotPath).size : 0;
+      say(
+        `h2 stopped in ${fmt(stopSeconds, 1)} s; index snapshot ${snapshotBytes ? `of ${fmt(snapshotBytes / 1e6, 1)} MB` : 'not written'}; starting it again`,
+      );
+      const again = await startMeasured(h2, h2Probes[0], h2Probes[1], stateDir);
+      restarted = again.daemon;
+      await sleep(SETTLE_MS);
+      const rssAgain = memory(again.daemon.pid);
+      const took = /took (\d+) items of/.exec(again.daemon.output())?.[1];
+      const f = again.figures;
+      const since = (/** @type {number} */ t) => fmt((t - f.spawnAt) / 1000, 2);
+      row(
+        'passimd restart on its index snapshot: bus name / first own item served / a random one / whole store loaded, s',
+        `${since(f.ownedAt)} / ${since(f.answeredAt)} / ${since(f.randomAnsweredAt)} / ${since(f.loadedAt)}`,
+        '≤ 5 s served, ≤ 60 s loaded',
+      );
+      row(
+        `passimd RSS after the restart, ${SETTLE_MS / 1000} s after loading (VmHWM), MiB`,
+        `${fmt(rssAgain.rss)} (${fmt(rssAgain.hwm)})`,
+        '≤ 250 MB at 1,000,000',
+      );
+      notes.push(
+        `${size}: h2 stopped (SIGTERM) in ${fmt(stopSeconds, 1)} s, index snapshot ${snapshotBytes ? `of ${fmt(snapshotBytes / 1e6, 1)} MB written` : 'NOT written'}; ` +
+          `started again on the same state, ${took ? `it took ${took} items from it` : 'its log did not say it used it'}; loaded: ${f.loadedSignals}`,
+      );
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       say(`${size}: FAILED: ${message.slice(0, 4000)}`);
@@ -918,6 +979,7 @@ async function main() {
           notes.push(`${size}:   h2 ${key} after ${fmt((h2Start[key] - h2Start.spawnAt) / 1000, 2)} s`);
       }
     } finally {
+      await restarted?.cleanup().catch(() => {});
       for (const c of clients) await c.stop().catch(() => {});
       await originalLan?.stop().catch((err) => say(`teardown: ${err.message}`));
       await lan?.stop().catch((err) => say(`teardown: ${err.message}`));
