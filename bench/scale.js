@@ -48,7 +48,7 @@ const U32_MAX = 0xffffffff;
  * Log lines of h2's passimd that say its whole store of `n` items is loaded: the store's own (debug), or main's
  * line once it serves (which, when the store loads in the background, counts only what is loaded by then).
  */
-const storeLoaded = (/** @type {number} */ n) => [new RegExp(`loaded ${n} items from`), new RegExp(`serving ${n} items from`)];
+const storeLoaded = (/** @type {number} */ n) => [new RegExp(`loaded ${n} items from`), new RegExp(`serving (all )?${n} items from`)];
 const now = () => performance.timeOrigin + performance.now();
 
 if (process.argv[2] === '--build-worker') buildWorker(process.argv.slice(3));

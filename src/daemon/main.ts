@@ -267,7 +267,15 @@ async function main(): Promise<void> {
       onIdle: () => void exitIdle(),
     });
   }
-  log.info(`serving ${store.size} items from ${config.dataDir} on localhost port ${server.port}`);
+  if (store.isLoading) {
+    log.info(`serving ${config.dataDir} on localhost port ${server.port}; its items are still being checked`);
+    store.loaded.then(
+      () => log.info(`serving all ${store.size} items from ${config.dataDir}`),
+      (err: unknown) => log.warn(`loading ${config.dataDir} stopped: ${(err as Error).message}`),
+    );
+  } else {
+    log.info(`serving ${store.size} items from ${config.dataDir} on localhost port ${server.port}`);
+  }
 }
 
 main().catch((err: unknown) => {

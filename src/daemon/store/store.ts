@@ -2,8 +2,8 @@
 // The content store: the index of items (published and static), publishing, unpublishing, expiry, shares,
 // in the original's on-disk format.
 import { EventEmitter } from 'node:events';
-import { type BigIntStats, constants, createReadStream, lstatSync, statSync } from 'node:fs';
-import { mkdir, open, stat, unlink } from 'node:fs/promises';
+import { type BigIntStats, createReadStream, lstatSync, statSync } from 'node:fs';
+import { mkdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { PassimError, errnoCode, reasonOf, toPassimError } from '../../shared/errors.js';
@@ -112,9 +112,6 @@ export class Store extends EventEmitter<StoreEvents> {
   private readonly shareCounts: ShareCountWriter;
   /** Operations under way, so that close() can let them finish writing. */
   private readonly pending = new Set<Promise<unknown>>();
-  /** The folder sync that publishes wait for, and whether another must follow it. */
-  private dirSync: Promise<void> | undefined;
-  private dirSyncAgain: Promise<void> | undefined;
   /** Loaded hashes not announced yet, and the timer that announces them. */
   private announce: string[] = [];
   private announceTimer: NodeJS.Timeout | undefined;
@@ -354,9 +351,8 @@ export class Store extends EventEmitter<StoreEvents> {
         flags: options.nextReboot ? ItemFlags.DISABLED | ItemFlags.NEXT_REBOOT : 0,
         ctime: await receivedTime(received),
       };
-      await commit(received, item, this.bootTime);
       // Just hashed on the way in: this version of the file (its ctime) needs no check before it is served.
-      const ctime = (await stat(item.path, { bigint: true })).ctimeNs;
+      const ctime = await commit(received, item, this.bootTime);
       slot = this.index.add(hash, item.basename, SlotState.LOADED, item);
       this.index.setVerified(slot, ctime);
       this.index.setFileCtime(slot, ctime);
@@ -368,7 +364,6 @@ export class Store extends EventEmitter<StoreEvents> {
     this.publishing.delete(hash);
     this.queueExpiry(slot);
     if (this.staticByHash.has(hash)) this.staticOrder = undefined;
-    await this.syncDataDir();
     this.log.debug(`published ${item.path}`);
     this.record('PBLSH', { hash: item.hash, basename: item.basename, size: item.size, cmdline: item.cmdline });
     this.emit('changed', 'added', [item.hash]);
@@ -591,37 +586,6 @@ export class Store extends EventEmitter<StoreEvents> {
     this.expiry.delete(slot);
     this.shareCounts.forget(hash);
     if (this.staticByHash.has(hash)) this.staticOrder = undefined;
-  }
-
-  /**
-   * Makes renames durable: a publish is answered only once its name survives a crash. Publishes arriving
-   * while a sync runs share the next one, so concurrent publishes cost one folder sync, not one each.
-   */
-  private syncDataDir(): Promise<void> {
-    if (!this.dirSync) {
-      this.dirSync = this.syncDataDirNow().finally(() => {
-        this.dirSync = this.dirSyncAgain;
-        this.dirSyncAgain = undefined;
-      });
-      return this.dirSync;
-    }
-    // The running sync may have started before our rename: wait for the next one.
-    this.dirSyncAgain ??= this.dirSync.then(() => this.syncDataDirNow());
-    return this.dirSyncAgain;
-  }
-
-  /** A failure is only worth a warning: the item is already published. */
-  private async syncDataDirNow(): Promise<void> {
-    try {
-      const dir = await open(this.dataDir, constants.O_RDONLY | constants.O_DIRECTORY);
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
-    } catch (err) {
-      this.log.warn(`cannot sync ${this.dataDir}: ${toPassimError(err).message}`);
-    }
   }
 
   /**

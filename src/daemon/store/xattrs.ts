@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Extended attributes of stored files, in the original's encoding. @napi-rs/xattr works on paths and does not
 // follow symlinks (l*xattr), and its get returns null for a missing attribute (and for any other read error).
-import { getAttribute, getAttributeSync, removeAttribute, setAttribute } from '@napi-rs/xattr';
+import { getAttribute, getAttributeSync, removeAttribute, setAttribute, setAttributeSync } from '@napi-rs/xattr';
 import { PassimError, toPassimError } from '../../shared/errors.js';
 
 export const XATTR = {
@@ -71,10 +71,22 @@ export async function setU32(path: string, name: XattrName, value: number): Prom
   await set(path, name, encodeU32(value));
 }
 
-/** Writes the UTF-8 bytes without a terminating NUL, cut at any NUL inside, as the original writes strings. */
-export async function setString(path: string, name: XattrName, value: string): Promise<void> {
+export function setU32Sync(path: string, name: XattrName, value: number): void {
+  setSync(path, name, encodeU32(value));
+}
+
+/** The UTF-8 bytes without a terminating NUL, cut at any NUL inside, as the original writes strings. */
+function encodeString(value: string): Buffer {
   const end = value.indexOf('\0');
-  await set(path, name, Buffer.from(end === -1 ? value : value.slice(0, end), 'utf8'));
+  return Buffer.from(end === -1 ? value : value.slice(0, end), 'utf8');
+}
+
+export async function setString(path: string, name: XattrName, value: string): Promise<void> {
+  await set(path, name, encodeString(value));
+}
+
+export function setStringSync(path: string, name: XattrName, value: string): void {
+  setSync(path, name, encodeString(value));
 }
 
 /** Removes an attribute; one that is already missing is not an error. */
@@ -91,6 +103,18 @@ async function set(path: string, name: XattrName, value: Buffer): Promise<void> 
   try {
     await setAttribute(path, name, value);
   } catch (err) {
-    throw new PassimError('internal', `cannot set ${name} on ${path}: ${toPassimError(err).message}`, { cause: err });
+    throw setFailed(path, name, err);
   }
+}
+
+function setSync(path: string, name: XattrName, value: Buffer): void {
+  try {
+    setAttributeSync(path, name, value);
+  } catch (err) {
+    throw setFailed(path, name, err);
+  }
+}
+
+function setFailed(path: string, name: XattrName, err: unknown): PassimError {
+  return new PassimError('internal', `cannot set ${name} on ${path}: ${toPassimError(err).message}`, { cause: err });
 }
