@@ -1,6 +1,6 @@
 #!/bin/sh
-# The translation catalogs, with GNU gettext's tools (Debian: gettext; the XML rules come with polkitd and
-# appstream).
+# The translation catalogs, with GNU gettext's tools (Debian: gettext; the XML rules come with appstream and
+# polkit's: Debian 12's polkitd, Debian 13's libpolkit-gobject-1-dev).
 #
 #   sh po/catalogs.sh pot [FILE]   extract the messages of po/POTFILES into FILE (default po/passim.pot)
 #   sh po/catalogs.sh update       the same into po/passim.pot, then merge it into every po/LL.po
@@ -59,7 +59,7 @@ build)
     done
     mkdir -p "$out/data"
     msgfmt --xml -d po --template polkit/org.freedesktop.passim.policy.in -o "$out/data/org.freedesktop.passim.policy" ||
-        fail "cannot merge the polkit policy (polkitd provides the rules, /usr/share/gettext/its/polkit.its)"
+        fail "cannot merge the polkit policy (no /usr/share/gettext/its/polkit.its: Debian 12's polkitd or 13's libpolkit-gobject-1-dev has it)"
     msgfmt --xml -d po --template data/org.freedesktop.Passim.metainfo.xml.in -o "$out/data/org.freedesktop.Passim.metainfo.xml"
     ;;
 *)

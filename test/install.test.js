@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { access, mkdtemp, readFile, readdir, readlink, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdtemp, readFile, readdir, readlink, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, startBus, startDaemon } from './lib/harness.js';
@@ -135,7 +135,9 @@ test('install.sh lays out the tree, and the installed passimd and passimctl publ
   assert.match(await readFile(join(destdir, 'usr/lib/systemd/system/passim.service'), 'utf8'), /^ExecStart=\/usr\/libexec\/passimd$/m);
   assert.equal(await readFile(join(destdir, 'usr/share/man/man8/passimd.8'), 'utf8'), await readFile(join(ROOT, 'man/passimd.8'), 'utf8'));
 
-  // apt's method, installed, starts and tells apt its capabilities; apt's configuration resolves to it.
+  // apt's method, installed, starts and tells apt its capabilities; apt's configuration resolves to it. Its
+  // launcher runs it as apt's sandbox user, who must be able to read the tree (mkdtemp made it 0700).
+  await chmod(destdir, 0o755);
   const method = await runProcess(join(destdir, 'usr/lib/apt/methods/passim'), [], { timeoutMs: 10_000 });
   assert.equal(method.code, 0, method.stderr);
   assert.match(method.stdout, /^100 Capabilities\nVersion: 1\.2\n(.+\n)*Send-Config: true\n/);
