@@ -89,7 +89,6 @@ export async function receive(dataDir: string, source: Readable, maxItemSize: nu
   }
 }
 
-/** Writes the item's attributes onto the received file, makes it durable and gives it the item's name. */
 /**
  * Writes the attributes and gives the file its name; resolves with the file's ctime then. The attributes are
  * a handful of small system calls made in one go, not a trip through the thread pool each. Like the original,
