@@ -219,21 +219,27 @@ describe('serving limits', () => {
   test("a local connection over its user's share waits for one of them to close instead of getting 503", async () => {
     const hash = await publishBytes('local-wait.bin', randomBytes(40 * MiB));
     const path = `/local-wait.bin?sha256=${hash}`;
-    const holders = stalledClients({ ns: server.ns, address: '127.0.0.1', port: daemon.port, path, count: 2, uid: NOBODY });
-    let released = false;
-    try {
-      await holders.opened;
-      // Its third connection waits; the user's stalled transfers end while it does.
-      const waited = daemon.output().split('waits for a slot').length;
-      const third = fetchFrom(server, '127.0.0.1', path, 'bytes=0-0', NOBODY);
-      await waitFor(async () => daemon.output().split('waits for a slot').length > waited, 'the third connection to wait');
-      await holders.stop();
-      released = true;
-      const answer = await third;
-      assert.equal(answer.status, 206, 'served once a slot was free');
-    } finally {
-      if (!released) await holders.stop();
+    // The holders must be gone within the daemon's wait (2 s) after it starts: a loaded machine can miss that
+    // now and then, so a 503 is tried again; a daemon that never waits answers 503 every time.
+    /** @type {number[]} */
+    const statuses = [];
+    for (let attempt = 0; attempt < 3 && statuses.at(-1) !== 206; attempt++) {
+      const holders = stalledClients({ ns: server.ns, address: '127.0.0.1', port: daemon.port, path, count: 2, uid: NOBODY });
+      let released = false;
+      try {
+        await holders.opened;
+        // Its third connection waits; the user's stalled transfers end while it does.
+        const waited = daemon.output().split('waits for a slot').length;
+        const third = fetchFrom(server, '127.0.0.1', path, 'bytes=0-0', NOBODY);
+        await waitFor(async () => daemon.output().split('waits for a slot').length > waited, 'the third connection to wait');
+        await holders.stop();
+        released = true;
+        statuses.push((await third).status);
+      } finally {
+        if (!released) await holders.stop();
+      }
     }
+    assert.equal(statuses.at(-1), 206, `served once a slot was free (answers: ${statuses.join(', ')})`);
   });
 
   test('a whole file fetched in ranges is one share, and the share-limit deletes it', async () => {

@@ -124,7 +124,7 @@ test('publish a small file: name, content, xattr bytes, item, audit line', async
   });
   assert.ok(item.ctime >= before && item.ctime <= Math.floor(Date.now() / 1000));
   assert.deepEqual(store.get(hash), item);
-  assert.deepEqual(store.list(), [item]);
+  assert.deepEqual(store.page(0, store.size), [item]);
   assert.equal(changed, 1);
 
   // The original's attributes, byte for byte: u32 little-endian and a string without NUL.
@@ -186,7 +186,7 @@ test('every refusal leaves no file behind', async (t) => {
     assert.ok(source.destroyed, 'the source is released');
   }
   assert.deepEqual(await s.files(), []);
-  assert.deepEqual(store.list(), []);
+  assert.deepEqual(store.page(0, store.size), []);
   // The longest basename that still fits NAME_MAX works.
   await store.publish(Readable.from([Buffer.from('data')]), opts('x'.repeat(190)));
 });
@@ -315,7 +315,7 @@ test('reopen: items, attributes, share-count and savings survive', async (t) => 
   assert.equal(store.downloadSaving, 4096);
 
   const again = await s.open();
-  assert.deepEqual(again.list(), [{ ...item, shareCount: 1 }]);
+  assert.deepEqual(again.page(0, again.size), [{ ...item, shareCount: 1 }]);
   assert.equal(again.downloadSaving, 4096);
   assert.deepEqual(s.warnings, []);
 });
@@ -349,7 +349,7 @@ test('a store written by the original loads, with defaults for missing xattrs', 
   assert.equal(itemB.shareLimit, 5);
   assert.equal(itemB.cmdline, '');
   assert.equal(itemB.ctime, 2000000000, 'ctime is the file modification time');
-  assert.equal(store.list().length, 2);
+  assert.equal(store.page(0, store.size).length, 2);
   // Loading adds only our verification cache, and leaves the original's attributes alone.
   assert.deepEqual(listAttributesSync(b.path), ['user.passim.verified']);
 });
@@ -370,7 +370,7 @@ test('malformed xattr, junk names, symlink, fifo and folder are skipped; the sto
 
   const store = await s.open();
   assert.deepEqual(
-    store.list().map((i) => i.basename),
+    store.page(0, store.size).map((i) => i.basename),
     ['good'],
   );
   assert.equal(store.get(bad.hash), undefined);
@@ -393,7 +393,7 @@ test('content that does not match its name is never loaded, and stays on disk', 
   await writeFile(path, 'something else');
   const store = await s.open();
   assert.equal(store.get(wrongHash), undefined);
-  assert.deepEqual(store.list(), []);
+  assert.deepEqual(store.page(0, store.size), []);
   assert.ok(s.warnings.some((w) => w.includes(path)));
   assert.equal(await readFile(path, 'utf8'), 'something else');
   assert.equal(getAttributeSync(path, 'user.passim.verified'), null);

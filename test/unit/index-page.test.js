@@ -178,3 +178,18 @@ test('indexPage of a store of several pages: position, page count and links to t
   assert.doesNotMatch(last, /rel="next"|rel="last"/);
   assert.equal(last.match(/<tr/g)?.length, 2);
 });
+
+test('parseIndexQuery: any query gives a page from 1 or a bad-request PassimError, never anything else', async () => {
+  const { default: fc } = await import('fast-check');
+  fc.assert(
+    fc.property(fc.oneof(fc.string({ maxLength: 60 }), fc.stringMatching(/^(page=[0-9%a-z+-]{0,12}&?){0,3}$/)), (query) => {
+      try {
+        const page = parseIndexQuery(query);
+        assert.ok(Number.isSafeInteger(page) && page >= 1, `${JSON.stringify(query)} → ${page}`);
+      } catch (err) {
+        assert.ok(err instanceof PassimError && err.kind === 'bad-request', `${JSON.stringify(query)}: ${String(err)}`);
+      }
+    }),
+    { numRuns: 2000 },
+  );
+});

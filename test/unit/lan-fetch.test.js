@@ -253,3 +253,27 @@ test('fetchFromOrigin: follows redirects, verifies the hash, reports the origin 
   );
   assert.deepEqual(await readdir(out), ['file.bin']);
 });
+
+test('neighbourOf: any Location header gives a neighbour with this name and hash, or nothing; it never throws', async () => {
+  const { default: fc } = await import('fast-check');
+  const hash = 'ab'.repeat(32);
+  const plausible = fc
+    .tuple(
+      fc.oneof(fc.constant('192.168.1.2'), fc.constant('[fe80::1%25eth0]'), fc.constant('[::1]'), fc.string({ maxLength: 20 })),
+      fc.oneof(fc.integer({ min: 0, max: 70000 }).map(String), fc.string({ maxLength: 6 })),
+      fc.oneof(fc.constant('a.bin'), fc.string({ maxLength: 12 })),
+      fc.oneof(fc.constant(hash), fc.constant(hash.toUpperCase()), fc.stringMatching(/^[0-9a-fA-F]{0,70}$/)),
+    )
+    .map(([host, port, name, sha]) => `https://${host}:${port}/${name}?sha256=${sha}`);
+  fc.assert(
+    fc.property(fc.oneof(fc.string({ maxLength: 120 }), plausible), (location) => {
+      const neighbour = neighbourOf(location, 'a.bin', hash);
+      if (neighbour === undefined) return;
+      assert.equal(neighbour.url.protocol, 'https:');
+      assert.equal(neighbour.url.pathname, '/a.bin');
+      assert.equal(neighbour.url.searchParams.get('sha256')?.toLowerCase(), hash);
+      assert.ok(Number(neighbour.url.port || 443) >= 1);
+    }),
+    { numRuns: 3000 },
+  );
+});

@@ -59,18 +59,13 @@ export function parseFileQuery(query: string): FileQuery {
 
 /** Parses the query of a summary request: nothing, or `since=<epoch>.<generation>` (other keys are ignored). */
 export function parseSummaryQuery(query: string): SummaryPosition | undefined {
-  let since: SummaryPosition | undefined;
-  for (const pair of query === '' ? [] : query.split('&')) {
-    const eq = pair.indexOf('=');
-    if (decodeComponent(eq < 0 ? pair : pair.slice(0, eq)) !== 'since') continue;
-    if (since !== undefined)
-      throw new PassimError('bad-request', N_('The {argument} argument was given more than once.', { argument: 'since=' }));
-    since = parsePosition(eq < 0 ? '' : decodeComponent(pair.slice(eq + 1)));
-    if (since === undefined) {
-      throw new PassimError('bad-request', N_('The {argument} argument must be an epoch and a generation.', { argument: 'since=' }));
-    }
+  const { since } = queryArguments(query, ['since']);
+  if (since === undefined) return undefined;
+  const position = parsePosition(since);
+  if (position === undefined) {
+    throw new PassimError('bad-request', N_('The {argument} argument must be an epoch and a generation.', { argument: 'since=' }));
   }
-  return since;
+  return position;
 }
 
 /** Inclusive byte offsets. */

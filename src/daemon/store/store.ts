@@ -179,17 +179,6 @@ export class Store extends EventEmitter<StoreEvents> {
     return this.index.totalBytes;
   }
 
-  /** All items, enabled or not. O(n): for listings, never for a path taken per request or per change. */
-  list(): Item[] {
-    const items: Item[] = [];
-    this.index.forEachLoaded((slot) => {
-      const item = this.materialise(slot);
-      if (!this.suspect.has(item.hash)) items.push(item);
-    });
-    for (const item of this.staticByHash.values()) if (!this.hidesStatic(item.hash)) items.push({ ...item });
-    return items;
-  }
-
   /** Number of visible items (published and static). */
   get size(): number {
     let count = this.index.loaded;
