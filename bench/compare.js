@@ -44,6 +44,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { defaultConfig, pathsFromEnv } from '../dist/daemon/config.js';
 import { ConnectionLimits } from '../dist/daemon/http/connection-limits.js';
+import { childTracker, originalDaemonCommand } from './lib/processes.js';
 
 /**
  * Memory figures of a process from /proc/PID/status, in MiB, and the peaks a sampler saw.
@@ -268,7 +269,7 @@ async function main() {
   // ---- preconditions, each with the command that fixes it
   if (process.getuid?.() !== 0) fail('it builds network namespaces and runs the original daemon from a chroot: run it as root.');
   if (!existsSync(new URL('../dist/daemon/main.js', import.meta.url))) fail('dist/ is missing: run `npx tsc -p .` first.');
-  const { SID_ROOT, requireRoot, rootCommand } = await import('../test/lib/debian-root.js');
+  const { SID_ROOT, requireRoot } = await import('../test/lib/debian-root.js');
   /** @type {string} */
   let root;
   try {
@@ -292,28 +293,7 @@ async function main() {
   const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim()) || 100;
 
   // ---- cleanup of what this process starts besides the LAN (lan.js cleans up its own)
-  /** @type {Set<import('node:child_process').ChildProcess>} */
-  const children = new Set();
-  /**
-   * @template {import('node:child_process').ChildProcess} C
-   * @param {C} child
-   * @returns {C}
-   */
-  const track = (child) => {
-    children.add(child);
-    child.once('exit', () => children.delete(child));
-    return child;
-  };
-  process.once('exit', () => {
-    for (const child of children) {
-      try {
-        if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-  });
-  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
+  const track = childTracker();
 
   // ---- small helpers
   const median = (/** @type {number[]} */ values) => {
@@ -429,24 +409,9 @@ async function main() {
     /** @typedef {{ ns: string, bus: import('../test/lib/harness.js').Bus, port: number }} HostToStart */
     /** @type {(host: HostToStart) => Promise<BenchDaemon>} */
     const startOriginal = async ({ ns, bus, port }) => {
-      const dir = await mkdtemp(join(scratch, 'original-'));
-      const stateDir = join(dir, 'lib');
-      const logDir = join(dir, 'log');
-      const confPath = join(dir, 'passim.conf');
-      await mkdir(stateDir);
-      await mkdir(logDir);
-      await writeFile(confPath, `[daemon]\nPort=${port}\n`);
+      const { command, args, dir } = await originalDaemonCommand(root, scratch, { ns, bus, port });
       const logPath = join(dir, 'passimd.log');
       const logFd = openSync(logPath, 'w');
-      const [command, args] = rootCommand(root, '/usr/libexec/passimd', [], {
-        bus,
-        netns: ns,
-        binds: [
-          { source: stateDir, target: '/var/lib/passim' },
-          { source: logDir, target: '/var/log/passim' },
-          { source: confPath, target: '/etc/passim.conf' },
-        ],
-      });
       const child = track(spawn(command, args, { env: { PATH: process.env.PATH }, stdio: ['ignore', logFd, logFd] }));
       closeSync(logFd);
       return waitOwner({ child, bus, logPath, what: 'the original passimd' });

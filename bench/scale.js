@@ -37,6 +37,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { childTracker, originalDaemonCommand } from './lib/processes.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const PORT = 27500;
@@ -201,7 +202,7 @@ async function main() {
   if (process.getuid?.() !== 0) fail('it builds network namespaces and runs the original daemon from a chroot: run it as root.');
   if (!existsSync(new URL('../dist/daemon/main.js', import.meta.url))) fail('dist/ is missing: run `npx tsc -p .` first.');
   for (const tool of ['curl', 'ip']) if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) fail(`${tool} is not installed.`);
-  const { SID_ROOT, requireRoot, rootCommand } = await import('../test/lib/debian-root.js');
+  const { SID_ROOT, requireRoot } = await import('../test/lib/debian-root.js');
   /** @type {string} */
   let root;
   try {
@@ -215,28 +216,7 @@ async function main() {
   const { call, getProperty, publish } = await import('../test/lib/passim.js');
 
   // ---- what this process starts besides the LANs (lan.js cleans up its own)
-  /** @type {Set<import('node:child_process').ChildProcess>} */
-  const children = new Set();
-  /**
-   * @template {import('node:child_process').ChildProcess} C
-   * @param {C} child
-   * @returns {C}
-   */
-  const track = (child) => {
-    children.add(child);
-    child.once('exit', () => children.delete(child));
-    return child;
-  };
-  process.once('exit', () => {
-    for (const child of children) {
-      try {
-        if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-  });
-  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
+  const track = childTracker();
 
   // ---- small helpers
   const sorted = (/** @type {number[]} */ values) => [...values].sort((a, b) => a - b);
@@ -504,18 +484,7 @@ async function main() {
   const startOriginal = async (
     /** @type {{ ns: string, bus: import('../test/lib/harness.js').Bus, port: number }} */ { ns, bus, port },
   ) => {
-    const dir = await mkdtemp(join(scratch, 'original-'));
-    for (const sub of ['lib', 'log']) await mkdir(join(dir, sub));
-    await writeFile(join(dir, 'passim.conf'), `[daemon]\nPort=${port}\n`);
-    const [command, args] = rootCommand(root, '/usr/libexec/passimd', [], {
-      bus,
-      netns: ns,
-      binds: [
-        { source: join(dir, 'lib'), target: '/var/lib/passim' },
-        { source: join(dir, 'log'), target: '/var/log/passim' },
-        { source: join(dir, 'passim.conf'), target: '/etc/passim.conf' },
-      ],
-    });
+    const { command, args } = await originalDaemonCommand(root, scratch, { ns, bus, port });
     const daemon = watchDaemon(track(spawn(command, args, { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] })));
     await whenOwner(bus, daemon, 30000);
     return daemon;

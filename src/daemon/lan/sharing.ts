@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // What goes out to the LAN: every shared item in our summary, and subtypes for the newest of them (for the
 // original daemon, which only looks for subtypes), following the store's changes one by one.
-import { isDisabled } from '../../shared/item.js';
 import type { Store, StoreChange } from '../store/store.js';
 import type { Advertiser } from './advertiser.js';
 import type { SharedSummary } from './shared-summary.js';
@@ -34,9 +33,10 @@ export class Sharing {
         this.newest.delete(hash);
         continue;
       }
-      const item = this.options.store.get(hash);
-      if (!item) continue;
-      if (isDisabled(item)) {
+      // Not a whole Item per hash: a store loading a million items announces every one of them here.
+      const enabled = this.options.store.enabled(hash);
+      if (enabled === undefined) continue;
+      if (!enabled) {
         this.withheld.add(hash);
         continue;
       }

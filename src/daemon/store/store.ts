@@ -253,6 +253,14 @@ export class Store extends EventEmitter<StoreEvents> {
     return this.get(hash);
   }
 
+  /** Whether `hash` is a visible item that is shared now (not waiting for the next reboot); undefined if not visible. */
+  enabled(hash: string): boolean | undefined {
+    if (this.suspect.has(hash)) return undefined;
+    const slot = this.storedSlot(hash);
+    const flags = slot >= 0 ? this.index.flagsOf(slot) : this.staticByHash.get(hash)?.flags;
+    return flags === undefined ? undefined : (flags & ItemFlags.DISABLED) === 0;
+  }
+
   get(hash: string): Item | undefined {
     if (this.suspect.has(hash)) return undefined;
     const slot = this.storedSlot(hash);
