@@ -119,26 +119,14 @@ daemon_env=$(printf '%s\n' "$options" | grep -v '^-' | tr '\n' ' ' || true)
 daemon_flags=$(printf '%s\n' "$options" | grep '^-' | tr '\n' ' ' || true)
 launcher libexec passimd "${daemon_env:+env $daemon_env}" "$daemon_flags"
 launcher bin passimctl '' ''
-# apt's method: apt runs $PREFIX/lib/apt/methods/passim, four folders below PREFIX, as root. A Node.js
-# whose libuv may use io_uring refuses setgroups() and setuid() (CVE-2024-22017; Debian 13's Node.js 20 with
-# its system libuv always does), so the launcher becomes apt's sandbox user (APT::Sandbox::User, as apt's
-# configuration files set it) before Node.js starts, with the groups apt's own methods keep: only the
-# user's primary group. The method then finds itself unprivileged and leaves it so.
+# apt's method: apt runs $PREFIX/lib/apt/methods/passim, four folders below PREFIX, as root; the program
+# (bin/passim-apt-method) answers apt at once and becomes apt's sandbox user before Node.js starts.
 mkdir -p "$DESTDIR$PREFIX/lib/apt/methods"
 cat >"$DESTDIR$PREFIX/lib/apt/methods/passim" <<EOF
 #!/bin/sh
 # apt's passim acquire method (passim-apt(8)), installed by data/install.sh.
 prefix=\$(dirname "\$(dirname "\$(dirname "\$(dirname "\$(readlink -f "\$0")")")")")
-method="\$prefix/lib/passim/bin/passim-apt-method"
-if [ "\$(id -u)" = 0 ]; then
-    eval "\$(apt-config shell sandbox_user APT::Sandbox::User)"
-    sandbox_user=\${sandbox_user:-_apt}
-    if [ "\$sandbox_user" != root ]; then
-        gid=\$(id -g "\$sandbox_user") || exit 100
-        exec setpriv --reuid="\$sandbox_user" --regid="\$gid" --groups="\$gid" -- "$NODE" "\$method" "\$@"
-    fi
-fi
-exec "$NODE" "\$method" "\$@"
+PASSIM_NODE="$NODE" exec "\$prefix/lib/passim/bin/passim-apt-method" "\$@"
 EOF
 chmod 0755 "$DESTDIR$PREFIX/lib/apt/methods/passim"
 

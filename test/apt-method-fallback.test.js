@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { ROOT } from './lib/harness.js';
 import { MessageReader, fieldOf, formatMessage } from '../dist/apt-method/message.js';
 
-const METHOD = join(ROOT, 'dist', 'apt-method', 'main.js');
+// The program as apt runs it: the launcher that answers with the capabilities and starts Node.js.
+const METHOD = join(ROOT, 'bin', 'passim-apt-method');
 
 // A stand-in for apt's http method: capabilities, then for each 600 it writes "origin:<URI>" to Filename
 // and answers 200 and 201 with that content's SHA-256; it appends every status line it hears to its log.
@@ -47,6 +48,8 @@ before(async () => {
   await mkdir(join(dir, 'methods'));
   await writeFile(join(dir, 'methods', 'http'), CHILD);
   await chmod(join(dir, 'methods', 'http'), 0o755);
+  // The launcher reads apt's sandbox user from apt's configuration files: root here, as in the 601.
+  await writeFile(join(dir, 'apt.conf'), 'APT::Sandbox::User "root";\n');
 });
 
 after(() => rm(dir, { recursive: true, force: true }));
@@ -56,8 +59,8 @@ after(() => rm(dir, { recursive: true, force: true }));
  * Returns send(text), next() (the next message from it), exited (its status), and the messages so far.
  */
 function startMethod() {
-  const child = spawn('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$1"', process.execPath, METHOD], {
-    env: { ...process.env, CHILD_LOG: join(dir, 'child.log') },
+  const child = spawn('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0"', METHOD], {
+    env: { ...process.env, CHILD_LOG: join(dir, 'child.log'), APT_CONFIG: join(dir, 'apt.conf'), PASSIM_NODE: process.execPath },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   /** @type {import('../dist/apt-method/message.js').Message[]} */

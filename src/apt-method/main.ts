@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// apt's "passim" acquire method: wires stdin, stdout and signals to the method. Kept small, since apt
-// starts a method twice per run and waits for its capabilities each time.
+// apt's "passim" acquire method: wires stdin, stdout and signals to the method. bin/passim-apt-method has
+// told apt our capabilities (the protocol of apt's http method, so that apt sends us what it would send
+// that one) before starting us.
 import { AptMethod } from './method.js';
 import { MessageReader } from './message.js';
 import { dropPrivileges } from './privileges.js';
@@ -13,7 +14,6 @@ const method = new AptMethod({
   exit: (code) => process.exit(code),
   dropPrivileges,
 });
-method.start();
 if (process.env[NESTED] !== undefined) {
   method.fatal("the passim method would run itself as apt's own method: check Dir::Bin::Methods");
 } else {

@@ -11,14 +11,6 @@ import { fieldOf, formatMessage, type Message } from './message.js';
 import { Publisher } from './publisher.js';
 import { configOf, DEFAULT_SETTINGS, isIndexRequest, settingsOf, type Settings } from './settings.js';
 
-/** What we tell apt: the protocol of its http method, so that apt sends us what it would send that one. */
-export const CAPABILITIES = formatMessage(100, 'Capabilities', [
-  ['Version', '1.2'],
-  ['Pipeline', 'true'],
-  ['Send-Config', 'true'],
-  ['Send-URI-Encoded', 'true'],
-]);
-
 /** A miss is answered at once; a passimd slower than this is treated as absent for the rest of the run. */
 export const LOOKUP_TIMEOUT_MS = 2000;
 /** A neighbour that sends nothing for this long is given up on, and the origin asked. */
@@ -79,10 +71,6 @@ export class AptMethod {
 
   constructor(private readonly io: MethodIo) {}
 
-  start(): void {
-    this.io.write(CAPABILITIES);
-  }
-
   receive(message: Message): void {
     if (this.closing) return;
     try {
@@ -106,8 +94,12 @@ export class AptMethod {
         this.io.dropPrivileges(this.settings.sandboxUser);
       } catch (err) {
         this.fatal(err instanceof Error ? err.message : String(err));
+        return;
       }
     }
+    // Loaded while apt fetches and checks InRelease, which has no expected hash: the first lookup then
+    // does not wait for TLS and HTTP to load.
+    if (this.settings.enable) import('../client/lan-fetch.js').catch(() => {});
   }
 
   private acquire(message: Message): void {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // One HTTP or HTTPS GET, with no redirect followed, that gives up on a connection that moves no byte.
 import { get as plainGet, type IncomingMessage } from 'node:http';
-import { get as tlsGet } from 'node:https';
+import { type Agent, get as tlsGet } from 'node:https';
 import { PassimError } from '../shared/errors.js';
 import { N_ } from '../shared/i18n.js';
 import { VERSION } from '../shared/version.js';
@@ -20,6 +20,8 @@ export interface GetOptions {
    * a URL cannot hold.
    */
   address?: string;
+  /** Connections to reuse; Node's global agent otherwise. */
+  agent?: Agent;
 }
 
 /** A connection that moved no byte for too long. */
@@ -35,6 +37,7 @@ export function httpGet(url: URL, options: GetOptions): Promise<IncomingMessage>
       url,
       {
         ...(options.address !== undefined ? { hostname: options.address } : {}),
+        ...(options.agent !== undefined ? { agent: options.agent } : {}),
         signal: options.signal,
         // Set on the socket from its creation, so that a connection that never completes counts too.
         timeout: options.stallTimeoutMs,

@@ -3,6 +3,7 @@
 // redirects to. Any failure of the network or of a daemon is "the LAN cannot give it", never an exception.
 import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
+import { Agent } from 'node:https';
 import { SHA256_HEX } from '../shared/api.js';
 import { PassimError } from '../shared/errors.js';
 import { N_ } from '../shared/i18n.js';
@@ -74,6 +75,21 @@ export function neighbourOf(location: string, name: string, hash: string): { url
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /**
+ * Connections to the local passimd, kept open between lookups: a miss then costs a request rather than a TLS
+ * handshake (apt asks about hundreds of files in a run). Idle ones do not keep the process alive.
+ */
+const localDaemon = new Agent({ keepAlive: true, maxSockets: 16 });
+/** An answer of passimd other than the content is read to its end, so that its connection can be reused, up to this size. */
+const REUSABLE_BODY_MAX = 16 * 1024;
+
+/** Lets the connection of a response we do not want go back to the pool when its body is small, else closes it. */
+function discard(res: IncomingMessage): void {
+  const length = announcedLength(res);
+  if (length !== undefined && length <= REUSABLE_BODY_MAX) res.resume();
+  else res.destroy();
+}
+
+/**
  * Writes the content whose SHA-256 is `hash` to `destination` — via a temporary file in the same folder,
  * renamed into place only once the hash matched, so no wrong byte ever reaches `destination` — fetched
  * from the local passimd (https://localhost:PORT/NAME?sha256=HASH) or from the neighbour it redirects to
@@ -126,20 +142,17 @@ async function transferStart(
 ): Promise<{ res: IncomingMessage; peer: string | undefined } | null> {
   // The certificates of passimd and of its neighbours are self-signed: they are not verified, the hash of
   // the content is what is trusted.
-  const get = (url: URL, address?: string): Promise<IncomingMessage> =>
-    httpGet(url, { verifyCertificate: false, signal, stallTimeoutMs, ...(address !== undefined ? { address } : {}) });
+  const local = new URL(`https://localhost:${port}/${encodeURIComponent(name)}?sha256=${hash}`);
   try {
-    let res = await get(new URL(`https://localhost:${port}/${encodeURIComponent(name)}?sha256=${hash}`));
-    let peer: string | undefined;
-    if (REDIRECTS.has(res.statusCode ?? 0)) {
-      // Bodies other than the content are not read: closing the connection bounds what a server can send.
-      res.destroy();
-      const neighbour = neighbourOf(res.headers.location ?? '', name, hash);
-      if (!neighbour) return null;
-      peer = neighbour.address;
-      res = await get(neighbour.url, neighbour.address);
-    }
-    if (res.statusCode === 200) return { res, peer };
+    let res = await httpGet(local, { verifyCertificate: false, signal, stallTimeoutMs, agent: localDaemon });
+    if (res.statusCode === 200) return { res, peer: undefined };
+    discard(res);
+    if (!REDIRECTS.has(res.statusCode ?? 0)) return null;
+    const neighbour = neighbourOf(res.headers.location ?? '', name, hash);
+    if (!neighbour) return null;
+    res = await httpGet(neighbour.url, { verifyCertificate: false, signal, stallTimeoutMs, address: neighbour.address });
+    if (res.statusCode === 200) return { res, peer: neighbour.address };
+    // A neighbour's bodies other than the content are not read: closing the connection bounds what it can send.
     res.destroy();
     return null;
   } catch {

@@ -91,12 +91,22 @@ export async function buildRepository(dir, { count, payloadBytes }) {
 }
 
 // Runs inside the origin's namespace: serves ROOT over HTTP/1.1 (keep-alive, as apt pipelines) and prints
-// one JSON line per response { client, path, status, bytes } once it is sent.
+// one JSON line per response { client, path, status, bytes } once it is sent. LATENCY_MS > 0 holds each
+// response back that long (a mirror's round trip; pipelined requests overlap as on a real link) and
+// BYTES_PER_SECOND > 0 paces all bodies together at that rate (the link to the mirror): this machine's
+// kernel has no netem to do either on the veth.
 const ORIGIN = `
 import { createServer } from 'node:http';
 import { createReadStream, statSync } from 'node:fs';
 import { join, normalize } from 'node:path';
-const [root, port] = process.argv.slice(1);
+const [root, port, latencyMs, bytesPerSecond] = process.argv.slice(1).map((a, i) => (i === 0 ? a : Number(a)));
+let linkFreeAt = 0;
+const paced = (bytes) => {
+  if (!(bytesPerSecond > 0)) return 0;
+  const now = performance.now();
+  linkFreeAt = Math.max(now, linkFreeAt) + (bytes * 1000) / bytesPerSecond;
+  return linkFreeAt - now;
+};
 const server = createServer((req, res) => {
   const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
   const client = req.socket.remoteAddress;
@@ -104,30 +114,60 @@ const server = createServer((req, res) => {
   const log = (status) => process.stdout.write(JSON.stringify({ client, path, status, bytes }) + '\\n');
   let stat;
   try { stat = statSync(join(root, path)); } catch {}
-  if (!stat || !stat.isFile() || path.includes('..')) {
-    res.writeHead(404, { 'content-length': 0 }).end();
-    return log(404);
-  }
-  res.writeHead(200, { 'content-length': stat.size, 'last-modified': stat.mtime.toUTCString() });
-  if (req.method === 'HEAD') { res.end(); return log(200); }
-  const stream = createReadStream(join(root, path));
-  stream.on('data', (chunk) => { bytes += chunk.length; });
-  res.on('finish', () => log(200));
-  stream.pipe(res);
+  setTimeout(() => {
+    if (!stat || !stat.isFile() || path.includes('..')) {
+      res.writeHead(404, { 'content-length': 0 }).end();
+      return log(404);
+    }
+    res.writeHead(200, { 'content-length': stat.size, 'last-modified': stat.mtime.toUTCString() });
+    if (req.method === 'HEAD') { res.end(); return log(200); }
+    const stream = createReadStream(join(root, path), { highWaterMark: 16384 });
+    stream.on('data', (chunk) => {
+      bytes += chunk.length;
+      const wait = paced(chunk.length);
+      const more = res.write(chunk);
+      if (wait > 0 || !more) {
+        stream.pause();
+        let waited = wait <= 0;
+        let drained = more;
+        const go = () => { if (waited && drained) stream.resume(); };
+        if (!waited) setTimeout(() => { waited = true; go(); }, wait);
+        if (!drained) res.once('drain', () => { drained = true; go(); });
+      }
+    });
+    stream.on('end', () => res.end());
+    res.on('finish', () => log(200));
+  }, latencyMs);
 });
-server.listen(Number(port), '0.0.0.0', () => process.stdout.write(JSON.stringify({ listening: true }) + '\\n'));
+server.listen(port, '0.0.0.0', () => process.stdout.write(JSON.stringify({ listening: true }) + '\\n'));
 `;
 
 /**
- * The HTTP origin in namespace `ns` on `port`, serving `root`.
+ * The HTTP origin in namespace `ns` on `port`, serving `root`; `shape` slows it like a distant mirror
+ * (see ORIGIN).
  * @param {string} ns
  * @param {string} root
  * @param {number} port
+ * @param {{ latencyMs?: number, bytesPerSecond?: number }} [shape]
  */
-export async function startOrigin(ns, root, port) {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', ORIGIN, root, String(port)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+export async function startOrigin(ns, root, port, { latencyMs = 0, bytesPerSecond = 0 } = {}) {
+  const child = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns,
+      process.execPath,
+      '--input-type=module',
+      '-e',
+      ORIGIN,
+      root,
+      String(port),
+      String(latencyMs),
+      String(bytesPerSecond),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   /** @type {{ client: string, path: string, status: number, bytes: number }[]} */
   const log = [];
   let buffered = '';
