@@ -3,12 +3,12 @@
 // first fetched from the LAN; without passimd, or with a neighbour serving corrupt bytes, apt still works.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLan } from './lib/lan.js';
 import { waitFor } from './lib/process.js';
-import { getItems } from './lib/passim.js';
+import { getItems, getProperty } from './lib/passim.js';
 import { aptRoot, buildRepository, fileSha256, startOrigin } from './lib/apt-repo.js';
 
 const PACKAGES = 120;
@@ -71,12 +71,26 @@ describe('apt with the passim method', () => {
   /** @type {number} */
   let firstHostBytes;
 
+  /**
+   * Today's traffic figures of `host`'s passimd, as the status page shows them (Traffic a(stttt)).
+   * @param {import('./lib/lan.js').Host} host
+   */
+  async function trafficToday(host) {
+    const days = /** @type {[string, bigint, bigint, bigint, bigint][]} */ (await getProperty(host.client, 'Traffic'));
+    const [, , , fromNeighbours = 0n, fromOrigin = 0n] = days.at(-1) ?? [];
+    return { fromNeighbours: Number(fromNeighbours), fromOrigin: Number(fromOrigin) };
+  }
+
   test('plain apt and apt through the method when the LAN has nothing: both fetch everything from the origin', async () => {
     const [h1] = lan.hosts;
     const plain = await fetchAll(h1, { method: false });
     // Defaults: indexes looked up and published, packages neither.
     const defaults = await fetchAll(h1, { method: true });
+    const reported = (await trafficToday(h1)).fromOrigin;
     const through = await fetchAll(h1, { method: true, extra: 'Acquire::passim::Share-Packages "true";\n' });
+    // The method reported each package it asked the LAN for and apt's method then fetched (every byte of them).
+    const packageBytes = (await Promise.all(repository.packages.map((p) => stat(p.file)))).reduce((n, s) => n + s.size, 0);
+    assert.equal((await trafficToday(h1)).fromOrigin - reported, packageBytes, "the method's origin reports");
     firstHostBytes = plain.originBytes;
     assert.ok(plain.originBytes > PACKAGES * PAYLOAD_BYTES, `the origin sent ${plain.originBytes} bytes`);
     assert.equal(defaults.originBytes, plain.originBytes, 'the method fetched from the origin what plain apt fetched');
@@ -100,11 +114,14 @@ describe('apt with the passim method', () => {
     // h2's passimd learns h1's items from its summary: wait until it finds the last one published.
     const last = items[0];
     await waitFor(async () => (await h2.lookup(String(last.filename), String(last.hash))).status === 302, 'h2 to find h1 items');
+    const reported = (await trafficToday(h2)).fromNeighbours;
     const second = await fetchAll(h2, { method: true, extra: 'Acquire::passim::Share-Packages "true";\n' });
     console.log(
       `# second host: origin bytes ${second.originBytes} against ${firstHostBytes} for the first (${((100 * second.originBytes) / firstHostBytes).toFixed(2)} %), ${Math.round(second.ms)} ms`,
     );
     assert.ok(second.originBytes <= firstHostBytes * 0.05, `${second.originBytes} bytes from the origin`);
+    // What came from h1 was reported by the method as from a neighbour: at least every package.
+    assert.ok((await trafficToday(h2)).fromNeighbours - reported >= PACKAGES * PAYLOAD_BYTES, "the method's neighbour reports");
     assert.ok(
       origin.pathsTo(h2.address).every((p) => p.endsWith('InRelease')),
       `only InRelease (no expected hash) from the origin: ${origin.pathsTo(h2.address).join(' ')}`,
@@ -117,7 +134,7 @@ describe('apt with the passim method', () => {
     const victim = items.find((i) => String(i.filename).endsWith('.deb'));
     assert.ok(victim);
     const stored = join(h1.daemon.dataDir, `${victim.hash}-${victim.filename}`);
-    const { size } = await import('node:fs/promises').then((fs) => fs.stat(stored));
+    const { size } = await stat(stored);
     await writeFile(stored, Buffer.alloc(size, 0x41));
     const before = origin.pathsTo(h2.address).length;
     // fetchAll checks every downloaded file against the repository's.
