@@ -76,9 +76,13 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /**
  * Connections to the local passimd, kept open between lookups: a miss then costs a request rather than a TLS
- * handshake (apt asks about hundreds of files in a run). Idle ones do not keep the process alive.
+ * handshake (apt asks about hundreds of files in a run). Idle ones do not keep the process alive. Not capped
+ * here: a lookup queued behind a local transfer would look like a slow passimd; the callers' own concurrency
+ * (apt keeps at most 10 requests outstanding) stays within the share of MaxConnections passimd gives a local user.
  */
-const localDaemon = new Agent({ keepAlive: true, maxSockets: 16 });
+const localDaemon = new Agent({ keepAlive: true });
+/** Connections to neighbours, kept open after a transfer that ended well: the next file skips the handshake. */
+const neighbours = new Agent({ keepAlive: true });
 /** An answer of passimd other than the content is read to its end, so that its connection can be reused, up to this size. */
 const REUSABLE_BODY_MAX = 16 * 1024;
 
@@ -150,7 +154,7 @@ async function transferStart(
     if (!REDIRECTS.has(res.statusCode ?? 0)) return null;
     const neighbour = neighbourOf(res.headers.location ?? '', name, hash);
     if (!neighbour) return null;
-    res = await httpGet(neighbour.url, { verifyCertificate: false, signal, stallTimeoutMs, address: neighbour.address });
+    res = await httpGet(neighbour.url, { verifyCertificate: false, signal, stallTimeoutMs, address: neighbour.address, agent: neighbours });
     if (res.statusCode === 200) return { res, peer: neighbour.address };
     // A neighbour's bodies other than the content are not read: closing the connection bounds what it can send.
     res.destroy();
