@@ -370,13 +370,16 @@ export class PassimService {
       const fd = owned[0] as number;
       owned = [];
       const source = openPublishSource(fd);
-      this.sources.add(source);
+      const stream = Buffer.isBuffer(source) ? undefined : source;
+      if (stream) this.sources.add(stream);
       try {
         const item = await this.options.store.publish(source, { ...options, cmdline });
         this.options.log.info(`published ${item.hash} (${item.basename}, ${item.size} bytes) for ${cmdline || msg.sender}`);
       } finally {
-        this.sources.delete(source);
-        source.destroy();
+        if (stream) {
+          this.sources.delete(stream);
+          stream.destroy();
+        }
       }
     } finally {
       closeDescriptors(owned);
