@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Authorizer, Action } from './authorization.js';
+import type { Callers } from './callers.js';
 import { Attribute, BUS_NAME, GET_ITEMS_MAX, INTERFACE, ITEMS_PAGE_MAX, OBJECT_PATH, Status } from '../shared/api.js';
 import {
   INTROSPECTABLE_INTERFACE as INTROSPECTABLE,
@@ -13,8 +14,6 @@ import {
   MessageType,
   PROPERTIES_INTERFACE as PROPERTIES,
   Variant,
-  connectionProcessId,
-  connectionUnixUser,
   errorReply,
   type MessageBus,
 } from '../shared/dbus/bus.js';
@@ -60,6 +59,8 @@ export interface PassimServiceOptions {
   bus: MessageBus;
   store: Store;
   authorizer: Authorizer;
+  /** Who is behind each caller's connection. */
+  callers: Callers;
   log: Logger;
   version: string;
   uri: string;
@@ -311,7 +312,7 @@ export class PassimService {
           // TRANSLATORS: sst is a D-Bus type signature, keep it as it is
           expectSignature(msg, 'sst', N_('ReportTransfer takes a hash, a source and a byte count (sst)'));
           const [hash, source, bytes] = msg.body as [string, string, bigint];
-          const uid = await connectionUnixUser(this.options.bus, msg.sender);
+          const uid = await this.options.callers.uid(msg.sender);
           const now = Date.now();
           const counted = this.options.reports.accept(
             { uid, hash: hash.toLowerCase(), source, bytes: Number(bytes), day: dayOf(now) },
@@ -388,7 +389,8 @@ export class PassimService {
 
   private async callerProgram(sender: string): Promise<string> {
     try {
-      return await readProgramName(await connectionProcessId(this.options.bus, sender));
+      const { pid } = await this.options.callers.credentials(sender);
+      return pid === undefined ? '' : await readProgramName(pid);
     } catch (err) {
       this.options.log.debug(`cannot tell which program ${sender} is: ${(err as Error).message}`);
       return '';
