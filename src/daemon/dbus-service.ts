@@ -106,6 +106,8 @@ export class PassimService {
   };
   /** Set while a share's signals wait: a busy item is shared thousands of times a second. */
   private sharedSignal: NodeJS.Timeout | undefined;
+  /** Set while the signals of an added or removed item wait for the reply to the call that changed it. */
+  private changeSignal: NodeJS.Immediate | undefined;
   /** The ItemCount last signalled, so that shares (which leave it alone) do not repeat it. */
   private signalledItemCount: number | undefined;
   /** Set while a Traffic signal waits: bytes are counted thousands of times a second. */
@@ -120,7 +122,8 @@ export class PassimService {
   private signalledNeighbours = '';
   private readonly onStoreChanged = (change: StoreChange): void => {
     if (change !== 'shared') {
-      this.signalChanges();
+      // After this turn of the event loop: the caller's reply goes first, and a burst is signalled once.
+      this.changeSignal ??= setImmediate(() => this.signalChanges());
       return;
     }
     // Shares change only the savings and share-counts: one round of signals per interval is enough.
@@ -171,6 +174,8 @@ export class PassimService {
   private signalChanges(): void {
     clearTimeout(this.sharedSignal);
     this.sharedSignal = undefined;
+    clearImmediate(this.changeSignal);
+    this.changeSignal = undefined;
     const itemCount = this.options.store.size;
     const countChanged = itemCount !== this.signalledItemCount;
     this.signalledItemCount = itemCount;
@@ -180,6 +185,7 @@ export class PassimService {
 
   stop(): void {
     clearTimeout(this.sharedSignal);
+    clearImmediate(this.changeSignal);
     clearTimeout(this.trafficSignal);
     clearInterval(this.neighbourPoll);
     this.options.bus.removeMethodHandler(this.handler);
@@ -206,31 +212,39 @@ export class PassimService {
     this.emitChanged();
   }
 
-  private properties(): Record<string, Variant> {
-    const { store, version, uri, carbonCost, limits } = this.options;
-    const saving = store.downloadSaving;
-    return {
-      DaemonVersion: new Variant('s', version),
-      Uri: new Variant('s', uri),
-      Name: new Variant('s', this.name),
-      Status: new Variant('u', this.status),
-      DownloadSaving: new Variant('t', BigInt(saving)),
-      CarbonSaving: new Variant('d', ((saving / (1024 * 1024)) * carbonCost) / 1024),
-      MaxUploadRate: new Variant('t', BigInt(limits.maxUploadRate)),
-      MaxConnections: new Variant('u', limits.maxConnections),
-      MaxStorageSize: new Variant('t', BigInt(limits.maxStorageSize)),
-      ItemCount: new Variant('u', store.size),
-      Traffic: new Variant(
+  /** Each property's value, computed only when asked for: a signal names a few of them. */
+  private readonly propertyValues: Record<string, () => Variant> = {
+    DaemonVersion: () => new Variant('s', this.options.version),
+    Uri: () => new Variant('s', this.options.uri),
+    Name: () => new Variant('s', this.name),
+    Status: () => new Variant('u', this.status),
+    DownloadSaving: () => new Variant('t', BigInt(this.options.store.downloadSaving)),
+    CarbonSaving: () => new Variant('d', ((this.options.store.downloadSaving / (1024 * 1024)) * this.options.carbonCost) / 1024),
+    MaxUploadRate: () => new Variant('t', BigInt(this.options.limits.maxUploadRate)),
+    MaxConnections: () => new Variant('u', this.options.limits.maxConnections),
+    MaxStorageSize: () => new Variant('t', BigInt(this.options.limits.maxStorageSize)),
+    ItemCount: () => new Variant('u', this.options.store.size),
+    Traffic: () =>
+      new Variant(
         'a(stttt)',
         this.options.traffic
           .lastDays(TRAFFIC_PROPERTY_DAYS)
           .map((d) => [d.day, BigInt(d.servedToNeighbours), BigInt(d.servedLocally), BigInt(d.fromNeighbours), BigInt(d.fromOrigin)]),
       ),
-      Neighbours: new Variant(
+    Neighbours: () =>
+      new Variant(
         'a(sqbix)',
         this.options.neighbours().map((n) => [n.address, n.port, n.summary, n.items ?? -1, BigInt(Math.floor(n.lastSeen / 1000))]),
       ),
-    };
+  };
+
+  private properties(names: string[] = Object.keys(this.propertyValues)): Record<string, Variant> {
+    const values: Record<string, Variant> = {};
+    for (const name of names) {
+      // Own keys only: a caller's name such as "constructor" must not reach the prototype.
+      if (Object.hasOwn(this.propertyValues, name)) values[name] = (this.propertyValues[name] as () => Variant)();
+    }
+    return values;
   }
 
   private emitChanged(): void {
@@ -238,8 +252,7 @@ export class PassimService {
   }
 
   private emitPropertiesChanged(names: string[]): void {
-    const all = this.properties();
-    const changed = Object.fromEntries(names.map((n) => [n, all[n]]));
+    const changed = this.properties(names);
     this.options.bus.send(Message.newSignal(OBJECT_PATH, PROPERTIES, 'PropertiesChanged', 'sa{sv}as', [INTERFACE, changed, []]));
   }
 
@@ -275,7 +288,7 @@ export class PassimService {
         return run(() => {
           expectSignature(msg, 'ss', N_('Get takes an interface and a property name (ss)'));
           const [iface, prop] = msg.body as [string, string];
-          const value = iface === INTERFACE ? this.properties()[prop] : undefined;
+          const value = iface === INTERFACE ? this.properties([prop])[prop] : undefined;
           if (!value) throw new PassimError('invalid-argument', N_('No such property: {property}', { property: `${iface}.${prop}` }));
           reply('v', [value]);
         });
