@@ -337,15 +337,20 @@ export class PassimService {
       case `${INTERFACE}.Publish`: {
         // Claimed now, while the message is being delivered; unclaimed descriptors are closed right after.
         const fds = claimDescriptors();
-        return run(() => this.publish(msg, fds).then(() => reply()));
+        return run(async () => {
+          const { item, by } = await this.publish(msg, fds);
+          // The caller's wait ends first: a log line is a write to stderr.
+          reply();
+          this.options.log.info(`published ${item.hash} (${item.basename}, ${item.size} bytes) for ${by}`);
+        });
       }
       case `${INTERFACE}.Unpublish`:
         return run(async () => {
           expectSignature(msg, 's', N_('Unpublish takes one argument: the hash (s)'));
           await this.authorize('unpublish', msg);
           const item = await this.options.store.unpublish(String(msg.body[0]).toLowerCase());
-          this.options.log.info(`unpublished ${item.hash} (${item.basename})`);
           reply();
+          this.options.log.info(`unpublished ${item.hash} (${item.basename})`);
         });
       default:
         if (msg.interface === INTERFACE || msg.interface === PROPERTIES || msg.interface === INTROSPECTABLE) {
@@ -366,7 +371,8 @@ export class PassimService {
    * Like the original, the descriptor is the one attached to the message, whatever the handle says:
    * libpassim sends its own descriptor number as the handle instead of an index.
    */
-  private async publish(msg: Message, fds: number[]): Promise<void> {
+  /** Stores the file passed; resolves with the item and who published it (its program, else its bus name). */
+  private async publish(msg: Message, fds: number[]): Promise<{ item: Item; by: string }> {
     let owned = [...fds]; // ours to close until a stream takes one over
     try {
       // TRANSLATORS: ha{sv} is a D-Bus type signature, keep it as it is
@@ -388,7 +394,7 @@ export class PassimService {
       if (stream) this.sources.add(stream);
       try {
         const item = await this.options.store.publish(source, { ...options, cmdline });
-        this.options.log.info(`published ${item.hash} (${item.basename}, ${item.size} bytes) for ${cmdline || msg.sender}`);
+        return { item, by: cmdline || msg.sender };
       } finally {
         if (stream) {
           this.sources.delete(stream);

@@ -371,7 +371,6 @@ export class Store extends EventEmitter<StoreEvents> {
     this.publishing.delete(hash);
     this.queueExpiry(slot);
     if (this.staticByHash.has(hash)) this.staticOrder = undefined;
-    this.log.debug(`published ${item.path}`);
     this.record('PBLSH', { hash: item.hash, basename: item.basename, size: item.size, cmdline: item.cmdline });
     this.emit('changed', 'added', [item.hash]);
     return item;
