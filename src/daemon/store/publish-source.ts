@@ -97,7 +97,7 @@ function pollingStream(fd: number, inactivityMs: number): Readable {
     // libuv puts the descriptor in non-blocking mode and watches it with epoll.
     socket = new Socket({ fd, readable: true, writable: false, allowHalfOpen: true });
   } catch (err) {
-    closeDescriptors([fd]);
+    // openPublishSource closes the descriptor.
     throw new PassimError(
       'invalid-argument',
       N_('Cannot read the descriptor passed to Publish: {reason}', { reason: (err as Error).message }),
