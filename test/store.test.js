@@ -216,6 +216,27 @@ test('too large: nothing is kept and the error names the limit', async (t) => {
   assert.equal(item.size, 1000);
 });
 
+test('bytes already read (a small file) are stored as a stream would be, under the same limits', async (t) => {
+  const s = await setup(t);
+  const store = await s.open(1000);
+  const content = Buffer.from('read at once\n');
+  const item = await store.publish(content, opts('small.txt', { cmdline: 'passimctl' }));
+  const hash = sha256(content);
+  assert.equal(item.hash, hash);
+  assert.equal(item.size, content.length);
+  assert.deepEqual(await s.files(), [`${hash}-small.txt`]);
+  assert.deepEqual(await readFile(item.path), content);
+  assert.deepEqual(getAttributeSync(item.path, 'user.cmdline'), Buffer.from('passimctl'));
+  const st = await stat(item.path, { bigint: true });
+  assert.equal(getAttributeSync(item.path, 'user.passim.verified')?.toString(), `${st.size}:${st.mtimeNs}:${hash}`);
+  assert.equal(item.ctime, Number(st.mtimeNs / 1_000_000_000n));
+
+  await assert.rejects(store.publish(Buffer.alloc(1001, 3), opts('big.bin')), { kind: 'too-large' });
+  await assert.rejects(store.publish(Buffer.from(content), opts('again.txt')), { kind: 'exists' });
+  await assert.rejects(store.publish(Buffer.from('x'), opts('a/b')), { kind: 'invalid-argument' });
+  assert.deepEqual(await s.files(), [`${hash}-small.txt`]);
+});
+
 test('a source that fails leaves nothing', async (t) => {
   const s = await setup(t);
   const store = await s.open();

@@ -3,7 +3,8 @@
 import { PassimError } from '../shared/errors.js';
 import { N_, type Translatable } from '../shared/i18n.js';
 import type { Logger } from '../shared/log.js';
-import { callMethod, connectionUnixUser, dbusErrorOf, isNobodyAnswered, Variant, type MessageBus } from '../shared/dbus/bus.js';
+import { callMethod, dbusErrorOf, isNobodyAnswered, Variant, type MessageBus } from '../shared/dbus/bus.js';
+import type { Callers } from './callers.js';
 
 /** What a caller wants to do; each maps to one polkit action. */
 export type Action = 'publish' | 'unpublish';
@@ -68,10 +69,10 @@ const REFUSALS: Record<
 
 /** Allows only callers running as UID 0 (the original daemon's rule). */
 export class RootOnlyAuthorizer implements Authorizer {
-  constructor(private readonly bus: MessageBus) {}
+  constructor(private readonly callers: Callers) {}
 
   async authorize(action: Action, caller: Caller): Promise<void> {
-    const uid = await connectionUnixUser(this.bus, caller.sender);
+    const uid = await this.callers.uid(caller.sender);
     if (uid !== 0) {
       throw new PassimError('access-denied', REFUSALS[action].notRoot(uid));
     }
@@ -108,8 +109,9 @@ function parseResult(body: unknown[]): AuthorizationResult {
 
 /**
  * Asks polkitd (CheckAuthorization for the caller's bus name) so administrators can delegate with rules
- * and desktops can prompt. polkit itself always authorizes UID 0. While polkitd is not on the bus it
- * falls back to the UID 0 rule, and returns to polkit as soon as it answers again: every call asks anew.
+ * and desktops can prompt. polkitd authorizes UID 0 for anything without looking at rules, so root is
+ * allowed without the round trip. While polkitd is not on the bus it falls back to the UID 0 rule, and
+ * returns to polkit as soon as it answers again: every call asks anew.
  */
 export class PolkitAuthorizer implements Authorizer {
   private readonly fallback: RootOnlyAuthorizer;
@@ -120,12 +122,16 @@ export class PolkitAuthorizer implements Authorizer {
 
   constructor(
     private readonly bus: MessageBus,
+    private readonly callers: Callers,
     private readonly log: Logger,
   ) {
-    this.fallback = new RootOnlyAuthorizer(bus);
+    this.fallback = new RootOnlyAuthorizer(callers);
   }
 
   async authorize(action: Action, caller: Caller): Promise<void> {
+    // A caller the bus cannot tell about (gone already) is left to polkitd to decide.
+    const uid = await this.callers.uid(caller.sender).catch(() => undefined);
+    if (uid === 0) return;
     const actionId = POLKIT_ACTIONS[action];
     let result: AuthorizationResult;
     try {

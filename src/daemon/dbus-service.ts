@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Authorizer, Action } from './authorization.js';
+import type { Callers } from './callers.js';
 import { Attribute, BUS_NAME, GET_ITEMS_MAX, INTERFACE, ITEMS_PAGE_MAX, OBJECT_PATH, Status } from '../shared/api.js';
 import {
   INTROSPECTABLE_INTERFACE as INTROSPECTABLE,
@@ -13,8 +14,6 @@ import {
   MessageType,
   PROPERTIES_INTERFACE as PROPERTIES,
   Variant,
-  connectionProcessId,
-  connectionUnixUser,
   errorReply,
   type MessageBus,
 } from '../shared/dbus/bus.js';
@@ -60,6 +59,8 @@ export interface PassimServiceOptions {
   bus: MessageBus;
   store: Store;
   authorizer: Authorizer;
+  /** Who is behind each caller's connection. */
+  callers: Callers;
   log: Logger;
   version: string;
   uri: string;
@@ -105,6 +106,8 @@ export class PassimService {
   };
   /** Set while a share's signals wait: a busy item is shared thousands of times a second. */
   private sharedSignal: NodeJS.Timeout | undefined;
+  /** Set while the signals of an added or removed item wait for the reply to the call that changed it. */
+  private changeSignal: NodeJS.Immediate | undefined;
   /** The ItemCount last signalled, so that shares (which leave it alone) do not repeat it. */
   private signalledItemCount: number | undefined;
   /** Set while a Traffic signal waits: bytes are counted thousands of times a second. */
@@ -119,7 +122,8 @@ export class PassimService {
   private signalledNeighbours = '';
   private readonly onStoreChanged = (change: StoreChange): void => {
     if (change !== 'shared') {
-      this.signalChanges();
+      // After this turn of the event loop: the caller's reply goes first, and a burst is signalled once.
+      this.changeSignal ??= setImmediate(() => this.signalChanges());
       return;
     }
     // Shares change only the savings and share-counts: one round of signals per interval is enough.
@@ -170,6 +174,8 @@ export class PassimService {
   private signalChanges(): void {
     clearTimeout(this.sharedSignal);
     this.sharedSignal = undefined;
+    clearImmediate(this.changeSignal);
+    this.changeSignal = undefined;
     const itemCount = this.options.store.size;
     const countChanged = itemCount !== this.signalledItemCount;
     this.signalledItemCount = itemCount;
@@ -179,6 +185,7 @@ export class PassimService {
 
   stop(): void {
     clearTimeout(this.sharedSignal);
+    clearImmediate(this.changeSignal);
     clearTimeout(this.trafficSignal);
     clearInterval(this.neighbourPoll);
     this.options.bus.removeMethodHandler(this.handler);
@@ -205,31 +212,39 @@ export class PassimService {
     this.emitChanged();
   }
 
-  private properties(): Record<string, Variant> {
-    const { store, version, uri, carbonCost, limits } = this.options;
-    const saving = store.downloadSaving;
-    return {
-      DaemonVersion: new Variant('s', version),
-      Uri: new Variant('s', uri),
-      Name: new Variant('s', this.name),
-      Status: new Variant('u', this.status),
-      DownloadSaving: new Variant('t', BigInt(saving)),
-      CarbonSaving: new Variant('d', ((saving / (1024 * 1024)) * carbonCost) / 1024),
-      MaxUploadRate: new Variant('t', BigInt(limits.maxUploadRate)),
-      MaxConnections: new Variant('u', limits.maxConnections),
-      MaxStorageSize: new Variant('t', BigInt(limits.maxStorageSize)),
-      ItemCount: new Variant('u', store.size),
-      Traffic: new Variant(
+  /** Each property's value, computed only when asked for: a signal names a few of them. */
+  private readonly propertyValues: Record<string, () => Variant> = {
+    DaemonVersion: () => new Variant('s', this.options.version),
+    Uri: () => new Variant('s', this.options.uri),
+    Name: () => new Variant('s', this.name),
+    Status: () => new Variant('u', this.status),
+    DownloadSaving: () => new Variant('t', BigInt(this.options.store.downloadSaving)),
+    CarbonSaving: () => new Variant('d', ((this.options.store.downloadSaving / (1024 * 1024)) * this.options.carbonCost) / 1024),
+    MaxUploadRate: () => new Variant('t', BigInt(this.options.limits.maxUploadRate)),
+    MaxConnections: () => new Variant('u', this.options.limits.maxConnections),
+    MaxStorageSize: () => new Variant('t', BigInt(this.options.limits.maxStorageSize)),
+    ItemCount: () => new Variant('u', this.options.store.size),
+    Traffic: () =>
+      new Variant(
         'a(stttt)',
         this.options.traffic
           .lastDays(TRAFFIC_PROPERTY_DAYS)
           .map((d) => [d.day, BigInt(d.servedToNeighbours), BigInt(d.servedLocally), BigInt(d.fromNeighbours), BigInt(d.fromOrigin)]),
       ),
-      Neighbours: new Variant(
+    Neighbours: () =>
+      new Variant(
         'a(sqbix)',
         this.options.neighbours().map((n) => [n.address, n.port, n.summary, n.items ?? -1, BigInt(Math.floor(n.lastSeen / 1000))]),
       ),
-    };
+  };
+
+  private properties(names: string[] = Object.keys(this.propertyValues)): Record<string, Variant> {
+    const values: Record<string, Variant> = {};
+    for (const name of names) {
+      // Own keys only: a caller's name such as "constructor" must not reach the prototype.
+      if (Object.hasOwn(this.propertyValues, name)) values[name] = (this.propertyValues[name] as () => Variant)();
+    }
+    return values;
   }
 
   private emitChanged(): void {
@@ -237,8 +252,7 @@ export class PassimService {
   }
 
   private emitPropertiesChanged(names: string[]): void {
-    const all = this.properties();
-    const changed = Object.fromEntries(names.map((n) => [n, all[n]]));
+    const changed = this.properties(names);
     this.options.bus.send(Message.newSignal(OBJECT_PATH, PROPERTIES, 'PropertiesChanged', 'sa{sv}as', [INTERFACE, changed, []]));
   }
 
@@ -274,7 +288,7 @@ export class PassimService {
         return run(() => {
           expectSignature(msg, 'ss', N_('Get takes an interface and a property name (ss)'));
           const [iface, prop] = msg.body as [string, string];
-          const value = iface === INTERFACE ? this.properties()[prop] : undefined;
+          const value = iface === INTERFACE ? this.properties([prop])[prop] : undefined;
           if (!value) throw new PassimError('invalid-argument', N_('No such property: {property}', { property: `${iface}.${prop}` }));
           reply('v', [value]);
         });
@@ -311,7 +325,7 @@ export class PassimService {
           // TRANSLATORS: sst is a D-Bus type signature, keep it as it is
           expectSignature(msg, 'sst', N_('ReportTransfer takes a hash, a source and a byte count (sst)'));
           const [hash, source, bytes] = msg.body as [string, string, bigint];
-          const uid = await connectionUnixUser(this.options.bus, msg.sender);
+          const uid = await this.options.callers.uid(msg.sender);
           const now = Date.now();
           const counted = this.options.reports.accept(
             { uid, hash: hash.toLowerCase(), source, bytes: Number(bytes), day: dayOf(now) },
@@ -323,15 +337,20 @@ export class PassimService {
       case `${INTERFACE}.Publish`: {
         // Claimed now, while the message is being delivered; unclaimed descriptors are closed right after.
         const fds = claimDescriptors();
-        return run(() => this.publish(msg, fds).then(() => reply()));
+        return run(async () => {
+          const { item, by } = await this.publish(msg, fds);
+          // The caller's wait ends first: a log line is a write to stderr.
+          reply();
+          this.options.log.info(`published ${item.hash} (${item.basename}, ${item.size} bytes) for ${by}`);
+        });
       }
       case `${INTERFACE}.Unpublish`:
         return run(async () => {
           expectSignature(msg, 's', N_('Unpublish takes one argument: the hash (s)'));
           await this.authorize('unpublish', msg);
           const item = await this.options.store.unpublish(String(msg.body[0]).toLowerCase());
-          this.options.log.info(`unpublished ${item.hash} (${item.basename})`);
           reply();
+          this.options.log.info(`unpublished ${item.hash} (${item.basename})`);
         });
       default:
         if (msg.interface === INTERFACE || msg.interface === PROPERTIES || msg.interface === INTROSPECTABLE) {
@@ -352,7 +371,8 @@ export class PassimService {
    * Like the original, the descriptor is the one attached to the message, whatever the handle says:
    * libpassim sends its own descriptor number as the handle instead of an index.
    */
-  private async publish(msg: Message, fds: number[]): Promise<void> {
+  /** Stores the file passed; resolves with the item and who published it (its program, else its bus name). */
+  private async publish(msg: Message, fds: number[]): Promise<{ item: Item; by: string }> {
     let owned = [...fds]; // ours to close until a stream takes one over
     try {
       // TRANSLATORS: ha{sv} is a D-Bus type signature, keep it as it is
@@ -370,13 +390,16 @@ export class PassimService {
       const fd = owned[0] as number;
       owned = [];
       const source = openPublishSource(fd);
-      this.sources.add(source);
+      const stream = Buffer.isBuffer(source) ? undefined : source;
+      if (stream) this.sources.add(stream);
       try {
         const item = await this.options.store.publish(source, { ...options, cmdline });
-        this.options.log.info(`published ${item.hash} (${item.basename}, ${item.size} bytes) for ${cmdline || msg.sender}`);
+        return { item, by: cmdline || msg.sender };
       } finally {
-        this.sources.delete(source);
-        source.destroy();
+        if (stream) {
+          this.sources.delete(stream);
+          stream.destroy();
+        }
       }
     } finally {
       closeDescriptors(owned);
@@ -385,7 +408,8 @@ export class PassimService {
 
   private async callerProgram(sender: string): Promise<string> {
     try {
-      return await readProgramName(await connectionProcessId(this.options.bus, sender));
+      const { pid } = await this.options.callers.credentials(sender);
+      return pid === undefined ? '' : await readProgramName(pid);
     } catch (err) {
       this.options.log.debug(`cannot tell which program ${sender} is: ${(err as Error).message}`);
       return '';

@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../shared/log.js';
 import { settleWhen, settleWithin } from '../shared/timeout.js';
 import { VERSION } from '../shared/version.js';
 import { InsecureAuthorizer, PolkitAuthorizer } from './authorization.js';
+import { Callers } from './callers.js';
 import { loadConfig, pathsFromEnv } from './config.js';
 import { PassimService } from './dbus-service.js';
 import { FileServer } from './http/server.js';
@@ -150,10 +151,12 @@ async function main(): Promise<void> {
   await server.start();
   const advertiser = new Advertiser({ avahi, port: server.port, ipv6: config.ipv6, name: randomInstanceName(), log });
   const network = new NetworkMonitor(bus, log);
+  const callers = new Callers(bus);
   const service = new PassimService({
     bus,
     store,
-    authorizer: args.insecure ? new InsecureAuthorizer(log) : new PolkitAuthorizer(bus, log),
+    authorizer: args.insecure ? new InsecureAuthorizer(log) : new PolkitAuthorizer(bus, callers, log),
+    callers,
     log,
     version: VERSION,
     uri: `https://localhost:${server.port}/`,

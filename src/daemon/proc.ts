@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // What /proc tells about the boot and about a caller process.
+import { closeSync, openSync, read } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { promisify } from 'node:util';
 import { PassimError } from '../shared/errors.js';
+
+const readAsync = promisify(read);
 
 /** The kernel's boot time (`btime` in /proc/stat, Unix seconds) as the string the original stores in `user.boot_time`. */
 export async function readBootTime(): Promise<string> {
@@ -13,16 +17,36 @@ export async function readBootTime(): Promise<string> {
   return match[1];
 }
 
-/** Basename of argv[0] of process `pid`, or '' when it cannot be read (the process may already be gone). */
+/** The most of a command line read at once: argv[0] is nearly always within it. */
+const CMDLINE_CHUNK = 4096;
+
+/**
+ * Basename of argv[0] of process `pid`, or '' when it cannot be read (the process may already be gone).
+ * Opening and closing a /proc file never waits; reading a command line reads the other process's memory,
+ * which can wait on that process, so that goes through the thread pool, and stops at argv[0]'s end.
+ */
 export async function readProgramName(pid: number): Promise<string> {
   if (!Number.isSafeInteger(pid) || pid <= 0) return '';
-  let cmdline: Buffer;
+  let fd: number;
   try {
-    cmdline = await readFile(`/proc/${pid}/cmdline`);
+    fd = openSync(`/proc/${pid}/cmdline`, 'r');
   } catch {
     return '';
   }
-  const end = cmdline.indexOf(0);
-  const argv0 = cmdline.subarray(0, end === -1 ? cmdline.length : end).toString('utf8');
+  const chunks: Buffer[] = [];
+  try {
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(CMDLINE_CHUNK);
+      const length = (await readAsync(fd, chunk, 0, CMDLINE_CHUNK, null)).bytesRead;
+      const end = chunk.subarray(0, length).indexOf(0);
+      chunks.push(chunk.subarray(0, end === -1 ? length : end));
+      if (length === 0 || end !== -1) break;
+    }
+  } catch {
+    return '';
+  } finally {
+    closeSync(fd);
+  }
+  const argv0 = Buffer.concat(chunks).toString('utf8');
   return argv0 === '' ? '' : basename(argv0);
 }

@@ -5,7 +5,6 @@ import { EventEmitter } from 'node:events';
 import { type BigIntStats, createReadStream, lstatSync, statSync } from 'node:fs';
 import { mkdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
 import { PassimError, errnoCode, reasonOf, toPassimError } from '../../shared/errors.js';
 import { N_ } from '../../shared/i18n.js';
 import { sha256Of } from '../../shared/hash.js';
@@ -13,7 +12,17 @@ import { ItemFlags, type Item } from '../../shared/item.js';
 import type { Logger } from '../../shared/log.js';
 import { readBootTime } from '../proc.js';
 import { AuditLog, sumShareBytes, type AuditType } from './audit-log.js';
-import { commit, discard, noSpace, receive, receivedTime, validatePublish, type PublishOptions, type StorageLimit } from './publish.js';
+import {
+  commit,
+  discard,
+  noSpace,
+  receive,
+  receivedTime,
+  validatePublish,
+  type PublishContent,
+  type PublishOptions,
+  type StorageLimit,
+} from './publish.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import { ItemIndex, SlotState, type SlotFields } from './item-index.js';
 import { type Checked, checkFile, listDataDir, verifyContent } from './scan.js';
@@ -299,19 +308,20 @@ export class Store extends EventEmitter<StoreEvents> {
   }
 
   /**
-   * Streams `source` into the store while hashing: refused when the options are invalid, the content is over
-   * MaxItemSize or already shared. The store owns `source`: it is read to its end or destroyed. On any
-   * failure no file is left behind. Resolves once the file is in place; its audit line follows.
+   * Writes `source` (a small file's bytes, or a stream) into the store while hashing: refused when the options
+   * are invalid, the content is over MaxItemSize or already shared. The store owns a stream: it is read to its
+   * end or destroyed. On any failure no file is left behind. Resolves once the file is in place; its audit
+   * line follows.
    */
-  publish(source: Readable, options: PublishOptions): Promise<Item> {
+  publish(source: PublishContent, options: PublishOptions): Promise<Item> {
     return this.track(this.publishNow(source, options));
   }
 
-  private async publishNow(source: Readable, options: PublishOptions): Promise<Item> {
+  private async publishNow(source: PublishContent, options: PublishOptions): Promise<Item> {
     try {
       validatePublish(options);
     } catch (err) {
-      source.destroy();
+      if (!Buffer.isBuffer(source)) source.destroy();
       throw err;
     }
     const received = await receive(this.dataDir, source, this.maxItemSize, this.storageLeft());
@@ -346,22 +356,21 @@ export class Store extends EventEmitter<StoreEvents> {
         shareCount: options.shareCount,
         size: received.size,
         flags: options.nextReboot ? ItemFlags.DISABLED | ItemFlags.NEXT_REBOOT : 0,
-        ctime: await receivedTime(received),
+        ctime: receivedTime(received),
       };
       // Just hashed on the way in: this version of the file (its ctime) needs no check before it is served.
-      const ctime = await commit(received, item, this.bootTime);
+      const ctime = commit(received, item, this.bootTime);
       slot = this.index.add(hash, item.basename, SlotState.LOADED, item);
       this.index.setVerified(slot, ctime);
       this.index.setFileCtime(slot, ctime);
     } catch (err) {
-      await discard(received);
+      discard(received);
       if (claimed) this.publishing.delete(hash);
       throw toPassimError(err);
     }
     this.publishing.delete(hash);
     this.queueExpiry(slot);
     if (this.staticByHash.has(hash)) this.staticOrder = undefined;
-    this.log.debug(`published ${item.path}`);
     this.record('PBLSH', { hash: item.hash, basename: item.basename, size: item.size, cmdline: item.cmdline });
     this.emit('changed', 'added', [item.hash]);
     return item;

@@ -174,21 +174,23 @@ export function nameOwnerChange(msg: Message, name: string): string | null | und
   return typeof owner === 'string' && owner !== '' ? owner : null;
 }
 
-/** A number the bus daemon knows about a connection (its Unix user ID, its process ID). */
-async function connectionNumber(bus: MessageBus, member: string, sender: string): Promise<number> {
-  const [value] = await callBusDaemon(bus, member, 's', [sender]);
-  if (typeof value !== 'number') throw new Error(`unexpected reply to ${member}: ${String(value)}`);
-  return value;
+/** Who is behind a bus connection, as the bus daemon saw it when the connection was made. */
+export interface ConnectionCredentials {
+  uid: number;
+  /** Undefined when the bus cannot tell (the peer's process ID is not always known). */
+  pid: number | undefined;
 }
 
-/** The Unix user ID of a bus connection, as the bus daemon saw it at connect time. */
-export function connectionUnixUser(bus: MessageBus, sender: string): Promise<number> {
-  return connectionNumber(bus, 'GetConnectionUnixUser', sender);
-}
-
-/** The process ID of a bus connection. */
-export function connectionProcessId(bus: MessageBus, sender: string): Promise<number> {
-  return connectionNumber(bus, 'GetConnectionUnixProcessID', sender);
+/** The Unix user and process ID of a bus connection, in one call (GetConnectionCredentials). */
+export async function connectionCredentials(bus: MessageBus, sender: string): Promise<ConnectionCredentials> {
+  const [dict] = await callBusDaemon(bus, 'GetConnectionCredentials', 's', [sender]);
+  const number = (key: string): number | undefined => {
+    const entry = typeof dict === 'object' && dict !== null ? (dict as Record<string, { value?: unknown }>)[key] : undefined;
+    return typeof entry?.value === 'number' ? entry.value : undefined;
+  };
+  const uid = number('UnixUserID');
+  if (uid === undefined) throw new Error(`the bus did not say which user ${sender} runs as`);
+  return { uid, pid: number('ProcessID') };
 }
 
 /** Builds a reply that dbus-next's declarations mistype (they say newError takes a string). */
