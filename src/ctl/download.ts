@@ -15,6 +15,7 @@ import { _, N_, localTranslator } from '../shared/i18n.js';
 import { sha256Hasher } from '../shared/hash.js';
 import { validBasename } from '../shared/item.js';
 import { withClient } from '../client/client.js';
+import { neighbourOf } from '../client/lan-fetch.js';
 import { ProgressBar } from './progress.js';
 
 const MAX_REDIRECTS = 5;
@@ -23,10 +24,11 @@ const PROGRESS_MIN_SIZE = 1024 * 1024;
 /** A peer that stops sending for this long is given up on. */
 const IDLE_TIMEOUT_MS = 60_000;
 
-function request(url: URL): Promise<IncomingMessage> {
+/** GETs `url`, connecting to `address` instead of its host when given (a link-local IPv6 address with its zone). */
+function request(url: URL, address?: string): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     // The content is checked against the hash, so the peers' self-signed certificates need no trust.
-    const req = httpsGet(url, { rejectUnauthorized: false }, resolve);
+    const req = httpsGet(url, { rejectUnauthorized: false, ...(address !== undefined ? { hostname: address } : {}) }, resolve);
     req.setTimeout(IDLE_TIMEOUT_MS, () =>
       req.destroy(
         new PassimError('internal', N_('no data from {host} for {seconds} s', { host: url.host, seconds: IDLE_TIMEOUT_MS / 1000 })),
@@ -54,12 +56,13 @@ function httpError(res: IncomingMessage, url: URL, hash: string): PassimError {
 }
 
 /** GETs `url`, following redirects to peers; resolves with the 200 response. */
-async function fetchFollowing(start: URL, hash: string): Promise<IncomingMessage> {
+async function fetchFollowing(start: URL, name: string, hash: string): Promise<IncomingMessage> {
   let url = start;
+  let address: string | undefined;
   for (let hop = 0; ; hop++) {
     let res: IncomingMessage;
     try {
-      res = await request(url);
+      res = await request(url, address);
     } catch (err) {
       throw new PassimError('internal', N_('Cannot download from {host}: {reason}', { host: url.host, reason: reasonOf(err) }), {
         cause: err,
@@ -70,7 +73,15 @@ async function fetchFollowing(start: URL, hash: string): Promise<IncomingMessage
     res.resume();
     if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
       if (hop >= MAX_REDIRECTS) throw new PassimError('internal', N_('Too many redirects downloading {hash}', { hash }));
-      url = new URL(res.headers.location, url);
+      // passimd redirects to a neighbour's address, which for a link-local IPv6 one carries a zone that a URL
+      // cannot hold: such a redirect is read as the neighbour's, anything else as a URL.
+      const neighbour = neighbourOf(res.headers.location, name, hash);
+      address = neighbour?.address;
+      try {
+        url = neighbour?.url ?? new URL(res.headers.location, url);
+      } catch {
+        throw new PassimError('internal', N_('{host} redirected to an address that is not a URL', { host: url.host }));
+      }
       if (url.protocol !== 'https:') {
         throw new PassimError(
           'internal',
@@ -91,7 +102,7 @@ export async function download(name: string, hashArg: string): Promise<void> {
   if (!SHA256_HEX.test(hash))
     throw new PassimError('invalid-argument', N_('"{hash}" is not a SHA-256 hash (64 hex digits)', { hash: hashArg }));
   const { uri } = await withClient((client) => client.getProperties());
-  const res = await fetchFollowing(new URL(`${uri}${encodeURIComponent(name)}?sha256=${hash}&localhost=false`), hash);
+  const res = await fetchFollowing(new URL(`${uri}${encodeURIComponent(name)}?sha256=${hash}&localhost=false`), name, hash);
   const type = (res.headers['content-type'] ?? 'application/octet-stream').split(';')[0]?.trim() || 'application/octet-stream';
   const total = Number(res.headers['content-length'] ?? NaN);
   const bar = process.stderr.isTTY && total > PROGRESS_MIN_SIZE ? new ProgressBar(name, total) : undefined;
