@@ -97,9 +97,12 @@ export class AptMethod {
         return;
       }
     }
-    // Loaded while apt fetches and checks InRelease, which has no expected hash: the first lookup then
-    // does not wait for TLS and HTTP to load.
-    if (this.settings.enable) import('../client/lan-fetch.js').catch(() => {});
+    // Loaded while apt fetches and checks InRelease, which has no expected hash: the first lookup, and the
+    // first publish or report at the end of a download, then do not wait for TLS, HTTP and D-Bus to load.
+    if (this.settings.enable) {
+      import('../client/lan-fetch.js').catch(() => {});
+      import('../client/client.js').catch(() => {});
+    }
   }
 
   private acquire(message: Message): void {

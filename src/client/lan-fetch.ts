@@ -148,7 +148,9 @@ async function transferStart(
   // the content is what is trusted.
   const local = new URL(`https://localhost:${port}/${encodeURIComponent(name)}?sha256=${hash}`);
   try {
-    let res = await httpGet(local, { verifyCertificate: false, signal, stallTimeoutMs, agent: localDaemon });
+    // passimd always listens on 127.0.0.1: connecting there skips resolving "localhost", whose first lookup
+    // (loading the resolver's configuration in a thread) costs more than a miss.
+    let res = await httpGet(local, { verifyCertificate: false, signal, stallTimeoutMs, agent: localDaemon, address: '127.0.0.1' });
     if (res.statusCode === 200) return { res, peer: undefined };
     discard(res);
     if (!REDIRECTS.has(res.statusCode ?? 0)) return null;
