@@ -125,8 +125,8 @@ mkdir -p "$DESTDIR$PREFIX/lib/apt/methods"
 cat >"$DESTDIR$PREFIX/lib/apt/methods/passim" <<EOF
 #!/bin/sh
 # apt's passim acquire method (passim-apt(8)), installed by data/install.sh.
-prefix=\$(dirname "\$(dirname "\$(dirname "\$(dirname "\$(readlink -f "\$0")")")")")
-PASSIM_NODE="$NODE" exec "\$prefix/lib/passim/bin/passim-apt-method" "\$@"
+self=\$(readlink -f "\$0")
+PASSIM_NODE="$NODE" exec "\${self%/lib/apt/methods/*}/lib/passim/bin/passim-apt-method" "\$@"
 EOF
 chmod 0755 "$DESTDIR$PREFIX/lib/apt/methods/passim"
 
