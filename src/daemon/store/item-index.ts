@@ -138,6 +138,25 @@ export class ItemIndex {
   add(hash: string, basename: string, state: number, fields: SlotFields): number {
     const slot = this.allocate();
     this.hashes.write(hash, slot * HASH_BYTES, 'hex');
+    return this.fill(slot, basename, state, fields);
+  }
+
+  /**
+   * add() unless `hash` is there already (then -1), for loading many: `hash` is 64 lower-case hex digits (the
+   * caller checked), decoded and looked up once.
+   */
+  addNew(hash: string, basename: string, state: number, fields: SlotFields): number {
+    this.scratch.write(hash, 0, 'hex');
+    if (this.findBytes(this.scratch, 0) >= 0) return -1;
+    const slot = this.allocate();
+    // Byte by byte: Buffer.copy's native call costs more than the 32 bytes.
+    const base = slot * HASH_BYTES;
+    for (let i = 0; i < HASH_BYTES; i++) this.hashes[base + i] = this.scratch[i] ?? 0;
+    return this.fill(slot, basename, state, fields);
+  }
+
+  /** A slot just allocated, its hash written: the rest of add(). */
+  private fill(slot: number, basename: string, state: number, fields: SlotFields): number {
     this.states[slot] = state;
     this.serials[slot] = this.nextSerial;
     this.nextSerial = this.nextSerial === 0xffffffff ? 1 : this.nextSerial + 1;
@@ -430,6 +449,8 @@ export class ItemIndex {
       const entry = this.table[i] ?? 0;
       if (entry === 0) return -1;
       const slot = entry - 1;
+      // Most entries probed past differ in their first word: a native compare only where they do not.
+      if (this.hashes.readUInt32LE(slot * HASH_BYTES) !== bytes.readUInt32LE(offset)) continue;
       if (this.hashes.compare(bytes, offset, offset + HASH_BYTES, slot * HASH_BYTES, (slot + 1) * HASH_BYTES) === 0) return slot;
     }
   }

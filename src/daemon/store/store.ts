@@ -148,12 +148,7 @@ export class Store extends EventEmitter<StoreEvents> {
     await mkdir(store.dataDir, { recursive: true, mode: 0o755 });
     if (!store.recallSnapshot(await stat(store.dataDir, { bigint: true }))) {
       const index = store.index;
-      await listDataDir(
-        store.dataDir,
-        store.log,
-        (hash) => index.find(hash) >= 0,
-        (hash, basename) => index.add(hash, basename, SlotState.PENDING, unchecked),
-      );
+      await listDataDir(store.dataDir, store.log, (hash, basename) => index.addNew(hash, basename, SlotState.PENDING, unchecked) >= 0);
     }
     const index = store.index;
     index.trim();
@@ -725,9 +720,17 @@ export class Store extends EventEmitter<StoreEvents> {
     try {
       const count = readSnapshot(this.snapshotPath, this.dataDir, stamp, (record) => {
         const index = this.index;
-        if (index.find(record.hash) >= 0) throw new SnapshotUnusable('damaged: a hash twice');
-        const fields = { ...record, ctime: record.mtime, flags: 0 };
-        const slot = index.add(record.hash, record.basename, SlotState.PENDING, fields);
+        const fields: SlotFields = {
+          size: record.size,
+          ctime: record.mtime,
+          maxAge: record.maxAge,
+          shareLimit: record.shareLimit,
+          shareCount: record.shareCount,
+          flags: 0,
+          cmdline: record.cmdline,
+        };
+        const slot = index.addNew(record.hash, record.basename, SlotState.PENDING, fields);
+        if (slot < 0) throw new SnapshotUnusable('damaged: a hash twice');
         index.setFileCtime(slot, record.ctimeNs);
         if (record.bootTime !== undefined) this.recalledBootTimes.set(slot, record.bootTime);
       });
