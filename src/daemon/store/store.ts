@@ -718,22 +718,29 @@ export class Store extends EventEmitter<StoreEvents> {
     if (!this.snapshotPath) return false;
     const stamp: FolderStamp = { dev: folder.dev, ino: folder.ino, mtimeNs: folder.mtimeNs, ctimeNs: folder.ctimeNs };
     try {
-      const count = readSnapshot(this.snapshotPath, this.dataDir, stamp, (record) => {
-        const index = this.index;
-        const fields: SlotFields = {
-          size: record.size,
-          ctime: record.mtime,
-          maxAge: record.maxAge,
-          shareLimit: record.shareLimit,
-          shareCount: record.shareCount,
-          flags: 0,
-          cmdline: record.cmdline,
-        };
-        const slot = index.addNew(record.hash, record.basename, SlotState.PENDING, fields);
-        if (slot < 0) throw new SnapshotUnusable('damaged: a hash twice');
-        index.setFileCtime(slot, record.ctimeNs);
-        if (record.bootTime !== undefined) this.recalledBootTimes.set(slot, record.bootTime);
-      });
+      const count = readSnapshot(
+        this.snapshotPath,
+        this.dataDir,
+        stamp,
+        (record) => {
+          const index = this.index;
+          const fields: SlotFields = {
+            size: record.size,
+            ctime: record.mtime,
+            maxAge: record.maxAge,
+            shareLimit: record.shareLimit,
+            shareCount: record.shareCount,
+            flags: 0,
+            cmdline: record.cmdline,
+          };
+          const slot = index.addNew(record.hash, record.basename, SlotState.PENDING, fields);
+          if (slot < 0) throw new SnapshotUnusable('damaged: a hash twice');
+          index.setFileCtime(slot, record.ctimeNs);
+          if (record.bootTime !== undefined) this.recalledBootTimes.set(slot, record.bootTime);
+        },
+        // Some room beyond the count, so that the first publishes do not grow every array by half.
+        (count) => this.index.reserve(count + (count >> 6)),
+      );
       this.log.debug(`took ${count} items of ${this.dataDir} from ${this.snapshotPath}`);
       return true;
     } catch (err) {
