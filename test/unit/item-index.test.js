@@ -51,6 +51,22 @@ test('index: colliding table positions are all found, also after removals in the
   });
 });
 
+test('index: addNew adds a hash once, also among hashes sharing the first word, and over growth', () => {
+  const index = new ItemIndex();
+  const colliding = Array.from({ length: 6 }, (_, i) => `00000000${String(i).padStart(56, '0')}`);
+  const hashes = [...colliding, ...Array.from({ length: 3000 }, (_, i) => hashOf(i))];
+  const slots = hashes.map((hash, i) => index.addNew(hash, `n${i}`, SlotState.PENDING, fields(i)));
+  assert.equal(new Set(slots).size, hashes.length);
+  assert.ok(slots.every((slot) => slot >= 0));
+  for (const [i, hash] of hashes.entries()) {
+    assert.equal(index.addNew(hash, 'again', SlotState.PENDING, fields(0)), -1, `${hash} twice`);
+    assert.equal(index.find(hash), slots[i]);
+    assert.equal(index.hashOf(slots[i] ?? -1), hash);
+    assert.equal(index.basenameOf(slots[i] ?? -1), `n${i}`);
+  }
+  assert.equal(index.live, hashes.length);
+});
+
 test('index: newest first by ctime then hash, with adds and removals merged in', () => {
   const index = new ItemIndex();
   /** @type {{ hash: string, ctime: number, slot: number }[]} */

@@ -30,8 +30,20 @@ const record = fc.record({
 function read(file, stamp = folder, dataDir = '/var/lib/passim/data') {
   /** @type {unknown[]} */
   const records = [];
-  const count = readSnapshot(file, dataDir, stamp, (r) => records.push(r));
+  /** @type {number[]} */
+  const expected = [];
+  const count = readSnapshot(
+    file,
+    dataDir,
+    stamp,
+    (r) => {
+      assert.equal(expected.length, 1, 'the count is told before the first record');
+      records.push(r);
+    },
+    (n) => expected.push(n),
+  );
   assert.equal(count, records.length);
+  assert.deepEqual(expected, [count], 'the count told beforehand is the count read');
   return records;
 }
 
@@ -101,4 +113,37 @@ test('snapshot: random bytes, truncations and flipped bytes are refused', () => 
       refused(() => read(damaged));
     }),
   );
+});
+
+test('snapshot: the count told before the records is never more than the file could hold', () => {
+  const records = [1, 2, 3].map((n) => ({
+    hash: String(n).repeat(64),
+    basename: `b${n}`,
+    size: n,
+    mtime: n,
+    ctimeNs: BigInt(n),
+    maxAge: 0,
+    shareLimit: 0,
+    shareCount: 0,
+    cmdline: '',
+    bootTime: undefined,
+  }));
+  writeSnapshot(path, '/var/lib/passim/data', folder, records);
+  const bytes = readFileSync(path);
+  // The trailer: END, u32 count, 32-byte digest.
+  bytes.writeUInt32LE(0xffffffff, bytes.length - 36);
+  writeFileSync(path, bytes);
+  /** @type {number[]} */
+  const told = [];
+  refused(() =>
+    readSnapshot(
+      path,
+      '/var/lib/passim/data',
+      folder,
+      () => undefined,
+      (n) => told.push(n),
+    ),
+  );
+  assert.equal(told.length, 1);
+  assert.ok((told[0] ?? 0) <= bytes.length / 74 && (told[0] ?? 0) >= 3, `told ${told[0]}`);
 });

@@ -28,6 +28,9 @@ export interface SlotFields {
   cmdline: string;
 }
 
+/** Room for slots loaded between two walks of the order, before it grows. */
+const UNORDERED_INITIAL = 1024;
+
 /** Where a slot stands in the newest-first order. */
 const Ordering = { NONE: 0, IN_ORDER: 1, QUEUED: 2, MERGING: 3 } as const;
 
@@ -88,8 +91,13 @@ export class ItemIndex {
   private orderLength = 0;
   /** Entries of `order` whose slot was removed since; dropped at the next merge. */
   private orderStale = 0;
-  /** Loaded slots not yet in `order`. */
-  private unordered: number[] = [];
+  /**
+   * Loaded slots not yet in `order`, the first `unorderedLength` of them: typed, since after a load of a
+   * million items they are a million, sorted in place (a JS array of them and its sorted copy were the peak
+   * of the daemon's memory).
+   */
+  private unordered = new Int32Array(UNORDERED_INITIAL);
+  private unorderedLength = 0;
   /** Per slot, one of Ordering. */
   private inOrder = new Uint8Array(0);
 
@@ -138,6 +146,25 @@ export class ItemIndex {
   add(hash: string, basename: string, state: number, fields: SlotFields): number {
     const slot = this.allocate();
     this.hashes.write(hash, slot * HASH_BYTES, 'hex');
+    return this.fill(slot, basename, state, fields);
+  }
+
+  /**
+   * add() unless `hash` is there already (then -1), for loading many: `hash` is 64 lower-case hex digits (the
+   * caller checked), decoded and looked up once.
+   */
+  addNew(hash: string, basename: string, state: number, fields: SlotFields): number {
+    this.scratch.write(hash, 0, 'hex');
+    if (this.findBytes(this.scratch, 0) >= 0) return -1;
+    const slot = this.allocate();
+    // Byte by byte: Buffer.copy's native call costs more than the 32 bytes.
+    const base = slot * HASH_BYTES;
+    for (let i = 0; i < HASH_BYTES; i++) this.hashes[base + i] = this.scratch[i] ?? 0;
+    return this.fill(slot, basename, state, fields);
+  }
+
+  /** A slot just allocated, its hash written: the rest of add(). */
+  private fill(slot: number, basename: string, state: number, fields: SlotFields): number {
     this.states[slot] = state;
     this.serials[slot] = this.nextSerial;
     this.nextSerial = this.nextSerial === 0xffffffff ? 1 : this.nextSerial + 1;
@@ -290,16 +317,16 @@ export class ItemIndex {
   }
 
   private mergeOrder(): void {
-    if (this.unordered.length === 0 && this.orderStale === 0) return;
-    const fresh: number[] = [];
-    for (const slot of this.unordered) {
+    if (this.unorderedLength === 0 && this.orderStale === 0) return;
+    let freshLength = 0;
+    for (let i = 0; i < this.unorderedLength; i++) {
+      const slot = this.unordered[i] ?? 0;
       // A slot queued twice (removed and reused) or removed since is taken once or not at all.
       if (this.inOrder[slot] !== Ordering.QUEUED) continue;
       this.inOrder[slot] = Ordering.MERGING;
-      fresh.push(slot);
+      this.unordered[freshLength++] = slot;
     }
-    this.unordered = [];
-    fresh.sort((a, b) => this.compareOrder(a, b));
+    const fresh = this.unordered.subarray(0, freshLength).sort((a, b) => this.compareOrder(a, b));
     const old = this.order;
     const oldLength = this.orderLength;
     const next = new Int32Array(Math.max(16, this.loadedCount + (this.loadedCount >> 3)));
@@ -314,6 +341,8 @@ export class ItemIndex {
     }
     while (j < fresh.length) next[length++] = fresh[j++] ?? 0;
     for (const slot of fresh) this.inOrder[slot] = Ordering.IN_ORDER;
+    this.unorderedLength = 0;
+    if (this.unordered.length > UNORDERED_INITIAL) this.unordered = new Int32Array(UNORDERED_INITIAL);
     this.order = next;
     this.orderLength = length;
     this.orderStale = 0;
@@ -323,7 +352,8 @@ export class ItemIndex {
     this.loadedCount += 1;
     this.bytes += this.sizes[slot] ?? 0;
     this.inOrder[slot] = Ordering.QUEUED;
-    this.unordered.push(slot);
+    if (this.unorderedLength === this.unordered.length) this.unordered = grown(this.unordered, this.unordered.length * 2);
+    this.unordered[this.unorderedLength++] = slot;
   }
 
   private setFields(slot: number, fields: SlotFields): void {
@@ -430,6 +460,8 @@ export class ItemIndex {
       const entry = this.table[i] ?? 0;
       if (entry === 0) return -1;
       const slot = entry - 1;
+      // Most entries probed past differ in their first word: a native compare only where they do not.
+      if (this.hashes.readUInt32LE(slot * HASH_BYTES) !== bytes.readUInt32LE(offset)) continue;
       if (this.hashes.compare(bytes, offset, offset + HASH_BYTES, slot * HASH_BYTES, (slot + 1) * HASH_BYTES) === 0) return slot;
     }
   }

@@ -6,7 +6,7 @@
 // Format (little-endian): "PASSIMIX", u32 version, u16 + UTF-8 data folder, u64 dev, ino, mtime ns, ctime ns;
 // records each starting with a byte 1; a byte 0, u32 record count, SHA-256 of everything before it.
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { validBasename } from '../../shared/item.js';
 import type { FileAttributes } from './scan.js';
 
@@ -16,6 +16,10 @@ const RECORD = 1;
 const END = 0;
 const HASH_BYTES = 32;
 const CHUNK = 1 << 20;
+/** The fewest bytes a record takes: tag, hash, three 8-byte and three 4-byte numbers, three lengths, a basename of 1. */
+const MIN_RECORD_BYTES = 1 + HASH_BYTES + 3 * 8 + 3 * 4 + 2 + 1 + 1 + 1;
+/** The end: the END byte, u32 record count, digest. */
+const TRAILER_BYTES = 1 + 4 + HASH_BYTES;
 
 /** What identifies a state of the data folder: any name added, removed or renamed in it changes this. */
 export interface FolderStamp {
@@ -75,10 +79,18 @@ export function writeSnapshot(path: string, dataDir: string, folder: FolderStamp
 
 /**
  * Reads the snapshot at `path` if it was written for `dataDir` in the state `folder`, calling `found` with each
- * record; returns their number. Throws SnapshotUnusable when it is missing, stale or damaged: records passed
- * to `found` before damage was found must then be dropped by the caller.
+ * record; returns their number. Before the first record, `expect` is told how many the trailer says there are
+ * (no more than the file could hold; only checked at the end), so the caller can make room once. Throws
+ * SnapshotUnusable when it is missing, stale or damaged: records passed to `found` before damage was found
+ * must then be dropped by the caller.
  */
-export function readSnapshot(path: string, dataDir: string, folder: FolderStamp, found: (record: SnapshotRecord) => void): number {
+export function readSnapshot(
+  path: string,
+  dataDir: string,
+  folder: FolderStamp,
+  found: (record: SnapshotRecord) => void,
+  expect?: (count: number) => void,
+): number {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -95,6 +107,7 @@ export function readSnapshot(path: string, dataDir: string, folder: FolderStamp,
     if (stamp.dev !== folder.dev || stamp.ino !== folder.ino || stamp.mtimeNs !== folder.mtimeNs || stamp.ctimeNs !== folder.ctimeNs) {
       throw new SnapshotUnusable('the data folder changed since it was written');
     }
+    if (expect) expect(trailerCount(fd));
     let count = 0;
     for (let tag = input.u8(); tag !== END; tag = input.u8()) {
       if (tag !== RECORD) throw new SnapshotUnusable('damaged: unknown record');
@@ -122,6 +135,15 @@ export function readSnapshot(path: string, dataDir: string, folder: FolderStamp,
   } finally {
     closeSync(fd);
   }
+}
+
+/** The record count the trailer gives, read without moving the file position; at most what the file could hold. */
+function trailerCount(fd: number): number {
+  const size = fstatSync(fd).size;
+  if (size < TRAILER_BYTES) return 0;
+  const count = Buffer.alloc(4);
+  if (readSync(fd, count, 0, 4, size - TRAILER_BYTES + 1) !== 4) return 0;
+  return Math.min(count.readUInt32LE(0), Math.floor(size / MIN_RECORD_BYTES));
 }
 
 /** Buffered writes with a running SHA-256. */

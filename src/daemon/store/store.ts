@@ -157,12 +157,7 @@ export class Store extends EventEmitter<StoreEvents> {
     await mkdir(store.dataDir, { recursive: true, mode: 0o755 });
     if (!store.recallSnapshot(await stat(store.dataDir, { bigint: true }))) {
       const index = store.index;
-      await listDataDir(
-        store.dataDir,
-        store.log,
-        (hash) => index.find(hash) >= 0,
-        (hash, basename) => index.add(hash, basename, SlotState.PENDING, unchecked),
-      );
+      await listDataDir(store.dataDir, store.log, (hash, basename) => index.addNew(hash, basename, SlotState.PENDING, unchecked) >= 0);
     }
     const index = store.index;
     index.trim();
@@ -732,14 +727,29 @@ export class Store extends EventEmitter<StoreEvents> {
     if (!this.snapshotPath) return false;
     const stamp: FolderStamp = { dev: folder.dev, ino: folder.ino, mtimeNs: folder.mtimeNs, ctimeNs: folder.ctimeNs };
     try {
-      const count = readSnapshot(this.snapshotPath, this.dataDir, stamp, (record) => {
-        const index = this.index;
-        if (index.find(record.hash) >= 0) throw new SnapshotUnusable('damaged: a hash twice');
-        const fields = { ...record, ctime: record.mtime, flags: 0 };
-        const slot = index.add(record.hash, record.basename, SlotState.PENDING, fields);
-        index.setFileCtime(slot, record.ctimeNs);
-        if (record.bootTime !== undefined) this.recalledBootTimes.set(slot, record.bootTime);
-      });
+      const count = readSnapshot(
+        this.snapshotPath,
+        this.dataDir,
+        stamp,
+        (record) => {
+          const index = this.index;
+          const fields: SlotFields = {
+            size: record.size,
+            ctime: record.mtime,
+            maxAge: record.maxAge,
+            shareLimit: record.shareLimit,
+            shareCount: record.shareCount,
+            flags: 0,
+            cmdline: record.cmdline,
+          };
+          const slot = index.addNew(record.hash, record.basename, SlotState.PENDING, fields);
+          if (slot < 0) throw new SnapshotUnusable('damaged: a hash twice');
+          index.setFileCtime(slot, record.ctimeNs);
+          if (record.bootTime !== undefined) this.recalledBootTimes.set(slot, record.bootTime);
+        },
+        // Some room beyond the count, so that the first publishes do not grow every array by half.
+        (count) => this.index.reserve(count + (count >> 6)),
+      );
       this.log.debug(`took ${count} items of ${this.dataDir} from ${this.snapshotPath}`);
       return true;
     } catch (err) {
