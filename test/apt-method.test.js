@@ -120,6 +120,11 @@ describe('apt with the passim method', () => {
       `# second host: origin bytes ${second.originBytes} against ${firstHostBytes} for the first (${((100 * second.originBytes) / firstHostBytes).toFixed(2)} %), ${Math.round(second.ms)} ms`,
     );
     assert.ok(second.originBytes <= firstHostBytes * 0.05, `${second.originBytes} bytes from the origin`);
+    // h2 shares on what it took from h1, so that h1's share limit does not end the spread.
+    await waitFor(async () => {
+      const debs = (await getItems(h2.client)).filter((i) => String(i.filename).endsWith('.deb'));
+      return debs.length === PACKAGES ? debs : null;
+    }, 'h2 to publish the packages it took from h1');
     // What came from h1 was reported by the method as from a neighbour: at least every package.
     assert.ok((await trafficToday(h2)).fromNeighbours - reported >= PACKAGES * PAYLOAD_BYTES, "the method's neighbour reports");
     assert.ok(
@@ -133,6 +138,8 @@ describe('apt with the passim method', () => {
     const items = await getItems(h1.client);
     const victim = items.find((i) => String(i.filename).endsWith('.deb'));
     assert.ok(victim);
+    // h2 shares its own copy since the test before: without it, h2's passimd sends h2 to h1's corrupt one.
+    await h2.unpublish(String(victim.hash));
     const stored = join(h1.daemon.dataDir, `${victim.hash}-${victim.filename}`);
     const { size } = await stat(stored);
     await writeFile(stored, Buffer.alloc(size, 0x41));

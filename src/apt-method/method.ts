@@ -154,6 +154,8 @@ export class AptMethod {
         const hashes = await hashFile(filename, expectedHashNames(message));
         if (matchesExpected(message, hashes)) {
           if (this.closing) return;
+          // A neighbour's copy is shared on from here too: a share limit then does not end its spread.
+          if (got.source === 'peer') this.share(uri, filename, index);
           this.io.write(
             formatMessage(200, 'URI Start', [
               ['URI', uri],
@@ -215,7 +217,6 @@ export class AptMethod {
     const request = uri === undefined ? undefined : this.forwarded.get(uri);
     if (uri !== undefined && request && (message.code === 201 || message.code === 400 || message.code === 103)) {
       this.forwarded.delete(uri);
-      // The file is opened before apt hears of it, so apt moving it on does not change what is published.
       if (message.code === 201) this.publishIfVerified(uri, request, message);
     }
     this.io.write(`${message.raw}\n\n`);
@@ -223,15 +224,22 @@ export class AptMethod {
 
   /** Publishes a file apt's method fetched when its SHA-256, as that method reports it, is the expected one. */
   private publishIfVerified(uri: string, request: Forwarded, done: Message): void {
-    const { enable, shareIndexes, sharePackages, maxAge, shareLimit } = this.settings;
     const size = Number(fieldOf(done, 'Size'));
     if (request.askedLan && request.expected !== undefined && Number.isSafeInteger(size) && size > 0) {
       this.passimd().report(request.expected, 'origin', size);
     }
-    if (!enable || !(request.index ? shareIndexes : sharePackages) || request.expected === undefined) return;
-    if (fieldOf(done, 'SHA256-Hash')?.toLowerCase() !== request.expected) return;
+    if (request.expected === undefined || fieldOf(done, 'SHA256-Hash')?.toLowerCase() !== request.expected) return;
     const filename = fieldOf(done, 'Filename');
-    if (!filename) return;
+    if (filename) this.share(uri, filename, request.index);
+  }
+
+  /**
+   * Publishes a verified file when sharing of its kind is on. Called before apt hears of the file: it is
+   * opened at once, so apt moving it on does not change what is published.
+   */
+  private share(uri: string, filename: string, index: boolean): void {
+    const { enable, shareIndexes, sharePackages, maxAge, shareLimit } = this.settings;
+    if (!enable || !(index ? shareIndexes : sharePackages)) return;
     let fd: number;
     try {
       fd = openSync(filename, 'r');
