@@ -578,6 +578,58 @@ test('a large folder: open() answers after the listing, items show as they are c
   await store.close();
 });
 
+test('a folder checked partly with blocking calls, partly on the thread pool: every file as if checked alone', async (t) => {
+  const s = await setup(t);
+  await mkdir(s.dataDir, { recursive: true });
+  const bootTime = await readBootTime();
+  /** @type {{ hash: string, path: string, item: Record<string, unknown> | undefined }[]} */
+  const files = [];
+  // Enough files that loading checks some with blocking calls and has others' attributes read in the pool;
+  // all stamped as verified, as a daemon that ran before leaves them, so that none waits for hashing.
+  for (let i = 0; i < 300; i++) {
+    const malformed = i % 37 === 5;
+    const nextReboot = i % 50 === 7;
+    /** @type {Record<string, Uint8Array | string>} */
+    const xattrs = { 'user.max_age': malformed ? Buffer.from([1, 2, 3]) : u32(86400 + i), 'user.share_limit': u32(i % 7) };
+    if (i % 3 !== 0) xattrs['user.cmdline'] = `tool-${i}`;
+    if (i % 2 === 0) xattrs['user.share_count'] = u32(i % 5);
+    if (nextReboot) xattrs['user.boot_time'] = bootTime;
+    const { hash, path } = await writeOriginal(s.dataDir, `f${i}.bin`, `content ${i}`, xattrs);
+    const st = await stat(path, { bigint: true });
+    setAttributeSync(path, 'user.passim.verified', `${st.size}:${st.mtimeNs}:${hash}`);
+    const item = malformed
+      ? undefined
+      : {
+          size: Number(st.size),
+          ctime: Number(st.mtimeNs / 1_000_000_000n),
+          maxAge: 86400 + i,
+          shareLimit: i % 7,
+          shareCount: i % 2 === 0 ? i % 5 : 0,
+          flags: nextReboot ? 3 : 0,
+          cmdline: i % 3 !== 0 ? `tool-${i}` : '',
+        };
+    files.push({ hash, path, item });
+  }
+  const store = await s.open();
+  await store.loaded;
+  for (const { hash, path, item } of files) {
+    if (item === undefined) {
+      assert.equal(store.get(hash), undefined);
+      assert.ok(
+        s.warnings.some((w) => w.includes(path) && w.includes('user.max_age is 3 bytes long')),
+        `a warning for ${path}`,
+      );
+      continue;
+    }
+    const loaded = store.get(hash);
+    assert.ok(loaded, `${path} loaded`);
+    const { size, ctime, maxAge, shareLimit, shareCount, flags, cmdline } = loaded;
+    assert.deepEqual({ size, ctime, maxAge, shareLimit, shareCount, flags, cmdline }, item, path);
+  }
+  assert.equal(s.warnings.length, files.filter((f) => f.item === undefined).length, s.warnings.join('\n'));
+  assert.equal(store.size, files.filter((f) => f.item !== undefined).length);
+});
+
 test('publish does not wait for the audit log; close() writes every line, in order', async (t) => {
   const s = await setup(t);
   await mkdir(join(s.root, 'log', 'passim'), { recursive: true });

@@ -25,7 +25,7 @@ import {
 } from './publish.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import { ItemIndex, SlotState, type SlotFields } from './item-index.js';
-import { type Checked, checkFile, listDataDir, verifyContent } from './scan.js';
+import { type Checked, checkFile, checkFileInPool, listDataDir, verifyContent } from './scan.js';
 import { ShareCountWriter } from './share-counts.js';
 import { type FolderStamp, type SnapshotRecord, SnapshotUnusable, readSnapshot, writeSnapshot } from './snapshot.js';
 import { XATTR, removeXattr, setU32 } from './xattrs.js';
@@ -66,8 +66,13 @@ export interface StoreEvents {
 /** Why an item was deleted, as written to the audit log. */
 export type DeleteReason = 'unpublished' | 'expired' | 'share-limit' | 'corrupt';
 
-/** Files checked between turns of the event loop while loading: about 20 ms of blocking calls. */
-const LOAD_BATCH = 64;
+/** Files checked with blocking calls between turns of the event loop while loading: a few ms of them. */
+const LOAD_BATCH = 32;
+/**
+ * Files whose attributes are read on libuv's thread pool at once while loading: with LOAD_BATCH 32, the pool
+ * then takes about as much as it gets through; more only added pool threads contending for the cores.
+ */
+const LOAD_IN_POOL = 64;
 /** Files hashed at once during loading (their verified stamp did not match). */
 const HASHING_AT_ONCE = 2;
 /** Items loaded in the background are announced together at most this often. */
@@ -689,23 +694,69 @@ export class Store extends EventEmitter<StoreEvents> {
     this.expiryTimer.unref();
   }
 
-  /** Checks every listed file on the main thread, LOAD_BATCH at a time between turns of the event loop. */
+  /**
+   * Checks every listed file: each turn of the event loop, LOAD_BATCH files with blocking calls on the main
+   * thread, while up to LOAD_IN_POOL others have their attributes read on libuv's thread pool, whose threads
+   * make their system calls on the second core (a million files make twelve million). Only the files the pool
+   * finished are replaced, so its share follows what it gets done; their results are taken at the start of a
+   * turn, so items change only here, as with blocking checks. Through the pool alone, the main thread's work
+   * per promise and wake-up came to about what the blocking calls cost.
+   */
   private async loadAll(): Promise<void> {
     const index = this.index;
     const hashing = new Set<Promise<void>>();
-    for (let slot = 0; slot < index.slotLimit && this.loading; ) {
-      const end = Math.min(index.slotLimit, slot + LOAD_BATCH);
-      for (; slot < end; slot++) {
+    const take = (done: Promise<void> | undefined): void => {
+      if (!done) return;
+      hashing.add(done);
+      void done.finally(() => hashing.delete(done));
+    };
+    /** Checks the pool finished, not taken yet. */
+    let fromPool: (() => Promise<void> | undefined)[] = [];
+    let inPool = 0;
+    let poolDrained: (() => void) | undefined;
+    let slot = 0;
+    const nextPending = (): number => {
+      for (; slot < index.slotLimit; slot++) {
         // One that settle() is checking out of turn is left to it.
-        if (index.state(slot) !== SlotState.PENDING || this.settling.has(slot)) continue;
-        const done = this.checkPending(slot);
-        if (!done) continue;
-        hashing.add(done);
-        void done.finally(() => hashing.delete(done));
+        if (index.state(slot) === SlotState.PENDING && !this.settling.has(slot)) return slot++;
+      }
+      return -1;
+    };
+    for (let listed = true; this.loading; ) {
+      for (const finish of fromPool.splice(0)) {
+        take(finish());
         while (hashing.size >= HASHING_AT_ONCE) await Promise.race(hashing);
       }
+      // While files are hashed, their reads share the pool: checks then stay blocking, as before. Bounded per
+      // turn, not only by what is in the pool: a file the snapshot vouches for is back at once.
+      for (let room = LOAD_IN_POOL - inPool; listed && hashing.size === 0 && room > 0; room--) {
+        const next = nextPending();
+        if (next < 0) {
+          listed = false;
+          break;
+        }
+        inPool++;
+        this.checkPendingInPool(next, (finish) => {
+          fromPool.push(finish);
+          if (--inPool === 0) poolDrained?.();
+        });
+      }
+      for (let n = 0; listed && n < LOAD_BATCH; n++) {
+        const next = nextPending();
+        if (next < 0) {
+          listed = false;
+          break;
+        }
+        take(this.checkPending(next));
+        while (hashing.size >= HASHING_AT_ONCE) await Promise.race(hashing);
+      }
+      if (!listed && inPool > 0) await new Promise<void>((drained) => (poolDrained = drained));
+      if (!listed && inPool === 0 && fromPool.length === 0) break;
       await new Promise<void>((next) => setImmediate(next));
     }
+    // Closing: checks the pool still makes are waited for, not taken.
+    if (inPool > 0) await new Promise<void>((drained) => (poolDrained = drained));
+    fromPool = [];
     await Promise.all(hashing);
   }
 
@@ -717,6 +768,26 @@ export class Store extends EventEmitter<StoreEvents> {
     const checked = this.recall(slot, path) ?? checkFile(path, hash);
     this.recalledBootTimes.delete(slot);
     return this.takeChecked(ref, path, hash, checked);
+  }
+
+  /**
+   * checkPending with the file's attributes read on the thread pool: `checked` gets what takes the result
+   * (returning what checkPending returns), to be called on a later turn. A slot settle() checked meanwhile is
+   * left to it: takeChecked ignores one no longer pending, and finish one settle() is still hashing.
+   */
+  private checkPendingInPool(slot: number, checked: (finish: () => Promise<void> | undefined) => void): void {
+    const hash = this.index.hashOf(slot);
+    const ref = { slot, serial: this.index.serial(slot) };
+    const path = join(this.dataDir, `${hash}-${this.index.basenameOf(slot)}`);
+    const recalled = this.recall(slot, path);
+    const finish = (result: Checked) => (): Promise<void> | undefined => {
+      // settle() checked it meanwhile, and may still be hashing it.
+      if (this.settling.has(slot)) return undefined;
+      this.recalledBootTimes.delete(slot);
+      return this.takeChecked(ref, path, hash, result);
+    };
+    if (recalled) checked(finish(recalled));
+    else checkFileInPool(path, hash, (result) => checked(finish(result)));
   }
 
   /**

@@ -39,28 +39,49 @@ export async function getU32(path: string, name: XattrName, fallback: number): P
   return decodeU32(await getAttribute(path, name), name, fallback);
 }
 
-/** getU32 as a blocking call, for the start-up loader's batches. */
-export function getU32Sync(path: string, name: XattrName, fallback: number): number {
-  return decodeU32(getAttributeSync(path, name), name, fallback);
-}
-
 /** A string attribute, cut at the first NUL as the C original reads it; undefined when missing or empty. */
 export async function getString(path: string, name: XattrName): Promise<string | undefined> {
   return decodeString(await getAttribute(path, name));
 }
 
-/** getString as a blocking call, for the start-up loader's batches. */
-export function getStringSync(path: string, name: XattrName): string | undefined {
-  return decodeString(getAttributeSync(path, name));
+/** Raw values (null: missing) of several attributes, with blocking calls: for the start-up loader's batches. */
+export function getAttributesSync(path: string, names: readonly XattrName[]): (Buffer | null)[] {
+  return names.map((name) => getAttributeSync(path, name));
 }
 
-function decodeU32(buf: Buffer | null, name: XattrName, fallback: number): number {
+/**
+ * getAttributesSync on libuv's thread pool: every read is queued at once, and `done` gets the values in the
+ * order of `names` once all are back, or the first error. A callback rather than Promise.all: the start-up
+ * loader reads a million files this way, and every promise costs the main thread.
+ */
+export function getAttributesInPool(path: string, names: readonly XattrName[], done: (values: (Buffer | null)[] | Error) => void): void {
+  const values: (Buffer | null)[] = new Array(names.length).fill(null);
+  let left = names.length;
+  let failed = false;
+  names.forEach((name, i) => {
+    getAttribute(path, name).then(
+      (value) => {
+        values[i] = value;
+        if (--left === 0 && !failed) done(values);
+      },
+      (err: unknown) => {
+        if (failed) return;
+        failed = true;
+        done(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
+/** A u32 attribute's raw value, `fallback` when missing; a value that is not exactly 4 bytes is an error. */
+export function decodeU32(buf: Buffer | null, name: XattrName, fallback: number): number {
   if (buf === null) return fallback;
   if (buf.length !== 4) throw new PassimError('internal', `${name} is ${buf.length} bytes long, expected 4`);
   return buf.readUInt32LE(0);
 }
 
-function decodeString(buf: Buffer | null): string | undefined {
+/** A string attribute's raw value, cut at the first NUL as the C original reads it; undefined when missing or empty. */
+export function decodeString(buf: Buffer | null): string | undefined {
   if (buf === null) return undefined;
   const end = buf.indexOf(0);
   const value = buf.subarray(0, end === -1 ? buf.length : end).toString('utf8');
