@@ -67,6 +67,8 @@ export class AptMethod {
   private publisher: Publisher | undefined;
   /** Set once passimd took longer than LOOKUP_TIMEOUT_MS: not asked again in this run. */
   private lanUnusable = false;
+  /** The LAN and D-Bus clients were asked to load. */
+  private clientsLoading = false;
   private closing = false;
 
   constructor(private readonly io: MethodIo) {}
@@ -97,12 +99,19 @@ export class AptMethod {
         return;
       }
     }
-    // Loaded while apt fetches and checks InRelease, which has no expected hash: the first lookup, and the
-    // first publish or report at the end of a download, then do not wait for TLS, HTTP and D-Bus to load.
-    if (this.settings.enable) {
-      import('../client/lan-fetch.js').catch(() => {});
-      import('../client/client.js').catch(() => {});
-    }
+  }
+
+  /**
+   * Loads the LAN and D-Bus clients once apt has the first file of a kind that is shared, typically InRelease
+   * (no expected hash, so apt's method fetched it): while apt checks its signature, so that the first lookup
+   * and the first publish do not wait for TLS, HTTP and D-Bus to load, and nothing waits on the loading. A run
+   * that shares nothing never loads them.
+   */
+  private preloadClients(): void {
+    if (this.clientsLoading) return;
+    this.clientsLoading = true;
+    import('../client/lan-fetch.js').catch(() => {});
+    import('../client/client.js').catch(() => {});
   }
 
   private acquire(message: Message): void {
@@ -113,12 +122,9 @@ export class AptMethod {
     }
     const expected = fieldOf(message, 'Expected-SHA256')?.toLowerCase();
     const index = isIndexRequest(message);
-    const { enable, shareIndexes, sharePackages } = this.settings;
-    const shared = index ? shareIndexes : sharePackages;
     const scheme = SCHEME.exec(uri)?.[1];
     if (
-      !enable ||
-      !shared ||
+      !this.sharing(index) ||
       this.lanUnusable ||
       expected === undefined ||
       !SHA256_HEX.test(expected) ||
@@ -220,6 +226,13 @@ export class AptMethod {
       if (message.code === 201) this.publishIfVerified(uri, request, message);
     }
     this.io.write(`${message.raw}\n\n`);
+    if (message.code === 201 && request && this.sharing(request.index)) this.preloadClients();
+  }
+
+  /** Whether files of this kind are looked up on the LAN and published (Enable, Share-Indexes, Share-Packages). */
+  private sharing(index: boolean): boolean {
+    const { enable, shareIndexes, sharePackages } = this.settings;
+    return enable && (index ? shareIndexes : sharePackages);
   }
 
   /** Publishes a file apt's method fetched when its SHA-256, as that method reports it, is the expected one. */
@@ -238,8 +251,8 @@ export class AptMethod {
    * opened at once, so apt moving it on does not change what is published.
    */
   private share(uri: string, filename: string, index: boolean): void {
-    const { enable, shareIndexes, sharePackages, maxAge, shareLimit } = this.settings;
-    if (!enable || !(index ? shareIndexes : sharePackages)) return;
+    if (!this.sharing(index)) return;
+    const { maxAge, shareLimit } = this.settings;
     let fd: number;
     try {
       fd = openSync(filename, 'r');
