@@ -44,6 +44,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { defaultConfig, pathsFromEnv } from '../dist/daemon/config.js';
 import { ConnectionLimits } from '../dist/daemon/http/connection-limits.js';
+import { envNumber } from './lib/env.js';
 import { childTracker, originalDaemonCommand } from './lib/processes.js';
 
 /**
@@ -115,20 +116,6 @@ const SELF = fileURLToPath(import.meta.url);
 const PORT = 27500;
 const BARE_PORT = 27600;
 
-/**
- * @param {string} name
- * @param {number} fallback
- */
-const envInt = (name, fallback) => {
-  const value = process.env[name];
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) {
-    console.error(`${name}=${value} is not a positive number`);
-    process.exit(2);
-  }
-  return n;
-};
 
 // ---------------------------------------------------------------- helper processes (run inside a namespace)
 
@@ -235,17 +222,17 @@ if (process.argv[2] === '--bare-server') {
 // ---------------------------------------------------------------- the benchmark
 
 async function main() {
-  const BIG_SIZE = Math.round(envInt('COMPARE_BIG_MB', 100) * 1e6);
-  const BIG_RUNS = envInt('COMPARE_BIG_RUNS', 7);
-  const SMALL_RUNS = envInt('COMPARE_SMALL_RUNS', 3);
-  const WRK_SECONDS = envInt('COMPARE_WRK_SECONDS', 5);
-  const WRK_CONNECTIONS = envInt('COMPARE_WRK_CONNECTIONS', 16);
-  const MEDIUM_SIZE = Math.round(envInt('COMPARE_MEDIUM_MIB', 20) * 1024 * 1024);
-  const DOWNLOADS = envInt('COMPARE_DOWNLOADS', 500);
-  const DOWNLOAD_TIMEOUT = envInt('COMPARE_DOWNLOAD_TIMEOUT', 60);
-  const STALLED = envInt('COMPARE_STALLED', 1000);
-  const STALL_SECONDS = envInt('COMPARE_STALL_SECONDS', 10);
-  const SETTLE_SECONDS = Math.max(2, envInt('COMPARE_SETTLE_SECONDS', 20));
+  const BIG_SIZE = Math.round(envNumber('COMPARE_BIG_MB', 100, { integer: false }) * 1e6);
+  const BIG_RUNS = envNumber('COMPARE_BIG_RUNS', 7);
+  const SMALL_RUNS = envNumber('COMPARE_SMALL_RUNS', 3);
+  const WRK_SECONDS = envNumber('COMPARE_WRK_SECONDS', 5, { integer: false });
+  const WRK_CONNECTIONS = envNumber('COMPARE_WRK_CONNECTIONS', 16);
+  const MEDIUM_SIZE = Math.round(envNumber('COMPARE_MEDIUM_MIB', 20, { integer: false }) * 1024 * 1024);
+  const DOWNLOADS = envNumber('COMPARE_DOWNLOADS', 500);
+  const DOWNLOAD_TIMEOUT = envNumber('COMPARE_DOWNLOAD_TIMEOUT', 60, { integer: false });
+  const STALLED = envNumber('COMPARE_STALLED', 1000);
+  const STALL_SECONDS = envNumber('COMPARE_STALL_SECONDS', 10, { integer: false });
+  const SETTLE_SECONDS = Math.max(2, envNumber('COMPARE_SETTLE_SECONDS', 20, { integer: false }));
   // What one local user (root, here) may hold: a share of MaxConnections, by default and on h3, where the
   // share covers every client of the load tests.
   const rootShare = (/** @type {number} */ maxConnections) => new ConnectionLimits(maxConnections).perHolder;

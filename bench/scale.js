@@ -37,6 +37,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { envNumber } from './lib/env.js';
 import { childTracker, originalDaemonCommand } from './lib/processes.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -162,33 +163,22 @@ function client([port]) {
 // ---------------------------------------------------------------- the benchmark
 
 async function main() {
-  /** @type {(name: string, fallback: number) => number} */
-  const envInt = (name, fallback) => {
-    const value = process.env[name];
-    if (value === undefined || value === '') return fallback;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) {
-      console.error(`${name}=${value} is not a positive integer`);
-      process.exit(2);
-    }
-    return n;
-  };
   const sizeWords = process.argv.slice(2).length ? process.argv.slice(2) : (process.env.SCALE_SIZES || '10000,100000,1000000').split(',');
   const SIZES = sizeWords.map((w) => Number(w.replace(/_/g, '')));
   if (SIZES.some((n) => !Number.isInteger(n) || n < 1000)) {
     console.error(`sizes must be integers of at least 1000, got ${sizeWords.join(' ')}`);
     process.exit(2);
   }
-  const LOOKUPS = envInt('SCALE_LOOKUPS', 200);
-  const CURL = envInt('SCALE_CURL', 20);
-  const PROPAGATION = envInt('SCALE_PROPAGATION', 5);
-  const PUBLISHES = envInt('SCALE_PUBLISHES', 100);
-  const PARALLEL_CLIENTS = envInt('SCALE_PARALLEL_CLIENTS', 8);
-  const PARALLEL_EACH = envInt('SCALE_PARALLEL_EACH', 3);
-  const PARALLEL_ROUNDS = envInt('SCALE_PARALLEL_ROUNDS', 8);
-  const SETTLE_MS = envInt('SCALE_SETTLE_SECONDS', 15) * 1000;
-  const START_TIMEOUT_MS = envInt('SCALE_START_TIMEOUT', 900) * 1000;
-  const BUILD_WORKERS = envInt('SCALE_BUILD_WORKERS', 2);
+  const LOOKUPS = envNumber('SCALE_LOOKUPS', 200);
+  const CURL = envNumber('SCALE_CURL', 20);
+  const PROPAGATION = envNumber('SCALE_PROPAGATION', 5);
+  const PUBLISHES = envNumber('SCALE_PUBLISHES', 100);
+  const PARALLEL_CLIENTS = envNumber('SCALE_PARALLEL_CLIENTS', 8);
+  const PARALLEL_EACH = envNumber('SCALE_PARALLEL_EACH', 3);
+  const PARALLEL_ROUNDS = envNumber('SCALE_PARALLEL_ROUNDS', 8);
+  const SETTLE_MS = envNumber('SCALE_SETTLE_SECONDS', 15) * 1000;
+  const START_TIMEOUT_MS = envNumber('SCALE_START_TIMEOUT', 900) * 1000;
+  const BUILD_WORKERS = envNumber('SCALE_BUILD_WORKERS', 2);
 
   const t0 = performance.now();
   const loadAtStart = loadavg();
