@@ -96,7 +96,6 @@ export class AptMethod {
         this.io.dropPrivileges(this.settings.sandboxUser);
       } catch (err) {
         this.fatal(err instanceof Error ? err.message : String(err));
-        return;
       }
     }
   }

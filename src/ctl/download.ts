@@ -5,7 +5,6 @@ import { randomBytes } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { SHA256_HEX } from '../shared/api.js';
@@ -15,6 +14,7 @@ import { _, N_, localTranslator } from '../shared/i18n.js';
 import { sha256Hasher } from '../shared/hash.js';
 import { validBasename } from '../shared/item.js';
 import { withClient } from '../client/client.js';
+import { httpGet } from '../client/http-get.js';
 import { neighbourOf } from '../client/lan-fetch.js';
 import { ProgressBar } from './progress.js';
 
@@ -23,20 +23,6 @@ const MAX_REDIRECTS = 5;
 const PROGRESS_MIN_SIZE = 1024 * 1024;
 /** A peer that stops sending for this long is given up on. */
 const IDLE_TIMEOUT_MS = 60_000;
-
-/** GETs `url`, connecting to `address` instead of its host when given (a link-local IPv6 address with its zone). */
-function request(url: URL, address?: string): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    // The content is checked against the hash, so the peers' self-signed certificates need no trust.
-    const req = httpsGet(url, { rejectUnauthorized: false, ...(address !== undefined ? { hostname: address } : {}) }, resolve);
-    req.setTimeout(IDLE_TIMEOUT_MS, () =>
-      req.destroy(
-        new PassimError('internal', N_('no data from {host} for {seconds} s', { host: url.host, seconds: IDLE_TIMEOUT_MS / 1000 })),
-      ),
-    );
-    req.on('error', reject);
-  });
-}
 
 function httpError(res: IncomingMessage, url: URL, hash: string): PassimError {
   switch (res.statusCode) {
@@ -62,7 +48,12 @@ async function fetchFollowing(start: URL, name: string, hash: string): Promise<I
   for (let hop = 0; ; hop++) {
     let res: IncomingMessage;
     try {
-      res = await request(url, address);
+      // The content is checked against the hash, so the peers' self-signed certificates need no trust.
+      res = await httpGet(url, {
+        verifyCertificate: false,
+        stallTimeoutMs: IDLE_TIMEOUT_MS,
+        ...(address !== undefined ? { address } : {}),
+      });
     } catch (err) {
       throw new PassimError('internal', N_('Cannot download from {host}: {reason}', { host: url.host, reason: reasonOf(err) }), {
         cause: err,
