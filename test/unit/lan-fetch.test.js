@@ -141,6 +141,32 @@ test('null, and nothing written, for a miss, a refusal, an absent daemon or a da
   assert.deepEqual(await readdir(out), []);
 });
 
+test('misses and redirects reuse one connection to passimd; a large answer that is not the content closes it', async () => {
+  /** Connections the stand-in daemon accepted. */
+  let accepted = 0;
+  const count = () => accepted++;
+  daemon.on('secureConnection', count);
+  try {
+    daemonAnswer = (res) => res.writeHead(404, { 'Content-Length': 9 }).end('not here\n');
+    for (let i = 0; i < 5; i++)
+      assert.equal(await fetchFromLan('file.bin', hash, join(await folder(), 'file.bin'), { port: daemonPort }), null);
+    // With a body and its length, as passimd sends a redirect.
+    daemonAnswer = (res) =>
+      res.writeHead(302, { Location: `https://127.0.0.1:${peerPort}/file.bin?sha256=${hash}`, 'Content-Length': 11 }).end('Redirecting');
+    const found = await fetchFromLan('file.bin', hash, join(await folder(), 'file.bin'), { port: daemonPort });
+    assert.equal(found?.source, 'peer');
+    assert.equal(accepted, 1, 'one TLS connection for five misses and a redirect');
+    // A body over what is worth reading to keep the connection: closed instead, the next lookup connects anew.
+    daemonAnswer = (res) => res.writeHead(404, { 'Content-Length': 1024 * 1024 }).end(Buffer.alloc(1024 * 1024));
+    assert.equal(await fetchFromLan('file.bin', hash, join(await folder(), 'file.bin'), { port: daemonPort }), null);
+    daemonAnswer = (res) => res.writeHead(404, { 'Content-Length': 0 }).end();
+    assert.equal(await fetchFromLan('file.bin', hash, join(await folder(), 'file.bin'), { port: daemonPort }), null);
+    assert.equal(accepted, 2, 'a new connection after the large answer');
+  } finally {
+    daemon.off('secureConnection', count);
+  }
+});
+
 test('redirects only to https://ADDRESS:PORT/NAME?sha256=HASH of the same name and hash', async () => {
   const out = await folder();
   const before = asked.peer.length;
