@@ -9,7 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fetchFromLan, neighbourOf } from '../../dist/client/lan-fetch.js';
+import { announcedLength, fetchFromLan, neighbourOf } from '../../dist/client/lan-fetch.js';
 import { HashMismatchError, OriginError, fetchFromOrigin } from '../../dist/client/origin-fetch.js';
 import { loadOrCreateCredentials } from '../../dist/daemon/tls.js';
 import { silentLogger } from '../../dist/shared/log.js';
@@ -301,5 +301,20 @@ test('neighbourOf: any Location header gives a neighbour with this name and hash
       assert.ok(Number(neighbour.url.port || 443) >= 1);
     }),
     { numRuns: 3000 },
+  );
+});
+
+test('announcedLength: any Content-Length header gives its value when it is digits only, else nothing', async () => {
+  const { default: fc } = await import('fast-check');
+  fc.assert(
+    fc.property(fc.option(fc.oneof(fc.nat().map(String), fc.string({ maxLength: 30 }), fc.stringMatching(/^\d{1,400}$/))), (header) => {
+      const length = announcedLength(
+        /** @type {import('node:http').IncomingMessage} */ (
+          /** @type {unknown} */ ({ headers: header === null ? {} : { 'content-length': header } })
+        ),
+      );
+      if (header !== null && /^\d+$/.test(header)) assert.equal(length, Number(header));
+      else assert.equal(length, undefined);
+    }),
   );
 });
