@@ -26,6 +26,7 @@ import { startLan } from '../test/lib/lan.js';
 import { aptRoot, buildRepository, startOrigin } from '../test/lib/apt-repo.js';
 import { call, getItems } from '../test/lib/passim.js';
 import { envNumber } from './lib/env.js';
+import { startRun } from './lib/run.js';
 import { waitFor } from '../test/lib/process.js';
 
 const PACKAGES = envNumber('APT_BENCH_PACKAGES', 120);
@@ -37,10 +38,7 @@ const FAST_PORT = 8080;
 const MIRROR_PORT = 8081;
 const SHARE_PACKAGES = 'Acquire::passim::Share-Packages "true";\n';
 
-if (process.getuid?.() !== 0) {
-  console.error('bench/apt.js: run as root (it makes network namespaces)');
-  process.exit(2);
-}
+startRun('bench/apt.js');
 
 const median = (/** @type {number[]} */ values) => {
   const sorted = [...values].sort((a, b) => a - b);

@@ -45,6 +45,7 @@ import { fileURLToPath } from 'node:url';
 import { defaultConfig, pathsFromEnv } from '../dist/daemon/config.js';
 import { ConnectionLimits } from '../dist/daemon/http/connection-limits.js';
 import { envNumber } from './lib/env.js';
+import { startRun } from './lib/run.js';
 import { childTracker, originalDaemonCommand } from './lib/processes.js';
 
 /**
@@ -115,7 +116,6 @@ import { childTracker, originalDaemonCommand } from './lib/processes.js';
 const SELF = fileURLToPath(import.meta.url);
 const PORT = 27500;
 const BARE_PORT = 27600;
-
 
 // ---------------------------------------------------------------- helper processes (run inside a namespace)
 
@@ -243,19 +243,12 @@ async function main() {
   const SMALL_CONTENT = Buffer.from('Hello World!\n'); // 13 bytes
   const CURL_PARALLEL = 250; // curl 7.x caps --parallel-max at 300
 
-  const t0 = performance.now();
   const loadAtStart = loadavg()[0];
-  const say = (/** @type {string} */ text) =>
-    process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${text}\n`);
-  /** @type {(text: string) => never} */
-  const fail = (text) => {
-    console.error(`bench/compare.js: ${text}`);
-    process.exit(1);
-  };
-
   // ---- preconditions, each with the command that fixes it
-  if (process.getuid?.() !== 0) fail('it builds network namespaces and runs the original daemon from a chroot: run it as root.');
-  if (!existsSync(new URL('../dist/daemon/main.js', import.meta.url))) fail('dist/ is missing: run `npx tsc -p .` first.');
+  const started = startRun('bench/compare.js');
+  const say = started.say;
+  /** @type {(text: string) => never} */
+  const fail = started.fail;
   const { SID_ROOT, requireRoot } = await import('../test/lib/debian-root.js');
   /** @type {string} */
   let root;

@@ -38,6 +38,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { envNumber } from './lib/env.js';
+import { startRun } from './lib/run.js';
 import { childTracker, originalDaemonCommand } from './lib/processes.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -180,17 +181,11 @@ async function main() {
   const START_TIMEOUT_MS = envNumber('SCALE_START_TIMEOUT', 900) * 1000;
   const BUILD_WORKERS = envNumber('SCALE_BUILD_WORKERS', 2);
 
-  const t0 = performance.now();
   const loadAtStart = loadavg();
-  const say = (/** @type {string} */ text) =>
-    process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(7)} s] ${text}\n`);
+  const started = startRun('bench/scale.js');
+  const say = started.say;
   /** @type {(text: string) => never} */
-  const fail = (text) => {
-    console.error(`bench/scale.js: ${text}`);
-    process.exit(1);
-  };
-  if (process.getuid?.() !== 0) fail('it builds network namespaces and runs the original daemon from a chroot: run it as root.');
-  if (!existsSync(new URL('../dist/daemon/main.js', import.meta.url))) fail('dist/ is missing: run `npx tsc -p .` first.');
+  const fail = started.fail;
   for (const tool of ['curl', 'ip']) if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) fail(`${tool} is not installed.`);
   const { SID_ROOT, requireRoot } = await import('../test/lib/debian-root.js');
   /** @type {string} */
